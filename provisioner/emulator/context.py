@@ -1,0 +1,28 @@
+"""What every emulator service shares: state, clock, and where it is served.
+
+Passed explicitly to route factories (no module globals), so one process can run
+several emulators side by side in tests.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.emulator.clock import Clock
+from provisioner.emulator.store import Store
+
+
+@dataclass
+class EmulatorContext:
+    store: Store
+    clock: Clock = field(default_factory=Clock)
+    # Set once the socket is bound, e.g. "https://localhost:8443" (no trailing slash).
+    base_url: str = "https://localhost:8443"
+    # Fault injection settings (latency, throttling, 5xx, replication lag); see faults.py.
+    faults: Any = None
+    # Counters the benchmark and tests read: {"graph_requests": n, "token_requests": n, ...}.
+    counters: dict[str, int] = field(default_factory=dict)
+
+    def count(self, name: str, n: int = 1) -> None:
+        self.counters[name] = self.counters.get(name, 0) + n

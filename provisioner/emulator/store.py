@@ -1,0 +1,121 @@
+"""Emulator state: Graph-shaped JSON objects, per tenant and kind, durable in SQLite.
+
+Objects are kept exactly as Graph would serialise them (camelCase dicts), so the
+Graph layer can filter, select and return them without a translation step.
+Every mutation is written through to SQLite inside a transaction before the
+HTTP response is sent: an acknowledged write survives a crash or a restart.
+Without a path the database lives in memory (tests, throwaway servers).
+
+Kinds in use (free-form strings, one namespace per tenant):
+``applications``, ``deletedApplications``, ``servicePrincipals``,
+``oauth2PermissionGrants``, ``appRoleAssignments``, ``users``, ``messages``,
+``authCodes``, ``refreshTokens``, ``meta`` (tenant settings, signing key, ...).
+The pseudo-tenant ``"*"`` holds workplace-wide records (kind ``tenants``).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+GLOBAL = "*"
+
+
+class Store:
+    def __init__(self, path: Path | str | None = None) -> None:
+        self.path = Path(path) if path else None
+        if self.path:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+        # check_same_thread=False: the server thread writes, tests may read.
+        self._db = sqlite3.connect(
+            str(self.path) if self.path else ":memory:", check_same_thread=False, isolation_level=None
+        )
+        self._db.execute("PRAGMA journal_mode=WAL" if self.path else "PRAGMA journal_mode=MEMORY")
+        self._db.execute("PRAGMA synchronous=FULL")
+        self._db.execute(
+            "CREATE TABLE IF NOT EXISTS objects (tenant TEXT NOT NULL, kind TEXT NOT NULL, id TEXT NOT NULL,"
+            " body TEXT NOT NULL, PRIMARY KEY (tenant, kind, id))"
+        )
+        self.lock = threading.RLock()
+        self._depth = 0
+        # In-memory cache in insertion (creation) order; SQLite is the durable copy.
+        self._cache: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
+        for tenant, kind, oid, body in self._db.execute(
+            "SELECT tenant, kind, id, body FROM objects ORDER BY rowid"
+        ):
+            self._cache.setdefault((tenant, kind), {})[oid] = json.loads(body)
+
+    # -- reads (return deep copies so callers cannot mutate state by accident)
+    def get(self, tenant: str, kind: str, oid: str) -> dict[str, Any] | None:
+        with self.lock:
+            obj = self._cache.get((tenant, kind), {}).get(oid)
+            return copy.deepcopy(obj) if obj is not None else None
+
+    def list(self, tenant: str, kind: str) -> list[dict[str, Any]]:
+        with self.lock:
+            return [copy.deepcopy(o) for o in self._cache.get((tenant, kind), {}).values()]
+
+    def find(self, tenant: str, kind: str, **equals: Any) -> list[dict[str, Any]]:
+        """Objects whose top-level fields equal the given values (case-sensitive)."""
+        with self.lock:
+            return [
+                copy.deepcopy(o)
+                for o in self._cache.get((tenant, kind), {}).values()
+                if all(o.get(k) == v for k, v in equals.items())
+            ]
+
+    def tenants(self) -> list[str]:
+        with self.lock:
+            return list(self._cache.get((GLOBAL, "tenants"), {}).keys())
+
+    # -- writes
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """Group several writes so they become durable together (or not at all)."""
+        with self.lock:
+            outer = self._depth == 0
+            if outer:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._snapshot = copy.deepcopy(self._cache)
+            self._depth += 1
+            try:
+                yield
+            except BaseException:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("ROLLBACK")
+                    self._cache = self._snapshot
+                raise
+            else:
+                self._depth -= 1
+                if outer:
+                    self._db.execute("COMMIT")
+
+    def put(self, tenant: str, kind: str, obj: dict[str, Any], oid: str | None = None) -> dict[str, Any]:
+        oid = oid or obj["id"]
+        with self.transaction():
+            self._db.execute(
+                "INSERT INTO objects (tenant, kind, id, body) VALUES (?, ?, ?, ?)"
+                " ON CONFLICT(tenant, kind, id) DO UPDATE SET body = excluded.body",
+                (tenant, kind, oid, json.dumps(obj)),
+            )
+            self._cache.setdefault((tenant, kind), {})[oid] = copy.deepcopy(obj)
+        return obj
+
+    def delete(self, tenant: str, kind: str, oid: str) -> bool:
+        with self.transaction():
+            cur = self._db.execute(
+                "DELETE FROM objects WHERE tenant = ? AND kind = ? AND id = ?", (tenant, kind, oid)
+            )
+            self._cache.get((tenant, kind), {}).pop(oid, None)
+            return cur.rowcount > 0
+
+    def close(self) -> None:
+        with self.lock:
+            self._db.close()
