@@ -1,0 +1,10 @@
+"""One module per command; importing this package registers them all on ``app``.
+
+Each module must stay cheap to import (heavy libraries are imported inside the
+command function), because ``provisioner --help`` imports every one of them.
+"""
+
+from provisioner.commands import apply, emulator, plan, schema, validate  # noqa: F401
+from provisioner.commands._base import app
+
+__all__ = ["app"]

@@ -1,0 +1,53 @@
+"""Which tenant, which cloud, which credential: resolved from CLI options and the environment.
+
+Kept apart from the CLI so tests and other entry points resolve targets the same way.
+The embedded emulator is imported here only when ``--emulator`` is given (the one
+place outside tests that may import ``provisioner.emulator``).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from provisioner.errors import ProvisionerError
+
+CLOUDS = ("public", "usgov", "china")
+
+
+@contextmanager
+def open_target(*, emulator: bool, tenant: str | None, cloud: str, state_dir: Path) -> Iterator[object]:
+    """Yield a ``provisioner.graph.target.Target`` for this run.
+
+    With ``emulator``, start the embedded emulator in-process; its state lives in
+    ``state_dir/emulator.db`` so a second run sees what the first one created.
+    Without it, a ``PROVISIONER_GRAPH_URL`` in the environment (as printed by
+    ``provisioner emulator serve``) points at a separately running emulator;
+    otherwise the public (or national) cloud with DefaultAzureCredential.
+    """
+    from provisioner.graph.target import Target, target_for_cloud, target_from_emulator
+
+    if cloud not in CLOUDS:
+        raise ProvisionerError(f"unknown cloud {cloud!r}: choose one of {', '.join(CLOUDS)}")
+    if emulator:
+        from provisioner.emulator.server import start_emulator
+
+        with start_emulator(state_path=state_dir / "emulator.db", tenant_id=tenant) as running:
+            yield target_from_emulator(running)
+        return
+    graph_url = os.environ.get("PROVISIONER_GRAPH_URL")
+    if graph_url:
+        yield Target(
+            tenant_id=tenant or os.environ.get("AZURE_TENANT_ID"),
+            graph_url=graph_url.rstrip("/"),
+            authority_host=os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
+            or graph_url.rsplit("/v1.0", 1)[0],
+            ca_cert_path=os.environ.get("PROVISIONER_CA_CERT"),
+            client_id=os.environ.get("AZURE_CLIENT_ID"),
+            client_secret=os.environ.get("AZURE_CLIENT_SECRET"),
+        )
+        return
+    tenant_id = tenant or os.environ.get("AZURE_TENANT_ID")
+    yield target_for_cloud(cloud, tenant_id)

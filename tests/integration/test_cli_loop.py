@@ -1,0 +1,114 @@
+"""The real CLI, the real SDK, real HTTPS: validate → plan → apply → plan again, against the embedded emulator.
+
+Each command runs as a subprocess (``python -m provisioner``) exactly as a user or CI
+would run it, with ``--emulator`` and a private state directory, so the second run
+sees what the first created (idempotency across processes).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+MANIFESTS = REPO / "manifests"
+
+pytestmark = pytest.mark.slow
+
+
+def run_cli(*args: str, cwd: Path, check: bool = False) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
+    proc = subprocess.run(
+        [sys.executable, "-m", "provisioner", *args],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        stdin=subprocess.DEVNULL,
+    )
+    if check and proc.returncode != 0:
+        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
+    return proc
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    (tmp_path / "manifests").mkdir()
+    for path in sorted(MANIFESTS.glob("*.yaml")):
+        (tmp_path / "manifests" / path.name).write_text(path.read_text())
+    return tmp_path
+
+
+def test_scenarios_apply_then_plan_is_empty(workdir: Path) -> None:
+    first = run_cli("plan", "manifests", "--emulator", "--detailed-exitcode", cwd=workdir)
+    assert first.returncode == 2, first.stderr
+    assert "create application" in first.stdout
+
+    applied = run_cli("apply", "manifests", "--emulator", "--yes", "--json", cwd=workdir, check=True)
+    result = json.loads(applied.stdout)
+    names = {app["app"] for app in result["apps"]}
+    assert names == {
+        "exchange-connector",
+        "outlook-etl",
+        "logistics-ops",
+        "automation-pkce",
+        "ews-test-tool",
+    } or len(names) == len(list((workdir / "manifests").glob("*.yaml")))
+
+    again = run_cli("plan", "manifests", "--emulator", "--detailed-exitcode", cwd=workdir)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "No changes" in again.stdout
+
+
+def test_apply_writes_connections_0600_and_prints_no_secret(workdir: Path) -> None:
+    applied = run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
+    files = sorted((workdir / ".provisioner" / "connections").glob("*.json"))
+    assert files, "no connection files written"
+    secrets_seen = 0
+    for path in files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+        values = json.loads(path.read_text())
+        assert values["client_id"] and values["tenant_id"]
+        assert values["token_url"].endswith("/oauth2/v2.0/token")
+        secret = values.get("client_secret")
+        if secret:
+            secrets_seen += 1
+            assert secret not in applied.stdout
+            assert secret not in applied.stderr
+    assert secrets_seen >= 3
+
+
+def test_validate_reports_every_error_with_location(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(
+        "apps:\n"
+        "  - name: demo\n"
+        "    display_name: Demo\n"
+        "    redirect_uri: [https://example.com/cb]\n"
+        "    permissions:\n"
+        "      Microsoft Graph:\n"
+        "        delegated: [Mail.Sendd]\n"
+    )
+    proc = run_cli("validate", str(bad), cwd=tmp_path)
+    assert proc.returncode == 1
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert any("bad.yaml:4" in line and "redirect_uri" in line for line in lines), proc.stderr
+    assert any("bad.yaml:7" in line and "Mail.Send" in line for line in lines), proc.stderr
+
+
+def test_help_does_not_import_the_sdk(tmp_path: Path) -> None:
+    code = (
+        "import sys; from provisioner.cli import app\n"
+        "try:\n    app(['--help'])\nexcept SystemExit:\n    pass\n"
+        "bad = [m for m in sys.modules if m.startswith(('msgraph', 'azure', 'kiota'))]\n"
+        "print(','.join(bad))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert proc.stdout.strip().splitlines()[-1] == "", proc.stdout
