@@ -65,8 +65,6 @@ def _duration(value: str) -> str:
     return value
 
 
-
-
 class RedirectUris(_Strict):
     web: list[str] = Field(default_factory=list, description="Web platform redirect URIs (exact match).")
     spa: list[str] = Field(default_factory=list, description="Single-page application redirect URIs.")
@@ -82,7 +80,9 @@ class ImplicitGrant(_Strict):
 
 class ResourcePermissions(_Strict):
     delegated: list[str] = Field(default_factory=list, description="Delegated permission (scope) names.")
-    application: list[str] = Field(default_factory=list, description="Application permission (app role) names.")
+    application: list[str] = Field(
+        default_factory=list, description="Application permission (app role) names."
+    )
 
 
 class Secret(_Strict):
@@ -176,7 +176,9 @@ class App(_Strict):
         description="Static values copied into the connection output (e.g. mailbox: ops@example.com).",
     )
     app_id: str | None = Field(default=None, description="Adopt an existing registration by its appId.")
-    adopt: bool = Field(default=False, description="Adopt an existing registration with the same display name.")
+    adopt: bool = Field(
+        default=False, description="Adopt an existing registration with the same display name."
+    )
 
     @field_validator("secrets")
     @classmethod

@@ -1,0 +1,106 @@
+"""Atomic, private file writes for files that hold secrets.
+
+Connection files and dotenv files carry client secret values, so two things
+must hold at every instant, including after a crash or a full disk:
+
+* the file is never world- or group-readable, not even between ``open`` and a
+  later ``chmod`` — so the temporary file is *created* with its final mode
+  (``os.open`` with ``O_CREAT | O_EXCL``) and never chmod-ed after data is in it;
+* readers see either the old content or the new content, never a prefix —
+  so the data goes to a temporary file in the same directory (same file
+  system, so ``os.replace`` is an atomic rename), is fsync-ed, renamed over the
+  target, and the directory is fsync-ed so the rename itself survives a crash.
+
+Errors are plain ``OSError``: callers (the sinks) turn them into one-line
+``SinkError`` messages that name the path.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+PRIVATE_FILE_MODE = 0o600
+PRIVATE_DIR_MODE = 0o700
+
+
+def ensure_private_dir(directory: Path) -> None:
+    """Create ``directory`` and any missing parents with mode 0700.
+
+    ``Path.mkdir(parents=True, mode=...)`` applies the mode only to the last
+    component, so missing parents are created one by one here. Existing
+    directories are left alone: their mode is the user's decision.
+    """
+    missing: list[Path] = []
+    current = directory
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for path in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # a concurrent writer created it first
+            os.mkdir(path, PRIVATE_DIR_MODE)
+
+
+def _fsync_directory(directory: Path) -> None:
+    # Makes the rename durable. Some platforms cannot open directories; there
+    # the rename is as durable as the platform allows.
+    flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)
+    try:
+        fd = os.open(directory, flags)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Replace ``path`` with ``data`` atomically; the file has ``mode`` from its first byte on.
+
+    A symlink at ``path`` is replaced by a regular file (the link is not
+    followed): following it would let a link decide where a secret lands.
+    """
+    target = Path(path)
+    directory = target.parent if str(target.parent) else Path(".")
+    ensure_private_dir(directory)
+    tmp = directory / f".{target.name}.{secrets.token_hex(6)}.tmp"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    fd = os.open(tmp, flags, mode)
+    try:
+        try:
+            # The umask can only have removed bits; set the exact mode while the
+            # file is still empty (so no data is ever exposed under a wider mode).
+            if hasattr(os, "fchmod"):
+                os.fchmod(fd, mode)
+            view = memoryview(data)
+            while view:
+                written = os.write(fd, view)
+                view = view[written:]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(directory)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str, mode: int = PRIVATE_FILE_MODE) -> None:
+    """UTF-8 text variant of :func:`atomic_write_bytes` (no newline translation)."""
+    atomic_write_bytes(path, text.encode("utf-8"), mode)
+
+
+def atomic_write_json(path: str | os.PathLike[str], data: Any, mode: int = PRIVATE_FILE_MODE) -> None:
+    """Write ``data`` as indented JSON (key order kept, so files diff cleanly between runs)."""
+    atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n", mode)

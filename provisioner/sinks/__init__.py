@@ -1,0 +1,34 @@
+"""Sinks: where connection values go after ``apply``.
+
+One module per sink type (json, dotenv, GitHub Actions, Key Vault), each with
+``deliver`` and ``held_key_id``; :mod:`provisioner.sinks.deliver` dispatches
+and delivers one app's values to all its sinks. No sink ever puts a secret
+value in an error message; only the GitHub sink prints one, as the
+``::add-mask::`` command that makes GitHub hide it.
+"""
+
+from provisioner.sinks.common import DeliveryReceipt
+from provisioner.sinks.deliver import (
+    PartialDeliveryError,
+    all_sinks,
+    default_sink,
+    default_sink_path,
+    deliver,
+    deliver_all,
+    describe,
+    held_key_id,
+    held_key_ids,
+)
+
+__all__ = [
+    "DeliveryReceipt",
+    "PartialDeliveryError",
+    "all_sinks",
+    "default_sink",
+    "default_sink_path",
+    "deliver",
+    "deliver_all",
+    "describe",
+    "held_key_id",
+    "held_key_ids",
+]

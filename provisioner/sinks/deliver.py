@@ -1,0 +1,121 @@
+"""Dispatch to the sink modules, and deliver one app's values to all of its sinks.
+
+Every app has a default JSON sink, ``<base_dir>/.provisioner/connections/<app>.json``,
+delivered *first*: it is the tool's own copy of a value Graph shows only once,
+so a later sink failure never loses the value (the caller may retry delivery
+instead of discarding the secret). Delivery stops at the first failure with
+a :class:`PartialDeliveryError` naming the sinks that already hold the new
+value, so the caller can remove the freshly minted secret from Entra (or
+record it for removal) and restore the previous connection file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from provisioner.errors import SinkError
+from provisioner.manifest.model import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
+from provisioner.sinks import dotenv_sink, github_sink, json_sink, keyvault_sink
+from provisioner.sinks.common import DeliveryReceipt
+
+PathLike = str | os.PathLike[str]
+
+
+class PartialDeliveryError(SinkError):
+    """A sink failed; ``delivered`` lists the sinks that already got the values (in order)."""
+
+    def __init__(self, cause: SinkError, delivered: list[DeliveryReceipt], failed: str) -> None:
+        done = ", ".join(receipt.sink for receipt in delivered) or "none"
+        super().__init__(f"{cause.message} (already delivered to: {done})")
+        self.cause = cause
+        self.delivered = delivered
+        self.failed = failed
+
+
+def default_sink_path(app_name: str, base_dir: PathLike) -> Path:
+    return Path(base_dir).absolute() / ".provisioner" / "connections" / f"{app_name}.json"
+
+
+def default_sink(app: App, base_dir: PathLike) -> JsonSink:
+    return JsonSink(type="json", path=str(default_sink_path(app.name, base_dir)))
+
+
+def all_sinks(app: App, base_dir: PathLike) -> list[Sink]:
+    """The default sink followed by the manifest's sinks, in delivery order."""
+    return [default_sink(app, base_dir), *app.sinks]
+
+
+def describe(sink: Sink, app: App, *, base_dir: PathLike | None = None) -> str:
+    match sink:
+        case JsonSink():
+            return json_sink.describe(sink, base_dir)
+        case DotenvSink():
+            return dotenv_sink.describe(sink, base_dir)
+        case GithubSink():
+            return github_sink.describe(sink)
+        case KeyVaultSink():
+            return keyvault_sink.describe(sink, app)
+    raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover - the model admits no other type
+
+
+def deliver(
+    sink: Sink,
+    app: App,
+    values: Mapping[str, Any],
+    *,
+    base_dir: PathLike | None = None,
+    credential: Any | None = None,
+) -> DeliveryReceipt:
+    """Write ``values`` to one sink. Relative paths are taken from ``base_dir``; raises SinkError."""
+    match sink:
+        case JsonSink():
+            return json_sink.deliver(sink, app, values, base_dir=base_dir)
+        case DotenvSink():
+            return dotenv_sink.deliver(sink, app, values, base_dir=base_dir)
+        case GithubSink():
+            return github_sink.deliver(sink, app, values)
+        case KeyVaultSink():
+            return keyvault_sink.deliver(sink, app, values, credential=credential)
+    raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
+
+
+def held_key_id(
+    sink: Sink, app: App, *, base_dir: PathLike | None = None, credential: Any | None = None
+) -> str | None:
+    """The keyId of the secret whose value the sink holds now (None: no value, or a sink that keeps none)."""
+    match sink:
+        case JsonSink():
+            return json_sink.held_key_id(sink, app, base_dir=base_dir)
+        case DotenvSink():
+            return dotenv_sink.held_key_id(sink, app, base_dir=base_dir)
+        case GithubSink():
+            return github_sink.held_key_id(sink, app)
+        case KeyVaultSink():
+            return keyvault_sink.held_key_id(sink, app, credential=credential)
+    raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
+
+
+def held_key_ids(app: App, base_dir: PathLike, *, credential: Any | None = None) -> dict[str, str | None]:
+    """Sink description -> held keyId, for every sink of ``app`` (default sink first)."""
+    return {
+        describe(sink, app, base_dir=base_dir): held_key_id(
+            sink, app, base_dir=base_dir, credential=credential
+        )
+        for sink in all_sinks(app, base_dir)
+    }
+
+
+def deliver_all(
+    app: App, values: Mapping[str, Any], base_dir: PathLike, *, credential: Any | None = None
+) -> list[DeliveryReceipt]:
+    """Deliver to the default sink, then to each manifest sink; stop at the first failure."""
+    receipts: list[DeliveryReceipt] = []
+    for sink in all_sinks(app, base_dir):
+        try:
+            receipts.append(deliver(sink, app, values, base_dir=base_dir, credential=credential))
+        except SinkError as exc:
+            raise PartialDeliveryError(exc, receipts, describe(sink, app, base_dir=base_dir)) from None
+    return receipts

@@ -1,0 +1,110 @@
+"""Azure Key Vault sink: the current client secret as a vault secret.
+
+``azure-keyvault-secrets`` is an optional extra (``provisioner[keyvault]``),
+imported only when a manifest uses this sink, so plain installs stay small.
+The vault secret carries its provenance in tags — ``keyId`` (which Entra
+secret the value is), ``expires``, ``app``, ``clientId``, ``tenantId`` — so
+``held_key_id`` can answer "which secret does the vault hold" from the tag
+without comparing values. ``expires_on`` mirrors the Entra expiry so Key
+Vault's own expiry monitoring sees the same date.
+
+Only the secret goes to the vault (the other connection values are not
+secret). When the values carry no secret, nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+from azure.core.exceptions import ResourceNotFoundError  # azure-core ships with azure-identity
+
+from provisioner.errors import SinkError
+from provisioner.manifest.model import App, KeyVaultSink
+from provisioner.sinks.common import DeliveryReceipt, held_secret_id, reason
+
+CONTENT_TYPE = "application/vnd.provisioner.client-secret"
+_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+
+
+def secret_name(sink: KeyVaultSink, app: App) -> str:
+    """The vault secret name; the default replaces characters Key Vault refuses ('.', '_') by '-'."""
+    if sink.secret_name is not None:
+        name = sink.secret_name
+        if not _SECRET_NAME.match(name):
+            raise SinkError(
+                f"app {app.name!r}: Key Vault secret name {name!r} may hold only letters, digits and '-'"
+            )
+        return name
+    return re.sub(r"[^0-9A-Za-z-]", "-", f"{app.name}-client-secret")
+
+
+def describe(sink: KeyVaultSink, app: App) -> str:
+    return f"Key Vault {sink.vault_url.rstrip('/')}/secrets/{secret_name(sink, app)}"
+
+
+def _client(sink: KeyVaultSink, app: App, credential: Any | None) -> Any:
+    try:
+        from azure.keyvault.secrets import SecretClient
+    except ImportError:
+        raise SinkError(
+            f"app {app.name!r}: the keyvault sink needs the optional extra; "
+            "install provisioner[keyvault] (pip install 'provisioner[keyvault]')"
+        ) from None
+    if credential is None:
+        from azure.identity import DefaultAzureCredential
+
+        credential = DefaultAzureCredential()
+    return SecretClient(vault_url=sink.vault_url, credential=credential)
+
+
+def deliver(
+    sink: KeyVaultSink, app: App, values: Mapping[str, Any], *, credential: Any | None = None
+) -> DeliveryReceipt:
+    """Set the vault secret (a new version) with provenance tags; ``credential`` defaults to DefaultAzureCredential."""
+    where = describe(sink, app)
+    key_id = held_secret_id(values)
+    if key_id is None:
+        return DeliveryReceipt(where, held_key_id(sink, app, credential=credential))
+    client = _client(sink, app, credential)
+    expires_text = str(values.get("client_secret_expires", ""))
+    tags = {
+        "keyId": key_id,
+        "expires": expires_text,
+        "app": app.name,
+        "clientId": str(values.get("client_id", "")),
+        "tenantId": str(values.get("tenant_id", "")),
+    }
+    expires_on = None
+    if expires_text:
+        try:
+            expires_on = datetime.fromisoformat(expires_text.replace("Z", "+00:00"))
+        except ValueError:
+            expires_on = None
+    try:
+        client.set_secret(
+            secret_name(sink, app),
+            str(values["client_secret"]),
+            tags=tags,
+            content_type=CONTENT_TYPE,
+            expires_on=expires_on,
+        )
+    except Exception as exc:  # azure-core raises many types; all become one SinkError
+        raise SinkError(f"app {app.name!r}: cannot set {where}: {reason(exc, values)}") from None
+    return DeliveryReceipt(where, key_id)
+
+
+def held_key_id(sink: KeyVaultSink, app: App, *, credential: Any | None = None) -> str | None:
+    """The ``keyId`` tag of the vault secret's current version (None when there is none)."""
+    client = _client(sink, app, credential)
+    try:
+        secret = client.get_secret(secret_name(sink, app))
+    except ResourceNotFoundError:
+        return None
+    except Exception as exc:  # auth, network, permissions: one actionable line
+        raise SinkError(f"app {app.name!r}: cannot read {describe(sink, app)}: {reason(exc)}") from None
+    tags = secret.properties.tags or {}
+    key_id = tags.get("keyId")
+    return key_id if isinstance(key_id, str) else None

@@ -1,0 +1,188 @@
+"""atomic_write_*: private from the first byte, all-or-nothing, no temp files left behind."""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from provisioner import fileio
+from provisioner.fileio import atomic_write_json, atomic_write_text
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+def _leftovers(directory: Path) -> list[str]:
+    return [p.name for p in directory.iterdir() if p.name.endswith(".tmp")]
+
+
+def test_writes_text_with_mode_0600(tmp_path: Path) -> None:
+    target = tmp_path / "conn.env"
+    atomic_write_text(target, "A=1\n")
+    assert target.read_text() == "A=1\n"
+    assert _mode(target) == 0o600
+    assert _leftovers(tmp_path) == []
+
+
+def test_mode_is_private_even_with_a_permissive_umask(tmp_path: Path) -> None:
+    old = os.umask(0)
+    try:
+        atomic_write_text(tmp_path / "f", "x")
+    finally:
+        os.umask(old)
+    assert _mode(tmp_path / "f") == 0o600
+
+
+def test_file_is_private_before_any_data_is_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """At the first write the file already has mode 0600, and nothing chmods it afterwards."""
+    events: list[tuple[str, int]] = []
+    real_write, real_fchmod, real_chmod = os.write, os.fchmod, os.chmod
+
+    def spy_write(fd: int, data: bytes) -> int:
+        events.append(("write", stat.S_IMODE(os.fstat(fd).st_mode)))
+        return real_write(fd, data)
+
+    def spy_fchmod(fd: int, mode: int) -> None:
+        events.append(("fchmod", mode))
+        real_fchmod(fd, mode)
+
+    def no_chmod(*args: object, **kwargs: object) -> None:
+        raise AssertionError("chmod by path is never needed")
+
+    monkeypatch.setattr(os, "write", spy_write)
+    monkeypatch.setattr(os, "fchmod", spy_fchmod)
+    monkeypatch.setattr(os, "chmod", no_chmod)
+    old = os.umask(0)
+    try:
+        atomic_write_text(tmp_path / "secret.json", "s3cret")
+    finally:
+        os.umask(old)
+        monkeypatch.setattr(os, "chmod", real_chmod)
+    writes = [mode for kind, mode in events if kind == "write"]
+    assert writes and all(mode == 0o600 for mode in writes)
+    first_write = next(i for i, (kind, _) in enumerate(events) if kind == "write")
+    assert all(kind == "write" for kind, _ in events[first_write:]), "no mode change after data is written"
+
+
+def test_replacing_a_world_readable_file_makes_it_private(tmp_path: Path) -> None:
+    target = tmp_path / "old.env"
+    target.write_text("old")
+    target.chmod(0o644)
+    atomic_write_text(target, "new")
+    assert target.read_text() == "new"
+    assert _mode(target) == 0o600
+
+
+def test_failed_replace_keeps_old_content_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "conn.json"
+    target.write_text("old content")
+
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "replace", broken_replace)
+    with pytest.raises(OSError, match="No space left"):
+        atomic_write_text(target, "new content")
+    assert target.read_text() == "old content"
+    assert _leftovers(tmp_path) == []
+
+
+def test_failed_write_keeps_old_content_and_leaves_no_temp(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    target = tmp_path / "conn.json"
+    target.write_text("old content")
+    real_write = os.write
+    calls = {"n": 0}
+
+    def half_then_fail(fd: int, data: bytes) -> int:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            return real_write(fd, bytes(data[:3]))  # a short write, then the disk fills up
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "write", half_then_fail)
+    with pytest.raises(OSError):
+        atomic_write_text(target, "new content that is long")
+    assert target.read_text() == "old content"
+    assert _leftovers(tmp_path) == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
+def test_read_only_directory_fails_cleanly(tmp_path: Path) -> None:
+    directory = tmp_path / "ro"
+    directory.mkdir()
+    target = directory / "conn.json"
+    target.write_text("old")
+    directory.chmod(0o500)
+    try:
+        with pytest.raises(PermissionError):
+            atomic_write_text(target, "new")
+        assert target.read_text() == "old"
+        assert _leftovers(directory) == []
+    finally:
+        directory.chmod(0o700)
+
+
+def test_missing_parents_are_created_private(tmp_path: Path) -> None:
+    target = tmp_path / "a" / "b" / "c" / "conn.json"
+    atomic_write_text(target, "x")
+    for directory in (tmp_path / "a", tmp_path / "a" / "b", tmp_path / "a" / "b" / "c"):
+        assert _mode(directory) == 0o700
+
+
+def test_existing_parent_mode_is_left_alone(tmp_path: Path) -> None:
+    directory = tmp_path / "shared"
+    directory.mkdir()
+    directory.chmod(0o755)
+    atomic_write_text(directory / "f", "x")
+    assert _mode(directory) == 0o755
+
+
+def test_symlink_is_replaced_not_followed(tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere.txt"
+    elsewhere.write_text("untouched")
+    link = tmp_path / "link.env"
+    link.symlink_to(elsewhere)
+    atomic_write_text(link, "secret")
+    assert elsewhere.read_text() == "untouched"
+    assert not link.is_symlink()
+    assert link.read_text() == "secret"
+
+
+def test_atomic_write_json_round_trips(tmp_path: Path) -> None:
+    data = {"b": 1, "a": ["x", "ü"], "nested": {"k": None}}
+    atomic_write_json(tmp_path / "d.json", data)
+    text = (tmp_path / "d.json").read_text(encoding="utf-8")
+    assert text.endswith("\n")
+    assert json.loads(text) == data
+    assert list(json.loads(text)) == ["b", "a", "nested"]  # key order kept
+    assert _mode(tmp_path / "d.json") == 0o600
+
+
+def test_custom_mode_is_exact(tmp_path: Path) -> None:
+    atomic_write_text(tmp_path / "pub", "x", mode=0o640)
+    assert _mode(tmp_path / "pub") == 0o640
+
+
+@settings(max_examples=25, deadline=None)
+@given(text=st.text())
+def test_any_text_round_trips(tmp_path_factory: pytest.TempPathFactory, text: str) -> None:
+    target = tmp_path_factory.mktemp("rt") / "f.txt"
+    atomic_write_text(target, text)
+    assert target.read_bytes() == text.encode("utf-8")
+
+
+def test_ensure_private_dir_is_idempotent(tmp_path: Path) -> None:
+    fileio.ensure_private_dir(tmp_path / "x")
+    fileio.ensure_private_dir(tmp_path / "x")
+    assert _mode(tmp_path / "x") == 0o700
