@@ -35,17 +35,22 @@ class PartialDeliveryError(SinkError):
         self.failed = failed
 
 
-def default_sink_path(app_name: str, base_dir: PathLike) -> Path:
-    return Path(base_dir).absolute() / ".provisioner" / "connections" / f"{app_name}.json"
+def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
+    """``<state_dir>/connections/<app>.json``; the CLI's state dir defaults to ``./.provisioner``."""
+    return Path(state_dir).absolute() / "connections" / f"{app_name}.json"
 
 
-def default_sink(app: App, base_dir: PathLike) -> JsonSink:
-    return JsonSink(type="json", path=str(default_sink_path(app.name, base_dir)))
+def _state_dir(base_dir: PathLike, state_dir: PathLike | None) -> Path:
+    return Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner"
 
 
-def all_sinks(app: App, base_dir: PathLike) -> list[Sink]:
+def default_sink(app: App, base_dir: PathLike, state_dir: PathLike | None = None) -> JsonSink:
+    return JsonSink(type="json", path=str(default_sink_path(app.name, _state_dir(base_dir, state_dir))))
+
+
+def all_sinks(app: App, base_dir: PathLike, state_dir: PathLike | None = None) -> list[Sink]:
     """The default sink followed by the manifest's sinks, in delivery order."""
-    return [default_sink(app, base_dir), *app.sinks]
+    return [default_sink(app, base_dir, state_dir), *app.sinks]
 
 
 def describe(sink: Sink, app: App, *, base_dir: PathLike | None = None) -> str:
@@ -98,22 +103,29 @@ def held_key_id(
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
-def held_key_ids(app: App, base_dir: PathLike, *, credential: Any | None = None) -> dict[str, str | None]:
+def held_key_ids(
+    app: App, base_dir: PathLike, *, state_dir: PathLike | None = None, credential: Any | None = None
+) -> dict[str, str | None]:
     """Sink description -> held keyId, for every sink of ``app`` (default sink first)."""
     return {
         describe(sink, app, base_dir=base_dir): held_key_id(
             sink, app, base_dir=base_dir, credential=credential
         )
-        for sink in all_sinks(app, base_dir)
+        for sink in all_sinks(app, base_dir, state_dir)
     }
 
 
 def deliver_all(
-    app: App, values: Mapping[str, Any], base_dir: PathLike, *, credential: Any | None = None
+    app: App,
+    values: Mapping[str, Any],
+    base_dir: PathLike,
+    *,
+    state_dir: PathLike | None = None,
+    credential: Any | None = None,
 ) -> list[DeliveryReceipt]:
     """Deliver to the default sink, then to each manifest sink; stop at the first failure."""
     receipts: list[DeliveryReceipt] = []
-    for sink in all_sinks(app, base_dir):
+    for sink in all_sinks(app, base_dir, state_dir):
         try:
             receipts.append(deliver(sink, app, values, base_dir=base_dir, credential=credential))
         except SinkError as exc:

@@ -320,7 +320,7 @@ def test_keyvault_secret_names() -> None:
 def test_deliver_all_writes_default_sink_first(tmp_path: Path) -> None:
     app = make_app(sinks=[{"type": "dotenv", "path": "app.env"}])
     receipts = deliver_all(app, make_values(app), tmp_path)
-    default = default_sink_path(app.name, tmp_path)
+    default = default_sink_path(app.name, tmp_path / ".provisioner")
     assert default == tmp_path / ".provisioner" / "connections" / "ops.mail.json"
     assert [r.sink for r in receipts] == [f"json file {default}", f"dotenv file {tmp_path / 'app.env'}"]
     assert all(r.key_id == KEY_ID for r in receipts)
@@ -344,7 +344,7 @@ def test_deliver_all_stops_at_first_failure_and_names_delivered_sinks(tmp_path: 
     error = caught.value
     assert isinstance(error, SinkError)
     assert [r.sink for r in error.delivered] == [
-        f"json file {default_sink_path(app.name, tmp_path)}",
+        f"json file {default_sink_path(app.name, tmp_path / '.provisioner')}",
         f"json file {tmp_path / 'copy.json'}",
     ]
     assert error.failed == f"dotenv file {blocker / 'app.env'}"

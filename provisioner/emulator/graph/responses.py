@@ -1,0 +1,74 @@
+"""Starlette glue for the Graph v1.0 surface: ``routes(ctx)`` is mounted under ``/v1.0``.
+
+One catch-all route hands every request to the Graph router (see
+``routing.py``), because Graph's key segments (``applications(appId='…')``)
+and ``$``-segments do not fit a path-template router, and because ``$batch``
+must reach the same handlers without HTTP.
+"""
+
+from __future__ import annotations
+
+import json
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import BaseRoute, Route
+
+from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.graph import (
+    application_handlers,
+    batch,
+    dispatch,
+    service_principal_handlers,
+    user_handlers,
+)
+from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.routing import (
+    JSON_CONTENT_TYPE,
+    GraphRequest,
+    GraphResponse,
+    Router,
+    decode_body,
+)
+
+METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
+
+
+def build_router() -> Router:
+    router = Router()
+    application_handlers.register(router)
+    service_principal_handlers.register(router)
+    user_handlers.register(router)
+    batch.register(router)
+    return router
+
+
+def routes(ctx: EmulatorContext) -> list[BaseRoute]:
+    router = build_router()
+
+    async def graph_endpoint(request: Request) -> Response:
+        raw = await request.body()
+        graph_request = GraphRequest(
+            method=request.method,
+            path="/" + str(request.path_params.get("path", "")).strip("/"),
+            query=dict(request.query_params),
+            headers={k.lower(): v for k, v in request.headers.items()},
+        )
+        try:
+            graph_request.body = decode_body(raw)
+        except GraphError as error:
+            graph_request.body_error = error
+        return to_starlette(dispatch.handle(ctx, router, graph_request))
+
+    return [Route("/{path:path}", graph_endpoint, methods=METHODS)]
+
+
+def to_starlette(response: GraphResponse) -> Response:
+    headers = dict(response.headers)
+    if response.body is None:
+        return Response(status_code=response.status, headers=headers)
+    if isinstance(response.body, str):
+        media_type = headers.pop("Content-Type", "text/plain")
+        return Response(response.body, status_code=response.status, headers=headers, media_type=media_type)
+    content = json.dumps(response.body, separators=(",", ":"), ensure_ascii=False)
+    return Response(content, status_code=response.status, headers=headers, media_type=JSON_CONTENT_TYPE)

@@ -1,0 +1,259 @@
+"""Request/response plumbing shared by every Graph handler (and by ``$batch``).
+
+Handlers see a transport-neutral :class:`GraphRequest` and return a
+:class:`GraphResponse`, so ``$batch`` can dispatch its inner requests into the
+very same handlers in-process. Path matching is regex based because Graph
+addresses entities by key segments such as ``applications(appId='…')`` that
+a plain path router cannot express.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.graph import odata
+from provisioner.emulator.graph.auth import Caller
+from provisioner.emulator.graph.errors import GraphError, bad_request
+
+JSON_CONTENT_TYPE = (
+    "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
+)
+
+
+@dataclass
+class GraphRequest:
+    method: str
+    path: str  # relative to /v1.0, starting with "/"
+    query: dict[str, str] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    body: Any = None
+    # A body that could not be parsed; reported after authentication, as Graph does.
+    body_error: GraphError | None = None
+
+    def header(self, name: str, default: str = "") -> str:
+        return self.headers.get(name.lower(), default)
+
+    def prefers(self, token: str) -> bool:
+        return any(p.strip().lower() == token for p in self.header("prefer").split(","))
+
+    def json_object(self) -> dict[str, Any]:
+        """The body as a JSON object with OData annotations (``@odata.type``…) removed."""
+        if self.body is None:
+            return {}
+        if not isinstance(self.body, dict):
+            raise bad_request("The request body must be a JSON object.", code="BadRequest")
+        return strip_annotations(self.body)
+
+
+@dataclass
+class GraphResponse:
+    status: int
+    body: Any = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Call:
+    """What a handler gets: the request, the authenticated caller and the emulator state."""
+
+    ctx: EmulatorContext
+    request: GraphRequest
+    caller: Caller
+    params: dict[str, str]
+
+    @property
+    def tenant(self) -> str:
+        return self.caller.tenant
+
+    def query(self, *, directory: bool = True, max_top: int = 999) -> odata.Query:
+        return odata.parse_query(
+            self.request.query, self.request.headers, directory=directory, max_top=max_top
+        )
+
+    def metadata(self, fragment: str) -> str:
+        return f"{self.ctx.base_url}/v1.0/$metadata#{fragment}"
+
+
+Handler = Callable[[Call], GraphResponse]
+
+
+@dataclass
+class _Route:
+    method: str
+    pattern: re.Pattern[str]
+    handler: Handler
+    transactional: bool
+
+
+@dataclass
+class Match:
+    handler: Handler
+    params: dict[str, str]
+    transactional: bool  # run inside one store transaction (writes); $batch manages its own
+
+
+class Router:
+    """Ordered (method, regex) table; first match wins, 405 when only the method differs."""
+
+    def __init__(self) -> None:
+        self._routes: list[_Route] = []
+
+    def add(self, method: str, pattern: str, handler: Handler, *, transactional: bool | None = None) -> None:
+        method = method.upper()
+        if transactional is None:
+            transactional = method not in ("GET", "HEAD")
+        self._routes.append(_Route(method, re.compile(f"^{pattern}$", re.IGNORECASE), handler, transactional))
+
+    def resolve(self, method: str, path: str) -> Match:
+        path_matched = False
+        for route in self._routes:
+            match = route.pattern.match(path)
+            if not match:
+                continue
+            path_matched = True
+            if route.method == method.upper():
+                params = {k: v for k, v in match.groupdict().items() if v is not None}
+                return Match(route.handler, params, route.transactional)
+        if path_matched:
+            raise GraphError(
+                405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
+            )
+        segment = next((s for s in path.split("/") if s), "")
+        raise bad_request(f"Resource not found for the segment '{segment}'.", code="BadRequest")
+
+
+# Key segments: /applications/{id}, /applications(appId='…'), /applications(uniqueName='…').
+_QUOTED = r"'(?P<{name}>(?:[^']|'')*)'"
+APP = (
+    r"/applications(?:/(?P<app_id>[^/()']+)|\(appId=" + _QUOTED.format(name="app_appid") + r"\)"
+    r"|\(uniqueName=" + _QUOTED.format(name="app_unique") + r"\))"
+)
+SP = r"/servicePrincipals(?:/(?P<sp_id>[^/()']+)|\(appId=" + _QUOTED.format(name="sp_appid") + r"\))"
+ID = r"(?P<{name}>[^/]+)"
+
+
+def strip_annotations(value: Any) -> Any:
+    """Drop ``@odata.*`` instance annotations the SDK sends (``@odata.type`` on every model)."""
+    if isinstance(value, dict):
+        return {k: strip_annotations(v) for k, v in value.items() if not k.startswith("@odata.")}
+    if isinstance(value, list):
+        return [strip_annotations(v) for v in value]
+    return value
+
+
+def public(obj: Mapping[str, Any]) -> dict[str, Any]:
+    """Never serialise internal keys (leading underscore) such as secret hashes."""
+    return {k: v for k, v in obj.items() if not k.startswith("_")}
+
+
+def project(
+    obj: Mapping[str, Any],
+    select: list[str] | None,
+    *,
+    type_name: str,
+    known: set[str] | frozenset[str] | None = None,
+    default: tuple[str, ...] | None = None,
+) -> dict[str, Any]:
+    """Apply ``$select`` (case-insensitive, unknown names are a 400 like Graph's)."""
+    data = public(obj)
+    if not select:
+        if default is not None:
+            return {k: data.get(k) for k in default}
+        return data
+    names = known if known is not None else set(data)
+    by_lower = {name.lower(): name for name in names}
+    out: dict[str, Any] = {}
+    for requested in select:
+        if requested == "*":
+            return data
+        name = by_lower.get(requested.lower())
+        if name is None:
+            raise bad_request(f"Could not find a property named '{requested}' on type '{type_name}'.")
+        out[name] = data.get(name)
+    return out
+
+
+GUID_PROPERTIES = frozenset({"id", "appId", "clientId", "resourceId", "principalId"})
+
+
+def candidates(call: Call, kind: str, query: odata.Query) -> list[dict[str, Any]]:
+    """Objects a list request has to look at: an exact-match lookup when the filter pins an id."""
+    hint = odata.indexed_equality(query.filter, GUID_PROPERTIES)
+    if hint is not None:
+        prop, value = hint
+        return call.ctx.store.find(call.tenant, kind, **{prop: value})
+    return call.ctx.store.list(call.tenant, kind)
+
+
+def entity_context(call: Call, entity_set: str, select: list[str] | None) -> str:
+    if select:
+        return call.metadata(f"{entity_set}({','.join(select)})/$entity")
+    return call.metadata(f"{entity_set}/$entity")
+
+
+def collection_response(
+    call: Call,
+    entity_set: str,
+    items: list[dict[str, Any]],
+    query: odata.Query,
+    *,
+    type_name: str,
+    known: set[str] | frozenset[str] | None = None,
+    default_select: tuple[str, ...] | None = None,
+    default_top: int = 100,
+    directory: bool = True,
+) -> GraphResponse:
+    """The ``{"@odata.context", "@odata.count"?, "value", "@odata.nextLink"?}`` envelope."""
+    page = odata.apply(query, items, default_top=default_top)
+    context = f"{entity_set}({','.join(query.select)})" if query.select else entity_set
+    body: dict[str, Any] = {"@odata.context": call.metadata(context)}
+    if query.count:
+        body["@odata.count"] = page.total
+    if page.next_offset is not None:
+        body["@odata.nextLink"] = odata.next_link(
+            f"{call.ctx.base_url}/v1.0",
+            call.request.path,
+            query.raw,
+            offset=page.next_offset,
+            directory=directory,
+        )
+    body["value"] = [
+        project(item, query.select, type_name=type_name, known=known, default=default_select)
+        for item in page.items
+    ]
+    return GraphResponse(200, body)
+
+
+def entity_response(
+    call: Call,
+    entity_set: str,
+    obj: Mapping[str, Any],
+    *,
+    type_name: str,
+    status: int = 200,
+    known: set[str] | frozenset[str] | None = None,
+    default_select: tuple[str, ...] | None = None,
+    context: str | None = None,
+) -> GraphResponse:
+    select = call.query().select if call.request.method == "GET" else None
+    body = {"@odata.context": context or entity_context(call, entity_set, select)}
+    body.update(project(obj, select, type_name=type_name, known=known, default=default_select))
+    return GraphResponse(status, body)
+
+
+def decode_body(raw: bytes) -> Any:
+    if not raw.strip():
+        return None
+    try:
+        return json.loads(raw)
+    except ValueError:
+        raise bad_request(
+            "Unable to read JSON request payload. Please ensure Content-Type header is set and payload is of"
+            " valid JSON format.",
+            code="BadRequest",
+        ) from None

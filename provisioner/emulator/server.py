@@ -1,0 +1,328 @@
+"""Run the emulator: uvicorn with TLS on a socket we bind ourselves, in a daemon thread.
+
+Binding the socket first (port 0 = any free port) means the URL is known before
+the server starts and two emulators never race for a port. ``start_emulator``
+returns once uvicorn reports it is serving (no sleeps). ``serve`` is the blocking
+variant behind ``provisioner emulator serve``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import atexit
+import contextlib
+import json
+import shlex
+import shutil
+import signal
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import TYPE_CHECKING, Any, TextIO
+
+import uvicorn
+
+from provisioner.emulator.app import build_app
+from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.faults import FaultConfig
+from provisioner.emulator.identity.tokens import signing_key
+from provisioner.emulator.store import Store
+from provisioner.emulator.tls import ensure_tls_files
+from provisioner.errors import ProvisionerError
+
+if TYPE_CHECKING:
+    from provisioner.emulator.seed import TenantInfo
+
+START_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 5.0
+
+
+class EmulatorError(ProvisionerError):
+    """The emulator could not start (port in use, unreadable state file, ...)."""
+
+
+class _Server(uvicorn.Server):
+    """uvicorn server that signals a threading.Event once it is accepting connections."""
+
+    def __init__(self, config: uvicorn.Config) -> None:
+        super().__init__(config)
+        self.ready = threading.Event()
+        self.failure: BaseException | None = None
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets=sockets)
+        if self.started:
+            self.ready.set()
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        """Close idle keep-alive connections at once instead of waiting for each client's TLS close.
+
+        uvicorn closes idle connections gracefully, which over TLS waits for the peer's
+        close_notify (clients with pooled connections never send it until they are closed):
+        stop() would take the whole graceful timeout. In-flight requests still complete.
+        """
+        for connection in list(self.server_state.connections):
+            connection.shutdown()
+            transport = getattr(connection, "transport", None)
+            if transport is not None and transport.is_closing():
+                transport.abort()
+        await asyncio.sleep(0)
+        await super().shutdown(sockets=sockets)
+
+    def run_in_thread(self, sockets: list[socket.socket]) -> None:
+        try:
+            self.run(sockets=sockets)
+        except BaseException as exc:  # SystemExit from uvicorn on startup failure included
+            self.failure = exc
+
+
+@dataclass
+class RunningEmulator:
+    """A started emulator. Stop it with :meth:`stop` or use it as a context manager."""
+
+    ctx: EmulatorContext
+    base_url: str
+    tenant: TenantInfo
+    ca_cert_path: Path
+    port: int
+    data_dir: Path
+    _server: _Server = field(repr=False)
+    _thread: threading.Thread = field(repr=False)
+    _sockets: list[socket.socket] = field(repr=False)
+    _temp_dir: Path | None = field(default=None, repr=False)
+    _stopped: bool = field(default=False, repr=False)
+
+    @property
+    def graph_url(self) -> str:
+        return f"{self.base_url}/v1.0"
+
+    @property
+    def authority(self) -> str:
+        return self.base_url
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """A client SSL context trusting the emulator's CA (e.g. ``httpx.Client(verify=...)``)."""
+        return ssl.create_default_context(cafile=str(self.ca_cert_path))
+
+    def env(self) -> dict[str, str]:
+        """Environment variables pointing tools at this emulator (what ``serve`` prints)."""
+        ca = str(self.ca_cert_path)
+        return {
+            "PROVISIONER_EMULATOR_URL": self.base_url,
+            "AZURE_TENANT_ID": self.tenant.tenant_id,
+            "AZURE_CLIENT_ID": self.tenant.admin_client_id,
+            "AZURE_CLIENT_SECRET": self.tenant.admin_client_secret,
+            "AZURE_AUTHORITY_HOST": self.authority,
+            "PROVISIONER_GRAPH_URL": self.graph_url,
+            "PROVISIONER_CA_CERT": ca,
+        }
+
+    def stop(self) -> None:
+        """Stop serving, close the store, remove a temporary TLS directory. Idempotent."""
+        if self._stopped:
+            return
+        self._stopped = True
+        self._server.should_exit = True
+        self._thread.join(STOP_TIMEOUT_SECONDS)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(STOP_TIMEOUT_SECONDS)
+        for sock in self._sockets:
+            sock.close()
+        self.ctx.store.close()
+        if self._temp_dir is not None:
+            shutil.rmtree(self._temp_dir, ignore_errors=True)
+
+    def __enter__(self) -> RunningEmulator:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+
+def _bind(host: str, port: int) -> list[socket.socket]:
+    """Listening sockets; for loopback also [::1] on the same port so "localhost" works either way."""
+    loopback = host in ("127.0.0.1", "localhost")
+    primary_host = "127.0.0.1" if loopback else host
+    family = socket.AF_INET6 if ":" in primary_host else socket.AF_INET
+    sockets = []
+    try:
+        primary = socket.socket(family, socket.SOCK_STREAM)
+        primary.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        primary.bind((primary_host, port))
+    except OSError as exc:
+        raise EmulatorError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    sockets.append(primary)
+    if loopback and socket.has_ipv6:
+        with contextlib.suppress(OSError):
+            extra = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            try:
+                extra.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+                extra.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                extra.bind(("::1", primary.getsockname()[1]))
+                sockets.append(extra)
+            except OSError:
+                extra.close()
+    return sockets
+
+
+def _data_dir(state_path: Path | None, data_dir: Path | str | None) -> tuple[Path, Path | None]:
+    if data_dir is not None:
+        return Path(data_dir), None
+    if state_path is not None:
+        return state_path.parent / "emulator-tls", None
+    temp = Path(tempfile.mkdtemp(prefix="provisioner-emulator-"))
+    # stop() removes it; this covers a process that exits without stopping the emulator.
+    atexit.register(shutil.rmtree, temp, ignore_errors=True)
+    return temp, temp
+
+
+def start_emulator(
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state_path: Path | str | None = None,
+    tenant_id: str | None = None,
+    data_dir: Path | str | None = None,
+) -> RunningEmulator:
+    """Start an emulator in a background thread and return once it serves HTTPS.
+
+    ``state_path`` None keeps state in memory; otherwise state (tenant, apps, secrets,
+    signing key) survives restarts and the TLS CA is kept next to it.
+    """
+    from provisioner.emulator.seed import ensure_tenant
+
+    state = Path(state_path) if state_path is not None else None
+    tls_dir, temp_dir = _data_dir(state, data_dir)
+    sockets: list[socket.socket] = []
+    store: Store | None = None
+    try:
+        tls = ensure_tls_files(tls_dir)
+        sockets = _bind(host, port)
+        bound_port = int(sockets[0].getsockname()[1])
+        base_url = f"https://localhost:{bound_port}"
+        try:
+            store = Store(state)
+        except Exception as exc:  # sqlite3.DatabaseError and OSError: an unusable state file
+            raise EmulatorError(f"cannot open emulator state {state}: {exc}") from None
+        ctx = EmulatorContext(store=store, base_url=base_url, faults=FaultConfig())
+        signing_key(ctx)  # generate (first run) or load the token key before serving
+        tenant = ensure_tenant(ctx, tenant_id)
+        config = uvicorn.Config(
+            build_app(ctx),
+            ssl_certfile=str(tls.server_cert),
+            ssl_keyfile=str(tls.server_key),
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            ws="none",
+            http="h11",
+            timeout_graceful_shutdown=2,
+        )
+        server = _Server(config)
+        thread = threading.Thread(
+            target=server.run_in_thread,
+            args=(sockets,),
+            name=f"provisioner-emulator-{bound_port}",
+            daemon=True,
+        )
+        thread.start()
+        # Bounded waits on the ready event; a dead thread means startup failed.
+        waited = 0.0
+        while not server.ready.wait(0.05):
+            waited += 0.05
+            if not thread.is_alive() or waited > START_TIMEOUT_SECONDS:
+                server.should_exit = True
+                reason = server.failure or "timed out"
+                raise EmulatorError(f"emulator did not start on {base_url}: {reason}")
+    except BaseException:
+        for sock in sockets:
+            sock.close()
+        if store is not None:
+            store.close()
+        if temp_dir is not None:
+            shutil.rmtree(temp_dir, ignore_errors=True)
+        raise
+    return RunningEmulator(
+        ctx=ctx,
+        base_url=base_url,
+        tenant=tenant,
+        ca_cert_path=tls.ca_cert,
+        port=bound_port,
+        data_dir=tls_dir,
+        _server=server,
+        _thread=thread,
+        _sockets=sockets,
+        _temp_dir=temp_dir,
+    )
+
+
+def connection_info(emulator: RunningEmulator) -> dict[str, Any]:
+    """What ``serve --json`` prints: the connection values plus the environment block."""
+    tenant = emulator.tenant
+    return {
+        "url": emulator.base_url,
+        "graph_url": emulator.graph_url,
+        "authority": emulator.authority,
+        "tenant_id": tenant.tenant_id,
+        "domain": tenant.domain,
+        "client_id": tenant.admin_client_id,
+        "client_secret": tenant.admin_client_secret,
+        "ca_cert": str(emulator.ca_cert_path),
+        "env": emulator.env(),
+    }
+
+
+def _print_exports(emulator: RunningEmulator, out: TextIO) -> None:
+    ca = shlex.quote(str(emulator.ca_cert_path))
+    out.write(
+        f"# provisioner emulator serving {emulator.base_url} (tenant {emulator.tenant.domain}); "
+        "Ctrl+C stops it\n"
+    )
+    for name, value in emulator.env().items():
+        out.write(f"export {name}={shlex.quote(value)}\n")
+    out.write(f"# other HTTP clients: export REQUESTS_CA_BUNDLE={ca} SSL_CERT_FILE={ca}\n")
+
+
+def serve(
+    host: str = "127.0.0.1",
+    port: int = 0,
+    state_path: Path | str | None = None,
+    tenant_id: str | None = None,
+    json_output: bool = False,
+    *,
+    out: TextIO | None = None,
+) -> None:
+    """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving."""
+    stream = out or sys.stdout
+    stop = threading.Event()
+    previous: dict[int, Any] = {}
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    in_main = threading.current_thread() is threading.main_thread()
+    if in_main:
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            previous[sig] = signal.signal(sig, request_stop)
+    try:
+        with start_emulator(host=host, port=port, state_path=state_path, tenant_id=tenant_id) as emulator:
+            if json_output:
+                stream.write(json.dumps(connection_info(emulator)) + "\n")
+            else:
+                _print_exports(emulator, stream)
+            stream.flush()
+            # Wake up now and then to notice a server thread that died on its own.
+            while not stop.wait(1.0) and emulator._thread.is_alive():
+                pass
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)

@@ -1,0 +1,12 @@
+"""Talking to Microsoft Graph through the unmodified msgraph-sdk.
+
+* :mod:`.target` — where to connect (public/national cloud or the emulator); plain data.
+* :mod:`.connect` — ``graph_client(target)``: credential + GraphServiceClient.
+* :mod:`.state` — ``read_state(client, apps)``: what the tenant holds, as dataclasses.
+* :mod:`.bodies` — desired state -> SDK request bodies.
+* :mod:`.errors` / :mod:`.retry` — one-line errors; bounded eventual-consistency retries.
+
+The CLI loop is ``graph_client`` -> ``read_state`` -> ``provisioner.desired.build_desired``
+-> ``provisioner.plan.make_plan`` -> ``provisioner.apply.apply_plan``. Nothing here imports
+msgraph or azure at module import time, so ``provisioner validate`` stays fast.
+"""

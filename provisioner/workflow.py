@@ -1,0 +1,240 @@
+"""The core loop, end to end: manifests → tenant state → plan → apply → connection values.
+
+Commands call these functions; they hold no Graph logic of their own (that is in
+``graph/``, ``plan``, ``apply``, ``consent``, ``secrets_graph``) and no output
+formatting (``render``). What they add is the order of the steps and the one
+rule that spans them: a secret minted in this run is delivered to its sinks
+before anything else can fail, and removed again from Entra if delivery fails,
+so no run leaves a valid secret that nobody holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from provisioner.errors import ManifestErrors, ProvisionerError, SinkError
+
+if TYPE_CHECKING:
+    from provisioner.apply import ApplyResult
+    from provisioner.graph.state import TenantState
+    from provisioner.graph.target import Target
+    from provisioner.manifest.loader import LoadedApp
+    from provisioner.plan import Plan
+
+Progress = Callable[[str], None]
+Approve = Callable[["Plan"], bool]
+
+
+def stderr_progress(message: str) -> None:
+    from provisioner.render import print_progress
+
+    print_progress(message)
+
+
+@dataclass
+class PlanOutcome:
+    plan: Plan
+    warnings: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class AppConnection:
+    """What apply reports per app: ids, the values written, and where they went."""
+
+    name: str
+    values: dict[str, Any]
+    written_to: list[str]
+
+    def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
+        from provisioner.connections import masked
+
+        return {
+            "app": self.name,
+            "connection": self.values if show_secrets else masked(self.values),
+            "written_to": self.written_to,
+        }
+
+
+@dataclass
+class ApplyOutcome:
+    plan: Plan
+    actions_done: int
+    connections: list[AppConnection]
+    warnings: list[Any] = field(default_factory=list)
+
+    def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
+        return {
+            "changes": self.plan.to_dict(),
+            "actions_done": self.actions_done,
+            "apps": [c.to_dict(show_secrets=show_secrets) for c in self.connections],
+        }
+
+    def rows(self, *, show_secrets: bool) -> list[tuple[str, ...]]:
+        from provisioner.connections import mask_secret
+
+        rows = []
+        for conn in self.connections:
+            values = conn.values
+            secret = values.get("client_secret")
+            shown = (secret if show_secrets else mask_secret(secret)) if secret else "-"
+            rows.append(
+                (
+                    conn.name,
+                    values.get("client_id", "-"),
+                    values.get("tenant_id", "-"),
+                    shown,
+                    values.get("client_secret_id", "-"),
+                    values.get("client_secret_expires", "-"),
+                    ", ".join(conn.written_to),
+                )
+            )
+        return rows
+
+
+def load_manifests(paths: list[str]) -> tuple[list[LoadedApp], list[Any]]:
+    """Validate offline first: no credential is touched while a manifest is wrong."""
+    from provisioner.manifest import validate_paths
+
+    result = validate_paths(paths)
+    if result.errors:
+        raise ManifestErrors(list(result.errors))
+    if not result.apps:
+        raise ProvisionerError(f"no apps declared in {', '.join(paths)}")
+    return list(result.apps), list(result.warnings)
+
+
+def plan(paths: list[str], *, emulator: bool, tenant: str | None, cloud: str, state_dir: Path) -> PlanOutcome:
+    from provisioner.targeting import open_target
+
+    loaded, warnings = load_manifests(paths)
+    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+        return PlanOutcome(plan=asyncio.run(_plan(target, loaded)), warnings=warnings)
+
+
+async def _plan(target: Target, loaded: list[LoadedApp]) -> Plan:
+    from provisioner.desired import build_desired
+    from provisioner.graph.connect import graph_client
+    from provisioner.graph.state import read_state
+    from provisioner.plan import make_plan
+
+    async with graph_client(target) as client:
+        state = await read_state(client, loaded, tenant_id=target.tenant_id)
+    return make_plan(build_desired(loaded, state), state)
+
+
+def apply(
+    paths: list[str],
+    *,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+    approve: Approve,
+    progress: Progress | None = None,
+    base_dir: Path | None = None,
+) -> ApplyOutcome:
+    from provisioner.targeting import open_target
+
+    loaded, warnings = load_manifests(paths)
+    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+        outcome = asyncio.run(
+            _apply(target, loaded, approve, progress, state_dir=state_dir, base_dir=base_dir or Path.cwd())
+        )
+    outcome.warnings = warnings
+    return outcome
+
+
+async def _apply(
+    target: Target,
+    loaded: list[LoadedApp],
+    approve: Approve,
+    progress: Progress | None,
+    *,
+    state_dir: Path,
+    base_dir: Path,
+) -> ApplyOutcome:
+    from provisioner.apply import apply_plan
+    from provisioner.desired import build_desired
+    from provisioner.graph.connect import graph_client
+    from provisioner.graph.state import read_state
+    from provisioner.plan import make_plan
+
+    async with graph_client(target) as client:
+        state = await read_state(client, loaded, tenant_id=target.tenant_id)
+        desired = build_desired(loaded, state)
+        pending = make_plan(desired, state)
+        if not approve(pending):
+            raise ProvisionerError("apply cancelled; nothing was changed")
+        result = await apply_plan(client, pending, desired, state, progress=progress)
+        connections = await _deliver(client, target, loaded, state, result, state_dir, base_dir)
+    result.raise_for_errors()
+    return ApplyOutcome(plan=pending, actions_done=result.actions_done, connections=connections)
+
+
+async def _deliver(
+    client: Any,
+    target: Target,
+    loaded: list[LoadedApp],
+    state: TenantState,
+    result: ApplyResult,
+    state_dir: Path,
+    base_dir: Path,
+) -> list[AppConnection]:
+    """Write connection values for every app that exists now; undo a mint whose delivery failed."""
+    from provisioner.connections import connection_values, merge_previous, read_connection_file
+    from provisioner.secrets_graph import remove_password
+    from provisioner.sinks import deliver_all
+    from provisioner.sinks.deliver import PartialDeliveryError, default_sink_path
+
+    connections: list[AppConnection] = []
+    failures: list[ProvisionerError] = []
+    tenant_id = state.tenant_id or target.tenant_id or ""
+    graph_endpoint = target.graph_url.rsplit("/v1.0", 1)[0]
+    for item in loaded:
+        app = item.app
+        ids = result.apps.get(app.name)
+        if ids is None:
+            continue  # this app failed before it existed; its error is in result.errors
+        minted = result.minted.get(app.name, [])
+        values = connection_values(
+            app,
+            tenant_id=tenant_id,
+            client_id=ids.app_id,
+            authority_host=target.authority_host,
+            graph_endpoint=graph_endpoint,
+            minted=minted,
+        )
+        existing = state.apps.get(app.name)
+        live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
+        previous = read_connection_file(default_sink_path(app.name, state_dir))
+        merged = merge_previous(values, previous, live_key_ids=live)
+        try:
+            receipts = deliver_all(app, merged, base_dir, state_dir=state_dir)
+        except (PartialDeliveryError, SinkError) as exc:
+            # Nobody reliably holds the new value: take it back so the old secret stays the valid
+            # one, and put the default file back as it was (it is written first, so it changed).
+            for secret in minted:
+                await remove_password(client, ids.object_id, secret.key_id)
+            if minted:
+                _restore(default_sink_path(app.name, state_dir), previous)
+            failures.append(
+                SinkError(f"{app.name}: {exc}; the secret minted in this run was removed again, re-run apply")
+            )
+            continue
+        connections.append(AppConnection(app.name, merged, [r.sink for r in receipts]))
+    if failures:
+        result.errors.extend(failures)
+    return connections
+
+
+def _restore(path: Path, previous: dict[str, Any] | None) -> None:
+    from provisioner.fileio import atomic_write_json
+
+    if previous is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write_json(path, previous)
