@@ -69,14 +69,28 @@ def print_progress(message: str) -> None:
 
 
 def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
+    """A narrow table (fits 80 columns) and, below it, where each app's values were written."""
     out = console()
     out.print(f"\nApplied {outcome.actions_done} change(s).")
-    table = Table(title="Connection values", show_lines=False)
-    for column in ("app", "client ID", "tenant ID", "secret", "secret ID", "expires", "written to"):
-        table.add_column(column, overflow="fold")
-    for row in outcome.rows(show_secrets=show_secrets):
-        table.add_row(*[_escape(str(v)) for v in row])
+    tenants = {row[2] for row in outcome.rows(show_secrets=show_secrets)}
+    if len(tenants) == 1:
+        out.print(f"Tenant ID: {next(iter(tenants))}")
+    table = Table(title="Connection values", title_justify="left")
+    for column in ("app", "client ID", "secret", "expires"):
+        table.add_column(column, overflow="fold", no_wrap=column != "client ID")
+    for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(show_secrets=show_secrets):
+        table.add_row(_escape(app), client_id, _escape(secret), str(expires)[:10])
     out.print(table)
+    for conn in outcome.connections:
+        out.print(f"{_escape(conn.name)} → " + ", ".join(_escape(_relative(w)) for w in conn.written_to))
+
+
+def _relative(description: str) -> str:
+    """Shorten absolute paths under the working directory in sink descriptions."""
+    import os
+
+    cwd = os.getcwd().rstrip("/") + "/"
+    return description.replace(cwd, "")
 
 
 def _short(value: Any) -> str:
