@@ -157,17 +157,21 @@ class _AppRun:
             return
         builder = self.client.applications_with_unique_name(self.want.name)
         created = await _lost_race_retry(lambda: builder.patch(body, _prefer_create()))
-        if created is None or not created.id:  # 204: it existed (maybe a concurrent run created it)
-            created = await self._retry(
-                lambda: builder.get(_select(builder, ["id", "appId"])), f"application {self.want.name}"
-            )
+        if created is not None and created.id:  # 201: created now
+            self.object_id, self.app_id = str(created.id).lower(), str(created.app_id).lower()
+            return
+        if self.object_id and self.app_id:  # 204: updated the app we read
+            return
+        created = await self._retry(  # 204 although planned as create: a concurrent run created it
+            lambda: builder.get(_select(builder, ["id", "appId"])), f"application {self.want.name}"
+        )
         self.object_id, self.app_id = str(created.id).lower(), str(created.app_id).lower()
 
     async def create_service_principal(self, action: Action) -> None:
         from provisioner.graph.bodies import service_principal_body
 
-        assert self.app_id, "application id unknown"
-        builder = self.client.service_principals_with_app_id(self.app_id)
+        self._need_app()
+        builder = self.client.service_principals_with_app_id(str(self.app_id))
         body = service_principal_body(self.want.display_name)
         created = await self._retry(
             lambda: _lost_race_retry(lambda: builder.patch(body, _prefer_create())),

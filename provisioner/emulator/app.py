@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from email.utils import format_datetime
 from typing import Any
 
 from starlette.applications import Starlette
@@ -16,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
@@ -48,6 +49,35 @@ class CountingMiddleware:
                 elif path.endswith(TOKEN_SUFFIX):
                     self.ctx.count("token_requests")
         await self.app(scope, receive, send)
+
+
+class DateHeaderMiddleware:
+    """Every response carries ``Date`` (RFC 9110 section 6.6.1) read from ``ctx.clock``.
+
+    Clients take "now" from Graph's ``Date`` header (secret expiry is judged by
+    Entra's clock, not the caller's), so when a test moves the emulator clock the
+    tool sees the same moved time. uvicorn's own wall-clock Date header is
+    switched off in :mod:`provisioner.emulator.server`; any Date a route set is replaced.
+    """
+
+    def __init__(self, app: ASGIApp, ctx: EmulatorContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_date(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", []) if k.lower() != b"date"]
+                date = format_datetime(self.ctx.clock.now(), usegmt=True)
+                headers.append((b"date", date.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_date)
 
 
 async def _json_body(request: Request) -> dict[str, Any]:
@@ -137,5 +167,9 @@ def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = No
             Mount(GRAPH_PREFIX, routes=graph_routes),
             *identity_routes(ctx),
         ],
-        middleware=[Middleware(CountingMiddleware, ctx=ctx), Middleware(FaultMiddleware, ctx=ctx)],
+        middleware=[
+            Middleware(DateHeaderMiddleware, ctx=ctx),
+            Middleware(CountingMiddleware, ctx=ctx),
+            Middleware(FaultMiddleware, ctx=ctx),
+        ],
     )

@@ -226,6 +226,8 @@ def start_emulator(
             ws="none",
             http="h11",
             timeout_graceful_shutdown=2,
+            # Date comes from the emulator clock (app.DateHeaderMiddleware), not the wall clock.
+            date_header=False,
         )
         server = _Server(config)
         thread = threading.Thread(

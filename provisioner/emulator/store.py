@@ -44,6 +44,7 @@ class Store:
         )
         self.lock = threading.RLock()
         self._depth = 0
+        self._undo: list[tuple[tuple[str, str], str, dict[str, Any] | None]] = []
         # In-memory cache in insertion (creation) order; SQLite is the durable copy.
         self._cache: dict[tuple[str, str], dict[str, dict[str, Any]]] = {}
         for tenant, kind, oid, body in self._db.execute(
@@ -77,12 +78,17 @@ class Store:
     # -- writes
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """Group several writes so they become durable together (or not at all)."""
+        """Group several writes so they become durable together (or not at all).
+
+        Rollback replays an undo log of the objects each write replaced; cached objects
+        are never mutated in place (writes store copies, reads hand out copies), so the
+        log can hold references instead of copying the whole state per transaction.
+        """
         with self.lock:
             outer = self._depth == 0
             if outer:
                 self._db.execute("BEGIN IMMEDIATE")
-                self._snapshot = copy.deepcopy(self._cache)
+                self._undo = []
             self._depth += 1
             try:
                 yield
@@ -90,12 +96,22 @@ class Store:
                 self._depth -= 1
                 if outer:
                     self._db.execute("ROLLBACK")
-                    self._cache = self._snapshot
+                    for bucket_key, oid, previous in reversed(self._undo):
+                        bucket = self._cache.setdefault(bucket_key, {})
+                        if previous is None:
+                            bucket.pop(oid, None)
+                        else:
+                            bucket[oid] = previous
+                    self._undo = []
                 raise
             else:
                 self._depth -= 1
                 if outer:
                     self._db.execute("COMMIT")
+                    self._undo = []
+
+    def _remember(self, bucket_key: tuple[str, str], oid: str) -> None:
+        self._undo.append((bucket_key, oid, self._cache.get(bucket_key, {}).get(oid)))
 
     def put(self, tenant: str, kind: str, obj: dict[str, Any], oid: str | None = None) -> dict[str, Any]:
         oid = oid or obj["id"]
@@ -105,6 +121,7 @@ class Store:
                 " ON CONFLICT(tenant, kind, id) DO UPDATE SET body = excluded.body",
                 (tenant, kind, oid, json.dumps(obj)),
             )
+            self._remember((tenant, kind), oid)
             self._cache.setdefault((tenant, kind), {})[oid] = copy.deepcopy(obj)
         return obj
 
@@ -113,6 +130,7 @@ class Store:
             cur = self._db.execute(
                 "DELETE FROM objects WHERE tenant = ? AND kind = ? AND id = ?", (tenant, kind, oid)
             )
+            self._remember((tenant, kind), oid)
             self._cache.get((tenant, kind), {}).pop(oid, None)
             return cur.rowcount > 0
 

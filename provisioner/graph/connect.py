@@ -63,13 +63,32 @@ def _token_options(target: Target) -> dict[str, Any] | None:
     return None
 
 
+def token_tenant(access_token: str) -> str | None:
+    """The ``tid`` claim of a JWT access token, read without verification (it is our own token).
+
+    Only used to learn which tenant DefaultAzureCredential signed in to; None if
+    the token is not a JWT.
+    """
+    import base64
+    import json
+
+    try:
+        payload = access_token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return None
+    tid = claims.get("tid") if isinstance(claims, dict) else None
+    return str(tid) if tid else None
+
+
 @asynccontextmanager
 async def graph_client(target: Target, *, check_credential: bool = True) -> AsyncIterator[GraphServiceClient]:
     """Yield a GraphServiceClient for ``target``; closes the HTTP client and credential on exit.
 
     With ``check_credential`` (default) a token is fetched up front so a bad
     secret or missing login fails as one CredentialError before any Graph
-    call; the SDK then reuses the cached token.
+    call; the SDK then reuses the cached token. When ``target.tenant_id`` is
+    None it is filled in from that token's ``tid`` claim.
     """
     import httpx
     from kiota_authentication_azure.azure_identity_authentication_provider import (
@@ -103,7 +122,12 @@ async def graph_client(target: Target, *, check_credential: bool = True) -> Asyn
         adapter.base_url = target.graph_url.rstrip("/")
         if check_credential:
             async with graph_errors("get a token", secret=target.client_secret):
-                await credential.get_token(target.graph_scope, enable_cae=True, **(token_options or {}))
+                token = await credential.get_token(
+                    target.graph_scope, enable_cae=True, **(token_options or {})
+                )
+            if not target.tenant_id:
+                # No --tenant: the credential's home tenant is in the token we already hold.
+                target.tenant_id = token_tenant(token.token)
         yield GraphServiceClient(request_adapter=adapter)
     finally:
         await http.aclose()

@@ -330,7 +330,9 @@ async def read_state(
     """Read resources, applications, service principals, grants and role assignments for ``apps``.
 
     ``apps`` are manifest ``App`` objects or the loader's ``LoadedApp`` wrappers.
-    ``tenant_id`` None: the tenant is read from ``/organization`` (same round).
+    ``tenant_id`` None (normally :func:`~provisioner.graph.connect.graph_client` has
+    already filled ``target.tenant_id`` from the token): read from ``/organization``
+    in the same round, if the credential may.
 
     ``per_client_threshold`` forces the grant/assignment strategy (tests); by
     default per-client reads are used while they need fewer requests.
@@ -396,7 +398,7 @@ async def _read_state(
     n_adopt = len(round1)
     if tenant_id is None:
         # --tenant not given: learn the credential's home tenant in the same round.
-        round1.append(reader.list_all(client.organization, select=["id"]))
+        round1.append(_organization(reader, client))
     results = await _gather(round1)
     if tenant_id is None and results[n_adopt:]:
         orgs = results[n_adopt]
@@ -415,7 +417,7 @@ async def _read_state(
     for sdk_app in (a for batch in results[n_res:n_apps] for a in batch):
         existing = app_from_sdk(sdk_app)
         if existing.unique_name:
-            found[existing.unique_name] = existing
+            found[existing.unique_name.lower()] = existing  # Graph matches uniqueName case-insensitively
     state_apps: dict[str, ExistingApp | None] = {}
     for app in apps:
         state_apps[app.name] = found.get(app.name)
@@ -512,6 +514,16 @@ async def _read_state(
         resource_keys=resource_keys,
         requests=reader.requests,
     )
+
+
+async def _organization(reader: _Reader, client: GraphServiceClient) -> list[Any]:
+    """The tenant's organization object; [] when the credential may not read it (403)."""
+    from kiota_abstractions.api_error import APIError
+
+    try:
+        return await reader.list_all(client.organization, select=["id"])
+    except APIError:
+        return []
 
 
 def _adopt(app: App, by_unique_name: ExistingApp | None, matches: list[ExistingApp]) -> ExistingApp | None:

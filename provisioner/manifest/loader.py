@@ -533,11 +533,15 @@ def _sorted(errors: list[ManifestError]) -> list[ManifestError]:
     return sorted(errors, key=key)
 
 
-def load_text(text: str | bytes, path: str = "<string>") -> tuple[list[LoadedApp], list[ManifestError]]:
+def load_text(
+    text: str | bytes, path: str = "<string>", *, salvage: list[LoadedApp] | None = None
+) -> tuple[list[LoadedApp], list[ManifestError]]:
     """Parse and model-validate one manifest; never raises for bad input (errors are returned).
 
     Apps are returned only when the whole file is clean, so later stages never act on a
-    half-understood file.
+    half-understood file. ``salvage``, when given, receives apps that failed only in some
+    top-level keys, re-validated without those keys: ``validate`` runs its catalogue checks
+    on them too, so one run reports a typo'd key *and* a typo'd permission name.
     """
     errors: list[ManifestError] = []
     if isinstance(text, bytes):
@@ -570,6 +574,8 @@ def load_text(text: str | bytes, path: str = "<string>") -> tuple[list[LoadedApp
             data_path, error = _located(err, source_map)
             if not any(data_path[: len(p)] == p for p in poisoned):
                 errors.append(error)
+        if salvage is not None and not poisoned:
+            salvage.extend(_salvage(value, source_map, exc))
         return [], _sorted(errors)
     if errors:
         return [], _sorted(errors)
@@ -612,7 +618,34 @@ def manifest_files(paths: Iterable[str | os.PathLike[str]], errors: list[Manifes
     return unique
 
 
-def load_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[LoadedApp], list[ManifestError]]:
+def _salvage(value: dict[str, Any], source_map: SourceMap, exc: ValidationError) -> list[LoadedApp]:
+    """Apps whose errors are confined to some of their own keys, re-validated without those keys."""
+    raw_apps = value.get("apps")
+    if not isinstance(raw_apps, list):
+        return []
+    bad_keys: dict[int, set[Any]] = {}
+    for err in exc.errors(include_url=False):
+        loc = err["loc"]
+        if len(loc) >= 3 and loc[0] == "apps" and isinstance(loc[1], int):
+            bad_keys.setdefault(loc[1], set()).add(loc[2])
+    salvaged: list[LoadedApp] = []
+    for index, keys in bad_keys.items():
+        raw = raw_apps[index] if index < len(raw_apps) else None
+        if not isinstance(raw, dict):
+            continue
+        try:
+            app = App.model_validate({k: v for k, v in raw.items() if k not in keys})
+        except ValidationError:
+            continue
+        salvaged.append(
+            LoadedApp(app=app, source=source_map.locate(("apps", index)), index=index, source_map=source_map)
+        )
+    return salvaged
+
+
+def load_paths(
+    paths: Iterable[str | os.PathLike[str]], *, salvage: list[LoadedApp] | None = None
+) -> tuple[list[LoadedApp], list[ManifestError]]:
     """Load every manifest under ``paths``; returns all apps that loaded and all errors found.
 
     App names must be unique across all files: a repeat is reported at the second
@@ -625,7 +658,7 @@ def load_paths(paths: Iterable[str | os.PathLike[str]]) -> tuple[list[LoadedApp]
         text = _read(file, errors)
         if text is None:
             continue
-        loaded, file_errors = load_text(text, file)
+        loaded, file_errors = load_text(text, file, salvage=salvage)
         errors.extend(file_errors)
         for item in loaded:
             first = first_seen.get(item.app.name)

@@ -77,8 +77,9 @@ class ValidationResult:
 
 def validate_paths(paths: Sequence[str | os.PathLike[str]]) -> ValidationResult:
     """Load and validate every manifest under ``paths`` (files or folders); never raises for bad input."""
-    apps, errors = load_paths(paths)
-    app_errors, warnings = validate_apps(apps)
+    salvaged: list[LoadedApp] = []
+    apps, errors = load_paths(paths, salvage=salvaged)
+    app_errors, warnings = validate_apps([*apps, *salvaged])
     return ValidationResult(apps=apps, errors=_sorted([*errors, *app_errors]), warnings=_sorted(warnings))
 
 
@@ -287,12 +288,6 @@ class _Checker:
                     f"overlap {secret.overlap} is longer than rotate_before {secret.rotate_before}: the previous "
                     "secret expires before the overlap ends",
                 )
-        if self.app.secrets and not self.app.sinks:
-            self.warn(
-                ("secrets",),
-                "secrets but no sinks: Graph returns a secret value only once, so add a sink to keep it",
-                key=True,
-            )
 
     # -------------------------------------------------------------------------------------- misc
 

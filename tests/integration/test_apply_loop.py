@@ -314,7 +314,7 @@ def test_default_azure_credential_from_environment(emulator: Any, monkeypatch: p
     monkeypatch.setenv("AZURE_CLIENT_SECRET", admin.client_secret or "")
     monkeypatch.setenv("AZURE_TENANT_ID", admin.tenant_id or "")
     target = Target(
-        tenant_id=admin.tenant_id,
+        tenant_id=None,  # no --tenant: learned from the credential's token
         graph_url=admin.graph_url,
         authority_host=admin.authority_host,
         ca_cert_path=admin.ca_cert_path,
@@ -322,10 +322,10 @@ def test_default_azure_credential_from_environment(emulator: Any, monkeypatch: p
 
     async def read() -> TenantState:
         async with graph_client(target) as client:
-            return await read_state(client, apps_from(BASE), tenant_id=None)
+            return await read_state(client, apps_from(BASE), tenant_id=target.tenant_id)
 
     state = asyncio.run(read())
-    assert state.tenant_id == admin.tenant_id  # learned from /organization
+    assert target.tenant_id == admin.tenant_id and state.tenant_id == admin.tenant_id
     assert state.apps == {"loop-app": None}
     assert "00000003-0000-0000-c000-000000000000" in state.resources
 
@@ -359,7 +359,9 @@ def test_adopt_by_display_name_then_manage_secrets(emulator: Any) -> None:
     async def hand_made() -> str:
         async with graph_client(target) as client:
             app = await client.applications.post(Application(display_name="Legacy mail app"))
-            body = AddPasswordPostRequestBody(password_credential=PasswordCredential(display_name="hand made"))
+            body = AddPasswordPostRequestBody(
+                password_credential=PasswordCredential(display_name="hand made")
+            )
             await client.applications.by_application_id(app.id).add_password.post(body)
             return str(app.app_id)
 

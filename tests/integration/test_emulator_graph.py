@@ -310,6 +310,12 @@ def test_list_filter_select_paging_and_count(world: World) -> None:
     counted = world.call("GET", ne + "&$count=true", headers={"ConsistencyLevel": "eventual"}).json()
     assert counted["@odata.count"] == len(counted["value"]) == 5  # 4 paged apps + the bootstrap app
     assert world.call("GET", "/applications?$top=1000").status_code == 400
+    unknown = world.call("GET", "/applications?$filter=colour eq 'red'")
+    assert error_of(unknown) == (
+        400,
+        "Request_UnsupportedQuery",
+        "Unsupported or invalid query filter clause specified for property 'colour' of resource 'Application'.",
+    )
     plain_count = world.call("GET", "/applications/$count", headers={"ConsistencyLevel": "eventual"})
     assert plain_count.text == "6"
     assert error_of(world.call("GET", "/applications/$count"))[2] == "$count is not currently supported."

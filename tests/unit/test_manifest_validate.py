@@ -338,3 +338,22 @@ def test_validate_never_raises(permissions: dict, uris: list[str], audience: str
     app_errors, warnings = validate_apps(loaded)
     for item in [*errors, *app_errors, *warnings]:
         assert item.location is not None and "\n" not in str(item)
+
+
+def test_one_run_reports_structural_and_catalogue_errors_together(tmp_path: Path) -> None:
+    """A typo'd key does not hide a typo'd permission name in the same app."""
+    path = tmp_path / "both.yaml"
+    path.write_text(
+        "apps:\n"
+        "  - name: demo\n"
+        "    display_name: Demo\n"
+        "    redirect_uri: [https://example.com/cb]\n"
+        "    permissions:\n"
+        "      Microsoft Graph:\n"
+        "        delegated: [Mail.Sendd]\n"
+    )
+    result = validate_paths([str(path)])
+    messages = [str(e) for e in result.errors]
+    assert any(":4:" in m and "redirect_uri" in m for m in messages), messages
+    assert any(":7:" in m and "did you mean 'Mail.Send'" in m for m in messages), messages
+    assert result.apps == []  # a file with errors never yields apps to act on

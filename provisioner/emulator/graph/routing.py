@@ -18,7 +18,7 @@ from typing import Any
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import odata
 from provisioner.emulator.graph.auth import Caller
-from provisioner.emulator.graph.errors import GraphError, bad_request
+from provisioner.emulator.graph.errors import GraphError, bad_request, unsupported_query
 
 JSON_CONTENT_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -209,6 +209,15 @@ def collection_response(
     directory: bool = True,
 ) -> GraphResponse:
     """The ``{"@odata.context", "@odata.count"?, "value", "@odata.nextLink"?}`` envelope."""
+    if query.filter is not None and known is not None:
+        by_lower = {name.lower() for name in known}
+        for prop in sorted(odata.referenced_properties(query.filter)):
+            if prop.lower() not in by_lower:
+                resource = type_name.rsplit(".", 1)[-1]
+                raise unsupported_query(
+                    f"Unsupported or invalid query filter clause specified for property '{prop}' of resource"
+                    f" '{resource[:1].upper() + resource[1:]}'."
+                )
     page = odata.apply(query, items, default_top=default_top)
     context = f"{entity_set}({','.join(query.select)})" if query.select else entity_set
     body: dict[str, Any] = {"@odata.context": call.metadata(context)}
