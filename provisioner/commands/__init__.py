@@ -4,7 +4,7 @@ Each module must stay cheap to import (heavy libraries are imported inside the
 command function), because ``provisioner --help`` imports every one of them.
 """
 
-from provisioner.commands import apply, emulator, plan, schema, validate  # noqa: F401
+from provisioner.commands import apply, authorize, emulator, plan, schema, validate, verify  # noqa: F401
 from provisioner.commands._base import app
 
 __all__ = ["app"]

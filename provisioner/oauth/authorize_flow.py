@@ -122,9 +122,7 @@ def _check_registered(loaded: LoadedApp, config: ClientConfig, chosen: Registere
         )
 
 
-def _listen(
-    chosen: RegisteredLoopback, port: int | None, state: str, notice: Notice
-) -> LoopbackListener:
+def _listen(chosen: RegisteredLoopback, port: int | None, state: str, notice: Notice) -> LoopbackListener:
     wanted = port if port is not None else (chosen.port or 0)
     listener = LoopbackListener(chosen.host, wanted, chosen.path, chosen.query, state)
     try:

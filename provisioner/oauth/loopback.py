@@ -122,8 +122,8 @@ class CallbackResult:
 
 
 _DONE_PAGE = (
-    "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{title}</title></head>"
-    "<body style=\"font-family:system-ui,sans-serif;margin:48px\"><h1 id=\"result\" data-status=\"{status}\">"
+    '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title}</title></head>'
+    '<body style="font-family:system-ui,sans-serif;margin:48px"><h1 id="result" data-status="{status}">'
     "{title}</h1><p>{detail}</p></body></html>"
 )
 
@@ -155,7 +155,7 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     timeout = 30  # an idle (preconnected) socket is dropped instead of holding a thread forever
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib signature
+    def log_message(self, format: str, *args: object) -> None:
         """Silenced: the request line carries the authorization code."""
 
     def _send(self, status: int, body: bytes) -> None:
@@ -246,9 +246,13 @@ class LoopbackListener:
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
         for key, value in self.query.items():  # a registered query must come back unchanged
             if params.get(key) != value:
-                return 404, _page("not_found", "Not found", "This address only receives the sign-in redirect.")
+                return 404, _page(
+                    "not_found", "Not found", "This address only receives the sign-in redirect."
+                )
         if "code" not in params and "error" not in params:
-            return 400, _page("error", "Missing response", "The redirect carried neither a code nor an error.")
+            return 400, _page(
+                "error", "Missing response", "The redirect carried neither a code nor an error."
+            )
         with self._lock:
             if self._done.is_set():
                 return 200, _page("done", "Already handled", "You can close this window.")
@@ -263,7 +267,9 @@ class LoopbackListener:
             self._done.set()
         if "error" in params:
             return 200, _page(
-                "error", "Sign-in failed", f"{params['error']}. See the terminal for details; close this window."
+                "error",
+                "Sign-in failed",
+                f"{params['error']}. See the terminal for details; close this window.",
             )
         return 200, _page(
             "ok", "Signed in", "provisioner received the authorization. You can close this window."

@@ -67,7 +67,9 @@ def write_token_file(path: Path, data: Mapping[str, Any]) -> None:
     try:
         atomic_write_json(path, {key: data.get(key) for key in FIELDS})
     except OSError as exc:
-        raise ProvisionerError(f"cannot write token file {path}: {exc.strerror or type(exc).__name__}") from None
+        raise ProvisionerError(
+            f"cannot write token file {path}: {exc.strerror or type(exc).__name__}"
+        ) from None
 
 
 def read_token_file(path: Path) -> dict[str, Any] | None:
@@ -77,7 +79,9 @@ def read_token_file(path: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except OSError as exc:
-        raise ProvisionerError(f"cannot read token file {path}: {exc.strerror or type(exc).__name__}") from None
+        raise ProvisionerError(
+            f"cannot read token file {path}: {exc.strerror or type(exc).__name__}"
+        ) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -85,5 +89,7 @@ def read_token_file(path: Path) -> dict[str, Any] | None:
             f"token file {path} is not valid JSON (line {exc.lineno}); run provisioner authorize again"
         ) from None
     if not isinstance(data, dict):
-        raise ProvisionerError(f"token file {path} does not hold a JSON object; run provisioner authorize again")
+        raise ProvisionerError(
+            f"token file {path} does not hold a JSON object; run provisioner authorize again"
+        )
     return data

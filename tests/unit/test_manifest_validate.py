@@ -206,7 +206,6 @@ def test_same_uri_on_two_platforms_is_not_a_duplicate(tmp_path: Path) -> None:
             },
             "the previous secret expires before the overlap ends",
         ),
-        ({"secrets": [{"name": "s"}]}, "add a sink"),
         (
             {
                 "audience": "personal",

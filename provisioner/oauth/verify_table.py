@@ -1,0 +1,47 @@
+"""The human-readable ``verify`` report: one rich table row per check, one summary line.
+
+Rows show identifiers, permission names and one-line advice only: reports are made
+to be pasted into tickets, so no token or secret value is ever rendered.
+"""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from provisioner.oauth.verify import VerifyReport
+
+_STYLE = {"ok": "green", "gap": "red", "error": "red", "skipped": "yellow"}
+_LABEL = {"ok": "ok", "gap": "GAP", "error": "FAILED", "skipped": "skipped"}
+_CHECK = {
+    "connection": "connection",
+    "secret": "client secret",
+    "application": "application permissions",
+    "delegated": "delegated permissions",
+}
+
+
+def print_report(report: VerifyReport, console: Console | None = None) -> None:
+    out = console or Console(highlight=False, soft_wrap=True)
+    table = Table(show_lines=False, pad_edge=False)
+    for column in ("App", "Check", "Resource", "Result", "Detail"):
+        table.add_column(column, overflow="fold")
+    for app in report.apps:
+        for check in app.checks:
+            style = _STYLE[check.status]
+            table.add_row(
+                escape(app.app),
+                _CHECK[check.kind],
+                escape(check.resource),
+                f"[{style}]{_LABEL[check.status]}[/]",
+                escape(check.message),
+            )
+    out.print(table)
+    failing = [app.app for app in report.apps if not app.ok]
+    if failing:
+        out.print(
+            f"[red]{len(failing)} of {len(report.apps)} app(s) not working:[/] {escape(', '.join(failing))}"
+        )
+    else:
+        out.print(f"[green]All {len(report.apps)} app(s) verified.[/]")
