@@ -54,12 +54,15 @@ def authorize(
     from provisioner.manifest import validate_paths
     from provisioner.oauth.authorize_flow import run_authorize, select_app
     from provisioner.oauth.client_config import load_client_config
+    from provisioner.oauth.loopback import choose_redirect
     from provisioner.oauth.token_file import default_token_path
     from provisioner.targeting import open_target
 
     result = validate_paths([str(p) for p in paths])
     result.raise_for_errors()
     loaded = select_app(result.apps, app_name, command="authorize")
+    # Fail on a manifest without a loopback redirect URI before touching any tenant.
+    choose_redirect(loaded, confidential=bool(loaded.app.secrets))
 
     def note(message: str) -> None:
         typer.echo(f"note: {message}", err=True)

@@ -200,8 +200,8 @@ def _application_checks(declared: list[_Declared], config: ClientConfig, client:
                 scope=MICROSOFT_GRAPH.default_scope,
             )
         except TokenError as exc:
-            return [_error_check("secret", "client secret", exc, [])]
-        return [Check("secret", "client secret", "ok", "client secret accepted by the token endpoint")]
+            return [_error_check("secret", MICROSOFT_GRAPH.display_name, exc, [])]
+        return [Check("secret", MICROSOFT_GRAPH.display_name, "ok", "client secret accepted")]
     checks = []
     for d in with_roles:
         name = d.resource.display_name

@@ -16,9 +16,9 @@ _STYLE = {"ok": "green", "gap": "red", "error": "red", "skipped": "yellow"}
 _LABEL = {"ok": "ok", "gap": "GAP", "error": "FAILED", "skipped": "skipped"}
 _CHECK = {
     "connection": "connection",
-    "secret": "client secret",
-    "application": "application permissions",
-    "delegated": "delegated permissions",
+    "secret": "secret",
+    "application": "app roles",
+    "delegated": "delegated",
 }
 
 
