@@ -35,6 +35,8 @@ KIND_ORDER: tuple[str, ...] = (
     "revoke_app_role",
     "mint_secret",
     "remove_secret",
+    "retire_secret",  # added by provisioner.rotation (secret lifecycle)
+    "replace_orphan_secret",
 )
 ALL_PRINCIPALS = "AllPrincipals"
 

@@ -23,6 +23,8 @@ _SYMBOL = {
     "revoke_delegated": ("-", "red"),
     "revoke_app_role": ("-", "red"),
     "remove_secret": ("-", "red"),
+    "retire_secret": ("-", "red"),
+    "replace_orphan_secret": ("-", "red"),
 }
 
 

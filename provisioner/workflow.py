@@ -107,23 +107,45 @@ def load_manifests(paths: list[str]) -> tuple[list[LoadedApp], list[Any]]:
     return list(result.apps), list(result.warnings)
 
 
-def plan(paths: list[str], *, emulator: bool, tenant: str | None, cloud: str, state_dir: Path) -> PlanOutcome:
+def plan(
+    paths: list[str],
+    *,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+    base_dir: Path | None = None,
+) -> PlanOutcome:
     from provisioner.targeting import open_target
 
     loaded, warnings = load_manifests(paths)
     with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
-        return PlanOutcome(plan=asyncio.run(_plan(target, loaded)), warnings=warnings)
+        pending = asyncio.run(_plan(target, loaded, state_dir=state_dir, base_dir=base_dir or Path.cwd()))
+        return PlanOutcome(plan=pending, warnings=warnings)
 
 
-async def _plan(target: Target, loaded: list[LoadedApp]) -> Plan:
+async def _plan(target: Target, loaded: list[LoadedApp], *, state_dir: Path, base_dir: Path) -> Plan:
     from provisioner.desired import build_desired
     from provisioner.graph.connect import graph_client
     from provisioner.graph.state import read_state
     from provisioner.plan import make_plan
+    from provisioner.rotation.actions import lifecycle_plan
+    from provisioner.rotation.servertime import graph_now
 
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
-    return make_plan(build_desired(loaded, state), state)
+        now = await graph_now(client)  # Entra's clock judges expiry, not this machine's
+    desired = build_desired(loaded, state)
+    pending, _ = lifecycle_plan(
+        make_plan(desired, state, now=now),
+        loaded,
+        desired,
+        state,
+        now=now,
+        base_dir=base_dir,
+        state_dir=state_dir,
+    )
+    return pending
 
 
 def apply(
@@ -162,15 +184,35 @@ async def _apply(
     from provisioner.graph.connect import graph_client
     from provisioner.graph.state import read_state
     from provisioner.plan import make_plan
+    from provisioner.rotation.actions import blocked_errors, executable, lifecycle_plan, run_removals
+    from provisioner.rotation.policy import AFTER_DELIVERY, BEFORE_MINT
+    from provisioner.rotation.servertime import graph_now
 
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
+        now = await graph_now(client)
         desired = build_desired(loaded, state)
-        pending = make_plan(desired, state)
+        pending, decisions = lifecycle_plan(
+            make_plan(desired, state, now=now),
+            loaded,
+            desired,
+            state,
+            now=now,
+            base_dir=base_dir,
+            state_dir=state_dir,
+        )
         if not approve(pending):
             raise ProvisionerError("apply cancelled; nothing was changed")
-        result = await apply_plan(client, pending, desired, state, progress=progress)
+        # Secret lifecycle (provisioner.rotation): unheld old secrets go first, orphans only once the
+        # app's delivery succeeded, so a failed delivery leaves the previous secret in place.
+        early, early_errors = await run_removals(client, pending, phase=BEFORE_MINT, progress=progress)
+        result = await apply_plan(client, executable(pending), desired, state, progress=progress, now=now)
         connections = await _deliver(client, target, loaded, state, result, state_dir, base_dir)
+        late, late_errors = await run_removals(
+            client, pending, phase=AFTER_DELIVERY, apps={c.name for c in connections}, progress=progress
+        )
+        result.actions_done += len(early) + len(late)
+        result.errors.extend([*early_errors, *late_errors, *blocked_errors(decisions)])
     result.raise_for_errors()
     return ApplyOutcome(plan=pending, actions_done=result.actions_done, connections=connections)
 

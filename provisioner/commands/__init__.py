@@ -4,7 +4,17 @@ Each module must stay cheap to import (heavy libraries are imported inside the
 command function), because ``provisioner --help`` imports every one of them.
 """
 
-from provisioner.commands import apply, authorize, emulator, plan, schema, validate, verify  # noqa: F401
+from provisioner.commands import (  # noqa: F401
+    apply,
+    authorize,
+    emulator,
+    plan,
+    rotate,
+    schema,
+    status,
+    validate,
+    verify,
+)
 from provisioner.commands._base import app
 
 __all__ = ["app"]

@@ -92,7 +92,7 @@ def choose_redirect(loaded: LoadedApp, *, confidential: bool) -> RegisteredLoopb
     found = loopback_redirects(loaded)
     if not found:
         platform = "web" if confidential else "public_client"
-        where = loaded.locate(("redirect_uris",), key=True)
+        where = loaded.locate(("redirect_uris", platform), key=True)
         raise ProvisionerError(
             f"app {loaded.app.name!r} has no loopback redirect URI for authorize; add "
             f"'- {SUGGESTED_URI}' under redirect_uris.{platform}, then run provisioner apply",

@@ -310,8 +310,8 @@ def _stale(stored: dict[str, Any], config: ClientConfig) -> TokenError | None:
     stored_client = stored.get("client_id")
     if stored_client and stored_client != config.client_id:
         return TokenInvalidated(
-            f"token file was issued to client ID {stored_client}, the connection now has {config.client_id} "
-            "(client ID changed); re-run provisioner authorize"
+            f"token file is invalidated: issued to client ID {stored_client}, the connection has "
+            f"{config.client_id} (client ID changed; re-run provisioner authorize)"
         )
     stored_tenant = stored.get("tenant_id")
     if stored_tenant and str(stored_tenant).lower() != config.tenant_id.lower():
