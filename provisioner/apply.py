@@ -85,22 +85,32 @@ def _select(builder: Any, fields: list[str]) -> Any:
 
 
 def _lost_race(exc: BaseException) -> bool:
-    """A concurrent run created the same uniqueName / appId key between our check and our write."""
-    from provisioner.graph.errors import error_message, error_status
+    """Another run (concurrent, or killed earlier) created the same uniqueName / appId key.
 
-    return error_status(exc) in (400, 409) and "already exists" in error_message(exc).lower()
+    Graph answers 400 "Another object with the same value for property uniqueName
+    already exists." or 409 Request_MultipleObjectsWithSameKeyValue ("... is already
+    in use") while that object is still replicating and our upsert cannot see it.
+    """
+    from provisioner.graph.errors import error_code, error_message, error_status
+
+    message = error_message(exc).lower()
+    return error_status(exc) in (400, 409) and (
+        "already exists" in message
+        or "already in use" in message
+        or error_code(exc) == "Request_MultipleObjectsWithSameKeyValue"
+    )
 
 
-async def _lost_race_retry(call: Callable[[], Any]) -> Any:
-    """Upserts are atomic in Graph; if a racing create still wins, the repeat is a plain update."""
-    from kiota_abstractions.api_error import APIError
+async def _lost_race_retry(call: Callable[[], Any], progress: Progress | None = None) -> Any:
+    """Upserts are atomic in Graph: once the other run's object is visible, the repeat is a plain update.
 
-    try:
-        return await call()
-    except APIError as exc:
-        if not _lost_race(exc):
-            raise
-        return await call()
+    Retried with backoff within PROVISIONER_REPLICATION_TIMEOUT (:mod:`provisioner.graph.retry`).
+    """
+    from provisioner.graph.retry import retry_replication
+
+    return await retry_replication(
+        call, waiting_for="object another run created", progress=progress, is_transient=_lost_race
+    )
 
 
 class _AppRun:
@@ -151,12 +161,13 @@ class _AppRun:
         from provisioner.graph.bodies import application_body
 
         body = application_body(self.want, self.have)
-        if self.have is not None and not self.have.unique_name:
-            # adopted registration without a uniqueName: plain PATCH by object id
+        if self.have is not None and (self.have.unique_name or "").lower() != self.want.name.lower():
+            # adopted registration (no uniqueName, or one that is not this name): PATCH by object id,
+            # an upsert by this name would create a second registration
             await self.client.applications.by_application_id(self.have.object_id).patch(body)
             return
         builder = self.client.applications_with_unique_name(self.want.name)
-        created = await _lost_race_retry(lambda: builder.patch(body, _prefer_create()))
+        created = await _lost_race_retry(lambda: builder.patch(body, _prefer_create()), self.say)
         if created is not None and created.id:  # 201: created now
             self.object_id, self.app_id = str(created.id).lower(), str(created.app_id).lower()
             return
@@ -174,7 +185,7 @@ class _AppRun:
         builder = self.client.service_principals_with_app_id(str(self.app_id))
         body = service_principal_body(self.want.display_name)
         created = await self._retry(
-            lambda: _lost_race_retry(lambda: builder.patch(body, _prefer_create())),
+            lambda: _lost_race_retry(lambda: builder.patch(body, _prefer_create()), self.say),
             f"application {self.want.name}",
             self.fresh_app,
         )

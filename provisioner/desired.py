@@ -7,7 +7,8 @@ bodies. Decisions encoded here:
 * ``uniqueName`` = the manifest ``name`` (the idempotency key of the upsert).
 * ``tags`` = manifest tags + :data:`~provisioner.graph.state.MANAGED_TAG`
   ("provisioner:managed"), the ownership marker that allows removing
-  undeclared secrets.
+  undeclared secrets; an adopted registration without it stays unmarked
+  (:mod:`provisioner.adoption`).
 * Redirect URIs are normalised the way Graph stores them
   (:func:`provisioner.manifest.redirects.normalize`) and compared as sets.
 * ``requiredResourceAccess`` mirrors the manifest exactly (every delegated and
@@ -166,7 +167,7 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             is_fallback_public_client=app.allow_public_client_flows,
             required_resource_access={k: _unique_pairs(v) for k, v in rra.items() if v},
             notes=app.notes or None,
-            tags=_unique([*app.tags, MANAGED_TAG]),
+            tags=_tags(app, state),
             requested_access_token_version=2 if app.audience in PERSONAL else None,
             delegated_grants={k: frozenset(v) for k, v in delegated.items() if v}
             if app.admin_consent
@@ -180,6 +181,19 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
     if errors:
         raise ManifestErrors(errors)
     return Desired(apps=out, resources=dict(sorted(used.items())))
+
+
+def _tags(app: App, state: TenantState) -> tuple[str, ...]:
+    """Manifest tags + the ownership marker, except on an adopted registration that lacks it.
+
+    An adopted registration (``app_id``/``adopt``) was made elsewhere and its
+    existing secrets' values live elsewhere: it is not marked as the tool's own
+    (which would allow removing those secrets and pruning it) unless the manifest
+    lists the tag itself. A registration the tool creates always gets it.
+    """
+    existing = state.apps.get(app.name)
+    adopted = bool(app.app_id or app.adopt) and existing is not None and not existing.managed
+    return _unique(list(app.tags)) if adopted else _unique([*app.tags, MANAGED_TAG])
 
 
 def _unique_pairs(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

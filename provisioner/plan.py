@@ -37,6 +37,7 @@ KIND_ORDER: tuple[str, ...] = (
     "remove_secret",
     "retire_secret",  # added by provisioner.rotation (secret lifecycle)
     "replace_orphan_secret",
+    "delete_app",  # prune / destroy (provisioner.prune, provisioner.destroy): apps no manifest keeps
 )
 ALL_PRINCIPALS = "AllPrincipals"
 

@@ -25,6 +25,7 @@ _SYMBOL = {
     "remove_secret": ("-", "red"),
     "retire_secret": ("-", "red"),
     "replace_orphan_secret": ("-", "red"),
+    "delete_app": ("-", "red"),
 }
 
 

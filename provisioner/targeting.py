@@ -51,3 +51,45 @@ def open_target(*, emulator: bool, tenant: str | None, cloud: str, state_dir: Pa
         return
     tenant_id = tenant or os.environ.get("AZURE_TENANT_ID")
     yield target_for_cloud(cloud, tenant_id)
+
+
+@contextmanager
+def open_emulator(state_dir: Path) -> Iterator[object]:
+    """The embedded emulator for a multi-tenant ``--emulator`` run (state in ``state_dir/emulator.db``).
+
+    One emulator hosts every tenant of the run; :func:`emulator_tenant_target`
+    creates (once) and addresses each of them.
+    """
+    from provisioner.emulator.server import start_emulator
+
+    with start_emulator(state_path=state_dir / "emulator.db") as running:
+        yield running
+
+
+def emulator_tenant_target(running: object, tenant_id: str) -> object:
+    """A Target for one tenant of a running emulator, created on first use, as its bootstrap admin."""
+    from provisioner.emulator.seed import ensure_tenant
+    from provisioner.graph.target import Target
+
+    info = ensure_tenant(running.ctx, tenant_id)  # type: ignore[attr-defined]
+    return Target(
+        tenant_id=info.tenant_id,
+        graph_url=running.graph_url,  # type: ignore[attr-defined]
+        authority_host=running.authority,  # type: ignore[attr-defined]
+        ca_cert_path=str(running.ca_cert_path),  # type: ignore[attr-defined]
+        client_id=info.admin_client_id,
+        client_secret=info.admin_client_secret,
+    )
+
+
+def emulator_endpoint_from_env() -> dict[str, str | None] | None:
+    """A separately running emulator (``provisioner emulator serve``) named by the environment, if any."""
+    graph_url = os.environ.get("PROVISIONER_GRAPH_URL")
+    if not graph_url:
+        return None
+    return {
+        "graph_url": graph_url.rstrip("/"),
+        "authority_host": os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
+        or graph_url.rstrip("/").rsplit("/v1.0", 1)[0],
+        "ca_cert_path": os.environ.get("PROVISIONER_CA_CERT"),
+    }

@@ -11,7 +11,8 @@ so no run leaves a valid secret that nobody holds.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import inspect
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -26,7 +27,8 @@ if TYPE_CHECKING:
     from provisioner.plan import Plan
 
 Progress = Callable[[str], None]
-Approve = Callable[["Plan"], bool]
+# May be async: a multi-tenant apply (provisioner.tenants) waits until every tenant has planned.
+Approve = Callable[["Plan"], "bool | Awaitable[bool]"]
 
 
 def stderr_progress(message: str) -> None:
@@ -115,16 +117,35 @@ def plan(
     cloud: str,
     state_dir: Path,
     base_dir: Path | None = None,
+    prune: bool = False,
 ) -> PlanOutcome:
     from provisioner.targeting import open_target
 
     loaded, warnings = load_manifests(paths)
     with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
-        pending = asyncio.run(_plan(target, loaded, state_dir=state_dir, base_dir=base_dir or Path.cwd()))
+        pending = asyncio.run(
+            _plan(
+                target,
+                loaded,
+                state_dir=state_dir,
+                base_dir=base_dir or Path.cwd(),
+                prune=prune,
+                warnings=warnings,
+            )
+        )
         return PlanOutcome(plan=pending, warnings=warnings)
 
 
-async def _plan(target: Target, loaded: list[LoadedApp], *, state_dir: Path, base_dir: Path) -> Plan:
+async def _plan(
+    target: Target,
+    loaded: list[LoadedApp],
+    *,
+    state_dir: Path,
+    base_dir: Path,
+    prune: bool = False,
+    warnings: list[Any] | None = None,
+) -> Plan:
+    """``prune``: add ``delete_app`` for managed apps no manifest declares; ``warnings`` collects adoption notes."""
     from provisioner.desired import build_desired
     from provisioner.graph.connect import graph_client
     from provisioner.graph.state import read_state
@@ -135,6 +156,8 @@ async def _plan(target: Target, loaded: list[LoadedApp], *, state_dir: Path, bas
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
         now = await graph_now(client)  # Entra's clock judges expiry, not this machine's
+        pruned = await _prune_actions(client, target, loaded, state, state_dir) if prune else []
+    _adoption_warnings(loaded, state, warnings)
     desired = build_desired(loaded, state)
     pending, _ = lifecycle_plan(
         make_plan(desired, state, now=now),
@@ -145,7 +168,23 @@ async def _plan(target: Target, loaded: list[LoadedApp], *, state_dir: Path, bas
         base_dir=base_dir,
         state_dir=state_dir,
     )
+    pending.actions += pruned
     return pending
+
+
+async def _prune_actions(
+    client: Any, target: Target, loaded: list[LoadedApp], state: TenantState, state_dir: Path
+) -> list[Any]:
+    from provisioner.prune import prune_actions
+
+    return await prune_actions(client, loaded, state, self_app_id=target.client_id, state_dir=state_dir)
+
+
+def _adoption_warnings(loaded: list[LoadedApp], state: TenantState, warnings: list[Any] | None) -> None:
+    from provisioner.adoption import warnings as adoption_warnings
+
+    if warnings is not None:
+        warnings.extend(adoption_warnings(loaded, state))
 
 
 def apply(
@@ -158,13 +197,23 @@ def apply(
     approve: Approve,
     progress: Progress | None = None,
     base_dir: Path | None = None,
+    prune: bool = False,
 ) -> ApplyOutcome:
     from provisioner.targeting import open_target
 
     loaded, warnings = load_manifests(paths)
     with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
         outcome = asyncio.run(
-            _apply(target, loaded, approve, progress, state_dir=state_dir, base_dir=base_dir or Path.cwd())
+            _apply(
+                target,
+                loaded,
+                approve,
+                progress,
+                state_dir=state_dir,
+                base_dir=base_dir or Path.cwd(),
+                prune=prune,
+                warnings=warnings,
+            )
         )
     outcome.warnings = warnings
     return outcome
@@ -178,6 +227,8 @@ async def _apply(
     *,
     state_dir: Path,
     base_dir: Path,
+    prune: bool = False,
+    warnings: list[Any] | None = None,
 ) -> ApplyOutcome:
     from provisioner.apply import apply_plan
     from provisioner.desired import build_desired
@@ -191,6 +242,7 @@ async def _apply(
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
         now = await graph_now(client)
+        _adoption_warnings(loaded, state, warnings)
         desired = build_desired(loaded, state)
         pending, decisions = lifecycle_plan(
             make_plan(desired, state, now=now),
@@ -201,7 +253,10 @@ async def _apply(
             base_dir=base_dir,
             state_dir=state_dir,
         )
-        if not approve(pending):
+        if prune:
+            pending.actions += await _prune_actions(client, target, loaded, state, state_dir)
+        decision = approve(pending)
+        if not (await decision if inspect.isawaitable(decision) else decision):
             raise ProvisionerError("apply cancelled; nothing was changed")
         # Secret lifecycle (provisioner.rotation): unheld old secrets go first, orphans only once the
         # app's delivery succeeded, so a failed delivery leaves the previous secret in place.
@@ -213,6 +268,12 @@ async def _apply(
         )
         result.actions_done += len(early) + len(late)
         result.errors.extend([*early_errors, *late_errors, *blocked_errors(decisions)])
+        if prune:  # declared apps first: a failed prune never holds up their delivery
+            from provisioner.prune import run_deletions
+
+            pruned, _, prune_errors = await run_deletions(client, pending, progress=progress)
+            result.actions_done += len(pruned)
+            result.errors.extend(prune_errors)
     result.raise_for_errors()
     return ApplyOutcome(plan=pending, actions_done=result.actions_done, connections=connections)
 

@@ -7,8 +7,12 @@ command function), because ``provisioner --help`` imports every one of them.
 from provisioner.commands import (  # noqa: F401
     apply,
     authorize,
+    destroy,
+    doctor,
     emulator,
+    export,
     plan,
+    restore,
     rotate,
     schema,
     status,

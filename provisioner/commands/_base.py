@@ -45,6 +45,22 @@ StateDirOpt = Annotated[
         "--state-dir", envvar="PROVISIONER_STATE_DIR", help="Where connections and emulator state live."
     ),
 ]
+PruneOpt = Annotated[
+    bool,
+    typer.Option(
+        "--prune",
+        help="Also delete (plan: list) apps tagged provisioner:managed that none of the given manifests "
+        "declares. Pass all of the tenant's manifests.",
+    ),
+]
+TenantsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tenants",
+        help="YAML file naming several target tenants and their credentials; runs them concurrently.",
+        show_default=False,
+    ),
+]
 
 
 def print_error(message: str) -> None:

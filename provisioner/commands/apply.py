@@ -14,8 +14,10 @@ from provisioner.commands._base import (
     EmulatorOpt,
     JsonOpt,
     Paths,
+    PruneOpt,
     StateDirOpt,
     TenantOpt,
+    TenantsOpt,
     app,
     handles_errors,
 )
@@ -34,10 +36,18 @@ def apply(
     tenant: TenantOpt = None,
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
+    prune: PruneOpt = False,
+    tenants: TenantsOpt = None,
 ) -> None:
     """Converge the tenant to the manifests and write connection values."""
     from provisioner import workflow
     from provisioner.render import confirm_plan, print_apply_result, print_plan
+
+    if tenants is not None:
+        _apply_tenants(
+            paths, tenants, yes, json_output, show_secrets, emulator, tenant, cloud, state_dir, prune
+        )
+        return
 
     def approve(pending: Any) -> bool:
         if not json_output:
@@ -54,8 +64,62 @@ def apply(
         state_dir=state_dir,
         approve=approve,
         progress=None if json_output else workflow.stderr_progress,
+        prune=prune,
     )
     if json_output:
         typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
     else:
         print_apply_result(outcome, show_secrets=show_secrets)
+        for warning in outcome.warnings:  # manifest advice and adoption notes (app_id recommended)
+            typer.echo(f"warning: {warning}", err=True)
+
+
+def _apply_tenants(
+    paths: list[Path],
+    tenants: Path,
+    yes: bool,
+    json_output: bool,
+    show_secrets: bool,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+    prune: bool,
+) -> None:
+    """``--tenants``: plan everywhere, ask once, apply everywhere; exit 1 naming the failed tenants."""
+    from provisioner import workflow
+    from provisioner.errors import ProvisionerError
+    from provisioner.render import confirm_plan
+    from provisioner.render_tenants import print_fanout_apply, print_plans
+    from provisioner.tenants import TenantsFailed, apply_all
+
+    if tenant:
+        raise ProvisionerError(
+            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
+        )
+
+    def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
+        if not json_output:
+            print_plans(plans, results)
+        if all(p.is_empty for p in plans.values()) or yes or not sys.stdin.isatty():
+            return True
+        return confirm_plan()
+
+    outcome = apply_all(
+        [str(p) for p in paths],
+        tenants,
+        emulator=emulator,
+        cloud=cloud,
+        state_dir=state_dir,
+        approve_all=approve_all,
+        progress=None if json_output else workflow.stderr_progress,
+        prune=prune,
+    )
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+    else:
+        print_fanout_apply(outcome, show_secrets=show_secrets)
+    if outcome.failed:
+        raise TenantsFailed(outcome.failed)

@@ -13,8 +13,10 @@ from provisioner.commands._base import (
     EmulatorOpt,
     JsonOpt,
     Paths,
+    PruneOpt,
     StateDirOpt,
     TenantOpt,
+    TenantsOpt,
     app,
     handles_errors,
 )
@@ -33,17 +35,64 @@ def plan(
     tenant: TenantOpt = None,
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
+    prune: PruneOpt = False,
+    tenants: TenantsOpt = None,
 ) -> None:
     """Show what apply would change in the tenant."""
     from provisioner import workflow
     from provisioner.render import print_plan
 
+    if tenants is not None:
+        _plan_tenants(
+            paths, tenants, json_output, detailed_exitcode, emulator, tenant, cloud, state_dir, prune
+        )
+        return
     outcome = workflow.plan(
-        [str(p) for p in paths], emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir
+        [str(p) for p in paths],
+        emulator=emulator,
+        tenant=tenant,
+        cloud=cloud,
+        state_dir=state_dir,
+        prune=prune,
     )
     if json_output:
         typer.echo(json.dumps(outcome.plan.to_dict(), indent=2))
     else:
         print_plan(outcome.plan, warnings=outcome.warnings)
     if detailed_exitcode and not outcome.plan.is_empty:
+        raise typer.Exit(ExitCode.CHANGES)
+
+
+def _plan_tenants(
+    paths: list[Path],
+    tenants: Path,
+    json_output: bool,
+    detailed_exitcode: bool,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+    prune: bool,
+) -> None:
+    """``--tenants``: a section (text) or a key (JSON) per tenant; exit 1 naming the failed tenants."""
+    from provisioner.errors import ProvisionerError
+    from provisioner.render_tenants import print_fanout_plan
+    from provisioner.tenants import TenantsFailed, plan_all
+
+    if tenant:
+        raise ProvisionerError(
+            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
+        )
+    outcome = plan_all(
+        [str(p) for p in paths], tenants, emulator=emulator, cloud=cloud, state_dir=state_dir, prune=prune
+    )
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        print_fanout_plan(outcome)
+    if outcome.failed:
+        raise TenantsFailed(outcome.failed)
+    if detailed_exitcode and outcome.changes_pending:
         raise typer.Exit(ExitCode.CHANGES)

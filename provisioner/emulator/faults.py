@@ -1,19 +1,35 @@
 """Fault injection: the hook where the emulator turns into a slow, throttling, flaky service.
 
-Real Graph throttles (429 + Retry-After), fails transiently (503) and replicates
-writes with a lag; the tool's retry logic must be exercised against that. Off by
-default: :class:`FaultConfig` with all zeros is a no-op and the middleware then
-costs one attribute check per request. ``replication_lag_ms`` is not applied
-here; the Graph layer reads it from ``ctx.faults``. Admin routes (``/_emulator``)
-are never faulted.
+Real Graph throttles (429 + ``Retry-After``) per calling application, fails
+transiently (503 / 504) and replicates writes with a lag; the tool's retry
+logic must be exercised against that, in CI, reproducibly. Off by default:
+:class:`FaultConfig` with all zeros is a no-op and the middleware then costs one
+attribute check per request.
+
+What is injected where:
+
+* latency, 503, 504 and throttling: :class:`FaultMiddleware`, in front of every
+  Graph request (identity endpoints only with ``include_identity``);
+* throttling of ``$batch``: per *inner* request, as Graph evaluates each one
+  against the limits (``/$batch`` itself is never throttled), through
+  :func:`inner_fault`, called by :mod:`provisioner.emulator.graph.batch`;
+* replication lag: by the Graph layer (:mod:`provisioner.emulator.graph.replication`)
+  reading ``replication_lag_ms``.
+
+Admin routes (``/_emulator``) are never faulted, and seeding a tenant bypasses
+replication lag. Every injected fault is counted in ``ctx.counters``
+(``faults_429``, ``faults_503``, ``faults_504``, ``faults_injected``) so tests
+and ``make chaos`` can report what they survived.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import math
 import random
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, fields
@@ -26,6 +42,8 @@ from provisioner.emulator.context import EmulatorContext
 
 ADMIN_PREFIX = "/_emulator"
 GRAPH_PREFIX = "/v1.0"
+BATCH_PATH = GRAPH_PREFIX + "/$batch"
+_UNKNOWN_CALLER = "-"
 
 
 @dataclass
@@ -33,44 +51,214 @@ class FaultConfig:
     """Which faults to inject. All zero = healthy service."""
 
     latency_ms: int = 0
-    # Token bucket: sustained requests per second and burst size; 0 = no throttling.
+    # Per-caller (token ``appid``) token bucket: sustained requests per second and burst; 0 = off.
     throttle_rate_per_s: float = 0.0
     throttle_burst: int = 0
+    # Fraction (0..1) of requests throttled at random (429), on top of the token bucket.
+    throttle_probability: float = 0.0
     # Fraction (0..1) of requests answered 503 Service Unavailable.
     error_rate: float = 0.0
-    # Delay before a write becomes visible to reads (applied by the Graph layer).
+    # Fraction (0..1) of requests answered 504 Gateway Timeout (before the request is executed).
+    timeout_rate: float = 0.0
+    # Retry-After sent with random 429s and 5xx (seconds; Graph sends whole seconds, tests want less).
+    retry_after_s: float = 1.0
+    # Delay before a new object becomes visible to key lookups (applied by the Graph layer).
     replication_lag_ms: int = 0
-    # Seed for the random choices (error_rate), so a failing run can be replayed.
+    # Seed for the random choices, so a failing run can be replayed.
     seed: int | None = None
     # Also fault the identity endpoints (token, authorize, discovery), not only Graph.
     include_identity: bool = False
 
+    def __post_init__(self) -> None:
+        # Runtime state (buckets, random generator) lives with the settings it belongs to:
+        # PUT /_emulator/faults installs a new config, which starts from a full bucket.
+        self._runtime = _Runtime(self.seed)
+
     @property
     def active(self) -> bool:
         """Whether the middleware has anything to do (replication lag is the Graph layer's)."""
-        return bool(self.latency_ms or self.throttle_rate_per_s or self.error_rate)
+        return bool(self.latency_ms or self.throttles or self.error_rate or self.timeout_rate)
+
+    @property
+    def throttles(self) -> bool:
+        return bool(self.throttle_rate_per_s or self.throttle_probability)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> FaultConfig:
-        """Build from JSON (admin endpoint); unknown keys and wrong types are a ValueError."""
+        """Build from JSON (admin endpoint, CLI); unknown keys and wrong types are a ValueError."""
         known = {f.name for f in fields(cls)}
         unknown = set(data) - known
         if unknown:
             raise ValueError(f"unknown fault setting(s): {', '.join(sorted(unknown))}")
         config = cls(**data)
-        numbers = ("latency_ms", "throttle_rate_per_s", "throttle_burst", "error_rate", "replication_lag_ms")
+        config.validate()
+        return config
+
+    def validate(self) -> None:
+        numbers = (
+            "latency_ms",
+            "throttle_rate_per_s",
+            "throttle_burst",
+            "throttle_probability",
+            "error_rate",
+            "timeout_rate",
+            "retry_after_s",
+            "replication_lag_ms",
+        )
         for name in numbers:
-            value = getattr(config, name)
+            value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
                 raise ValueError(f"{name} must be a non-negative number")
-        if config.error_rate > 1:
-            raise ValueError("error_rate must be between 0 and 1")
-        if config.seed is not None and (isinstance(config.seed, bool) or not isinstance(config.seed, int)):
+        for name in ("throttle_probability", "error_rate", "timeout_rate"):
+            if getattr(self, name) > 1:
+                raise ValueError(f"{name} must be between 0 and 1")
+        if self.seed is not None and (isinstance(self.seed, bool) or not isinstance(self.seed, int)):
             raise ValueError("seed must be an integer")
-        return config
+        if not isinstance(self.include_identity, bool):
+            raise ValueError("include_identity must be true or false")
+
+
+class _Runtime:
+    """Mutable state behind one FaultConfig: seeded randomness and one token bucket per caller."""
+
+    def __init__(self, seed: int | None) -> None:
+        self.lock = threading.Lock()
+        self.rng = random.Random(seed)
+        self.buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, refilled at)
+
+    def take_token(self, config: FaultConfig, caller: str) -> float:
+        """0 when the caller's request may pass, else seconds until its bucket has a token again."""
+        burst = float(max(1, config.throttle_burst or math.ceil(config.throttle_rate_per_s)))
+        now = time.monotonic()
+        with self.lock:
+            tokens, refilled = self.buckets.get(caller, (burst, now))
+            tokens = min(burst, tokens + (now - refilled) * config.throttle_rate_per_s)
+            if tokens >= 1:
+                self.buckets[caller] = (tokens - 1, now)
+                return 0.0
+            self.buckets[caller] = (tokens, now)
+            return (1 - tokens) / config.throttle_rate_per_s
+
+    def chance(self, probability: float) -> bool:
+        if probability <= 0:
+            return False
+        with self.lock:
+            return self.rng.random() < probability
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One injected failure: status, the Retry-After to send, and the Graph error code/message."""
+
+    status: int
+    retry_after: float
+    code: str
+    message: str
+
+    def headers(self, request_id: str) -> dict[str, str]:
+        headers = {"Retry-After": format_retry_after(self.retry_after), "request-id": request_id}
+        if self.status == 429:
+            # Header names from Graph's throttling guidance (identity and access service limits).
+            headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
+            headers["x-ms-throttle-scope"] = "Tenant_Application/ReadWrite"
+        return headers
+
+    def body(self, ctx: EmulatorContext, request_id: str, client_request_id: str | None) -> dict[str, Any]:
+        """Graph's error envelope (code, message, innerError with date and request ids)."""
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "innerError": {
+                    "date": iso(ctx.clock.now()),
+                    "request-id": request_id,
+                    "client-request-id": client_request_id or request_id,
+                },
+            }
+        }
+
+
+def format_retry_after(seconds: float) -> str:
+    """Whole seconds as Graph sends them; sub-second values (tests) with millisecond precision."""
+    if seconds >= 1:
+        return str(math.ceil(seconds))
+    return f"{max(seconds, 0.001):.3f}"
+
+
+def _throttled(retry_after: float) -> Fault:
+    return Fault(
+        429, retry_after, "TooManyRequests", "Too many requests. Please retry after the given delay."
+    )
+
+
+def _server_error(config: FaultConfig) -> Fault | None:
+    if config._runtime.chance(config.error_rate):
+        return Fault(
+            503,
+            config.retry_after_s,
+            "ServiceUnavailable",
+            "The service is temporarily unavailable. Please retry later.",
+        )
+    if config._runtime.chance(config.timeout_rate):
+        return Fault(
+            504, config.retry_after_s, "GatewayTimeout", "The gateway did not receive a timely response."
+        )
+    return None
+
+
+def _throttle_fault(config: FaultConfig, caller: str) -> Fault | None:
+    if config.throttle_rate_per_s:
+        wait = config._runtime.take_token(config, caller)
+        if wait:
+            return _throttled(max(wait, min(config.retry_after_s, 1.0)))
+    if config._runtime.chance(config.throttle_probability):
+        return _throttled(config.retry_after_s)
+    return None
+
+
+def _record(ctx: EmulatorContext, fault: Fault) -> None:
+    ctx.count(f"faults_{fault.status}")
+    ctx.count("faults_injected")
+
+
+def inner_fault(
+    ctx: EmulatorContext, caller_app_id: str
+) -> tuple[int, dict[str, Any], dict[str, str]] | None:
+    """Throttling for one inner request of ``$batch``: (status, body, headers) of a 429, or None.
+
+    Graph evaluates every inner request against the caller's limits and answers
+    429 for that request alone (with its own Retry-After); the batch stays 200.
+    """
+    config = ctx.faults
+    if not isinstance(config, FaultConfig) or not config.throttles:
+        return None
+    fault = _throttle_fault(config, caller_app_id or _UNKNOWN_CALLER)
+    if fault is None:
+        return None
+    _record(ctx, fault)
+    request_id = str(uuid.uuid4())
+    headers = fault.headers(request_id)
+    headers.pop("request-id")
+    return fault.status, fault.body(ctx, request_id, None), headers
+
+
+def caller_key(headers: dict[str, str]) -> str:
+    """The ``appid``/``azp`` claim of the bearer token, read without verification (throttling key only)."""
+    scheme, _, token = headers.get("authorization", "").partition(" ")
+    parts = token.strip().split(".")
+    if scheme.lower() != "bearer" or len(parts) != 3:
+        return _UNKNOWN_CALLER
+    try:
+        payload = parts[1] + "=" * (-len(parts[1]) % 4)
+        claims = json.loads(base64.urlsafe_b64decode(payload))
+    except (ValueError, TypeError):
+        return _UNKNOWN_CALLER
+    if not isinstance(claims, dict):
+        return _UNKNOWN_CALLER
+    return str(claims.get("appid") or claims.get("azp") or _UNKNOWN_CALLER)
 
 
 class FaultMiddleware:
@@ -79,32 +267,6 @@ class FaultMiddleware:
     def __init__(self, app: ASGIApp, ctx: EmulatorContext) -> None:
         self.app = app
         self.ctx = ctx
-        self._config: FaultConfig | None = None
-        self._rng = random.Random()
-        self._tokens = 0.0
-        self._refilled = 0.0
-
-    def _reset(self, config: FaultConfig) -> None:
-        self._config = config
-        self._rng = random.Random(config.seed)
-        self._tokens = float(self._burst(config))
-        self._refilled = time.monotonic()
-
-    @staticmethod
-    def _burst(config: FaultConfig) -> int:
-        return max(1, config.throttle_burst or math.ceil(config.throttle_rate_per_s))
-
-    def _take_token(self, config: FaultConfig) -> float:
-        """0 when the request may pass, else seconds until a token is available."""
-        now = time.monotonic()
-        self._tokens = min(
-            float(self._burst(config)), self._tokens + (now - self._refilled) * config.throttle_rate_per_s
-        )
-        self._refilled = now
-        if self._tokens >= 1:
-            self._tokens -= 1
-            return 0.0
-        return (1 - self._tokens) / config.throttle_rate_per_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         config = self.ctx.faults
@@ -116,40 +278,24 @@ class FaultMiddleware:
         if path.startswith(ADMIN_PREFIX) or not (is_graph or config.include_identity):
             await self.app(scope, receive, send)
             return
-        if config is not self._config:
-            self._reset(config)
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope.get("headers", [])}
         if config.latency_ms:
             await asyncio.sleep(config.latency_ms / 1000)
-        if config.throttle_rate_per_s:
-            wait = self._take_token(config)
-            if wait:
-                await self._fail(scope, send, 429, max(1, math.ceil(wait)), is_graph)
-                return
-        if config.error_rate and self._rng.random() < config.error_rate:
-            await self._fail(scope, send, 503, 1, is_graph)
+        fault: Fault | None = None
+        if config.throttles and path != BATCH_PATH:  # $batch: per inner request (inner_fault)
+            fault = _throttle_fault(config, caller_key(headers))
+        if fault is None:
+            fault = _server_error(config)
+        if fault is None:
+            await self.app(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        _record(self.ctx, fault)
+        await self._fail(send, fault, headers, is_graph)
 
-    async def _fail(self, scope: Scope, send: Send, status: int, retry_after: int, is_graph: bool) -> None:
-        headers = {k.decode().lower(): v.decode() for k, v in scope.get("headers", [])}
+    async def _fail(self, send: Send, fault: Fault, headers: dict[str, str], is_graph: bool) -> None:
         request_id = str(uuid.uuid4())
         if is_graph:
-            code, message = (
-                ("TooManyRequests", "Too many requests.")
-                if status == 429
-                else ("ServiceUnavailable", "The service is temporarily unavailable. Please retry later.")
-            )
-            body: dict[str, Any] = {
-                "error": {
-                    "code": code,
-                    "message": message,
-                    "innerError": {
-                        "date": iso(self.ctx.clock.now()),
-                        "request-id": request_id,
-                        "client-request-id": headers.get("client-request-id", request_id),
-                    },
-                }
-            }
+            body: dict[str, Any] = fault.body(self.ctx, request_id, headers.get("client-request-id"))
         else:
             body = {
                 "error": "temporarily_unavailable",
@@ -157,16 +303,10 @@ class FaultMiddleware:
                 "error_codes": [90033],
             }
         payload = json.dumps(body).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [
-                    (b"content-type", b"application/json"),
-                    (b"content-length", str(len(payload)).encode()),
-                    (b"retry-after", str(retry_after).encode()),
-                    (b"request-id", request_id.encode()),
-                ],
-            }
-        )
+        response_headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(payload)).encode()),
+        ]
+        response_headers += [(k.lower().encode(), v.encode()) for k, v in fault.headers(request_id).items()]
+        await send({"type": "http.response.start", "status": fault.status, "headers": response_headers})
         await send({"type": "http.response.body", "body": payload})

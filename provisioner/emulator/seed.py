@@ -23,6 +23,7 @@ from provisioner.emulator.graph import (
     app_role_assignments,
     applications,
     organization,
+    replication,
     service_principals,
     users,
 )
@@ -64,7 +65,9 @@ def catalog(name: str) -> dict[str, Any]:
 def ensure_tenant(ctx: EmulatorContext, tenant_id: str | None = None) -> TenantInfo:
     """Create the tenant on first call (idempotent); without an id, reuse the first tenant or make one."""
     store = ctx.store
-    with store.transaction():
+    # Seeding bypasses fault injection: the bootstrap app, its service principal and role
+    # assignments are created back to back and must not wait for (emulated) replication.
+    with store.transaction(), replication.bypassed():
         if tenant_id is None:
             existing = store.tenants()
             tenant_id = existing[0] if existing else new_id()

@@ -191,11 +191,13 @@ def start_emulator(
     state_path: Path | str | None = None,
     tenant_id: str | None = None,
     data_dir: Path | str | None = None,
+    faults: FaultConfig | None = None,
 ) -> RunningEmulator:
     """Start an emulator in a background thread and return once it serves HTTPS.
 
     ``state_path`` None keeps state in memory; otherwise state (tenant, apps, secrets,
-    signing key) survives restarts and the TLS CA is kept next to it.
+    signing key) survives restarts and the TLS CA is kept next to it. ``faults`` switches
+    fault injection on from the start (seeding the tenant is never faulted).
     """
     from provisioner.emulator.seed import ensure_tenant
 
@@ -212,7 +214,7 @@ def start_emulator(
             store = Store(state)
         except Exception as exc:  # sqlite3.DatabaseError and OSError: an unusable state file
             raise EmulatorError(f"cannot open emulator state {state}: {exc}") from None
-        ctx = EmulatorContext(store=store, base_url=base_url, faults=FaultConfig())
+        ctx = EmulatorContext(store=store, base_url=base_url, faults=faults or FaultConfig())
         signing_key(ctx)  # generate (first run) or load the token key before serving
         tenant = ensure_tenant(ctx, tenant_id)
         config = uvicorn.Config(
@@ -302,6 +304,7 @@ def serve(
     json_output: bool = False,
     *,
     out: TextIO | None = None,
+    faults: FaultConfig | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving."""
     stream = out or sys.stdout
@@ -316,7 +319,9 @@ def serve(
         for sig in (signal.SIGINT, signal.SIGTERM):
             previous[sig] = signal.signal(sig, request_stop)
     try:
-        with start_emulator(host=host, port=port, state_path=state_path, tenant_id=tenant_id) as emulator:
+        with start_emulator(
+            host=host, port=port, state_path=state_path, tenant_id=tenant_id, faults=faults
+        ) as emulator:
             if json_output:
                 stream.write(json.dumps(connection_info(emulator)) + "\n")
             else:

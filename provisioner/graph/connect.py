@@ -2,13 +2,17 @@
 
 Only plan/apply import this module: msgraph and azure-identity are heavy, and
 the CLI must start fast for ``validate``/``schema``. The Graph client keeps the
-SDK's default middleware (retry on 429/503/504 honouring Retry-After, redirects,
-telemetry); only the retry budget is raised to 5 attempts.
+SDK's default middleware (redirects, telemetry, ...) except its RetryHandler,
+which is replaced by :class:`provisioner.graph.retry.GraphRetryHandler` (bounded,
+jittered, honours Retry-After, retries connection resets, and says what it waited
+for). Proxies: both HTTP stacks read ``HTTPS_PROXY``/``NO_PROXY`` — httpx
+(``trust_env=True``) for Graph, aiohttp (azure-core's default async transport,
+``trust_env``) for the token endpoint.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -18,8 +22,6 @@ from provisioner.graph.target import Target
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
-
-MAX_RETRIES = 5
 
 
 def make_credential(target: Target) -> Any:
@@ -44,6 +46,14 @@ def make_credential(target: Target) -> Any:
                 "a client secret credential needs a tenant: pass --tenant or set AZURE_TENANT_ID"
             )
         return ClientSecretCredential(target.tenant_id, target.client_id, target.client_secret, **kwargs)
+    if target.client_id and target.certificate_path:
+        from azure.identity.aio import CertificateCredential
+
+        if not target.tenant_id:
+            raise CredentialError("a certificate credential needs a tenant: set tenant_id")
+        return CertificateCredential(
+            target.tenant_id, target.client_id, certificate_path=target.certificate_path, **kwargs
+        )
     if target.tenant_id:
         # --tenant may differ from AZURE_TENANT_ID / the CLI's default tenant.
         kwargs["additionally_allowed_tenants"] = ["*"]
@@ -81,22 +91,50 @@ def token_tenant(access_token: str) -> str | None:
     return str(tid) if tid else None
 
 
+def graph_middleware(on_wait: Callable[[str], None] | None = None, stats: Any = None) -> list[Any]:
+    """The SDK's default middleware chain with its RetryHandler swapped for ours (same position)."""
+    from kiota_http.kiota_client_factory import KiotaClientFactory
+    from kiota_http.middleware import RetryHandler
+    from msgraph.graph_request_adapter import options as sdk_options
+    from msgraph_core import GraphClientFactory
+
+    from provisioner.graph.retry import GraphRetryHandler, RetryPolicy
+
+    retry = GraphRetryHandler(RetryPolicy.from_env(), on_wait=on_wait, stats=stats)
+    chain = KiotaClientFactory.get_default_middleware(dict(sdk_options))
+    chain = [retry if isinstance(m, RetryHandler) else m for m in chain]
+    chain.append(GraphClientFactory._get_telemetry_handler(dict(sdk_options)))
+    return chain
+
+
+def _stderr(message: str) -> None:
+    from provisioner.render import print_progress
+
+    print_progress(message)
+
+
 @asynccontextmanager
-async def graph_client(target: Target, *, check_credential: bool = True) -> AsyncIterator[GraphServiceClient]:
+async def graph_client(
+    target: Target,
+    *,
+    check_credential: bool = True,
+    on_wait: Callable[[str], None] | None = _stderr,
+    stats: Any = None,
+) -> AsyncIterator[GraphServiceClient]:
     """Yield a GraphServiceClient for ``target``; closes the HTTP client and credential on exit.
 
     With ``check_credential`` (default) a token is fetched up front so a bad
     secret or missing login fails as one CredentialError before any Graph
     call; the SDK then reuses the cached token. When ``target.tenant_id`` is
-    None it is filled in from that token's ``tid`` claim.
+    None it is filled in from that token's ``tid`` claim. ``on_wait`` receives
+    one line per request that had to wait (throttling, 5xx, resets; stderr by
+    default); ``stats`` (a :class:`~provisioner.graph.retry.RetryStats`) sums them.
     """
     import httpx
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
-    from kiota_http.middleware.options import RetryHandlerOption
     from msgraph import GraphRequestAdapter, GraphServiceClient
-    from msgraph.graph_request_adapter import options as sdk_options
     from msgraph_core import GraphClientFactory
 
     credential = make_credential(target)
@@ -104,12 +142,11 @@ async def graph_client(target: Target, *, check_credential: bool = True) -> Asyn
         verify=target.ca_cert_path or True,
         timeout=httpx.Timeout(100.0, connect=30.0),
         http2=not target.is_local,
+        trust_env=True,  # HTTPS_PROXY / NO_PROXY / SSL_CERT_FILE, as every other tool on the runner
     )
     try:
-        middleware_options = dict(sdk_options)
-        middleware_options[RetryHandlerOption.get_key()] = RetryHandlerOption(max_retries=MAX_RETRIES)
-        http_client = GraphClientFactory.create_with_default_middleware(
-            client=http, options=middleware_options
+        http_client = GraphClientFactory.create_with_custom_middleware(
+            graph_middleware(on_wait, stats), client=http
         )
         token_options = _token_options(target)
         auth = AzureIdentityAuthenticationProvider(

@@ -14,6 +14,8 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from provisioner.errors import CredentialError, GraphError, ProvisionerError
+from provisioner.graph import trace
+from provisioner.graph.trace import Refusal
 
 _AADSTS = re.compile(r"AADSTS(\d+)")
 
@@ -74,8 +76,12 @@ def credential_error(exc: BaseException, *, secret: str | None = None) -> Creden
     return CredentialError(f"credential failed: {first}; check the credential configuration and --tenant")
 
 
-def graph_error(exc: BaseException, action: str) -> GraphError:
-    """A one-line GraphError naming the action, HTTP status and Graph error code."""
+def graph_error(exc: BaseException, action: str, refusal: Refusal | None = None) -> GraphError:
+    """A one-line GraphError naming the action, HTTP status and Graph error code.
+
+    A 403 names the Graph permission the refused request (``refusal``, noted by the
+    retry layer) needed, so the fix is in the message.
+    """
     status = getattr(exc, "response_status_code", None)
     code: str | None = None
     message: str | None = None
@@ -88,6 +94,17 @@ def graph_error(exc: BaseException, action: str) -> GraphError:
     message = " ".join(str(message).split())[:300]
     parts = [p for p in (str(status) if status else None, code) if p]
     head = f"Graph {' '.join(parts)}" if parts else "Graph error"
+    if status == 403 and refusal is not None:
+        from provisioner.graph.least_privilege import need_for_request
+
+        need = need_for_request(refusal.method, refusal.path)
+        if need is not None:
+            message = f"{need.message()}; grant it to the provisioner's app (admin consent) or run `provisioner doctor`"
+    elif status in (429, 503, 504):
+        message += (
+            " (still failing after the retries PROVISIONER_MAX_RETRIES / PROVISIONER_RETRY_MAX_WAIT allow;"
+            " re-run later, the run is safe to repeat)"
+        )
     return GraphError(f"{action}: {head}: {message}", status=status, code=code)
 
 
@@ -114,6 +131,9 @@ async def graph_errors(action: str, *, secret: str | None = None) -> AsyncIterat
     from azure.core.exceptions import ClientAuthenticationError
     from kiota_abstractions.api_error import APIError
 
+    refused: list[Refusal] = []
+    action_token = trace.current_action.set(action)
+    refusals_token = trace.refusals.set(refused)
     try:
         yield
     except ProvisionerError:
@@ -121,7 +141,10 @@ async def graph_errors(action: str, *, secret: str | None = None) -> AsyncIterat
     except ClientAuthenticationError as exc:
         raise credential_error(exc, secret=secret) from None
     except APIError as exc:
-        raise graph_error(exc, action) from None
+        raise graph_error(exc, action, refused[-1] if refused else None) from None
     except httpx.HTTPError as exc:
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise GraphError(f"{action}: cannot reach Graph: {detail}") from None
+    finally:
+        trace.refusals.reset(refusals_token)
+        trace.current_action.reset(action_token)

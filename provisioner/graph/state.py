@@ -3,41 +3,43 @@
 Everything is returned as plain dataclasses (never SDK models) so the planner
 stays pure and unit-testable without the SDK.
 
-Round trips (sequential rounds; requests inside a round run concurrently):
+Every read is a list request built by the SDK's request builders with
+``$select`` (only the properties the plan compares) and ``$filter ... in (...)``
+(15 values per request, Graph's cap), and the requests of a round travel
+together in ``$batch`` requests of 20 (:mod:`provisioner.graph.batch`); next
+pages follow in further batches. Rounds (each waits for the previous one):
 
 1. resource service principals ``$filter=appId in (...)`` (Graph, Exchange
-   Online and every other resource the manifest names; 15 values per request)
-   + applications ``$filter=uniqueName in (...)`` (15 per request) + one
+   Online and every other resource the manifest names; read once per run, with
+   their permission ids) + applications ``$filter=uniqueName in (...)`` + one
    ``appId eq`` / ``displayName eq`` lookup per app that declares ``app_id`` or
-   ``adopt`` and has no uniqueName match yet (+ ``GET /organization`` when
-   the tenant ID is not known up front, e.g. DefaultAzureCredential without
-   ``--tenant``).
-2. client service principals ``$filter=appId in (...)`` (15 per request) +
-   service principals of resources that existing apps still request but the
-   manifest no longer names (needed to revoke them).
-3. delegated grants and app role assignments: per resource
-   (``oauth2PermissionGrants?$filter=resourceId eq`` and
-   ``servicePrincipals/{id}/appRoleAssignedTo``) when there are more client
-   service principals than resources, else per client
-   (``oauth2PermissionGrants?$filter=clientId eq`` and
-   ``servicePrincipals/{id}/appRoleAssignments``).
+   ``adopt`` (+ ``GET /organization`` when the tenant ID is not known up front,
+   e.g. DefaultAzureCredential without ``--tenant``).
+2. client service principals ``$filter=appId in (...)`` + service principals
+   of resources that existing apps still request but the manifest no longer
+   names (needed to revoke them) + when there are more client apps than
+   resources, the admin consent given on each resource
+   (``oauth2PermissionGrants?$filter=resourceId eq ... and consentType eq
+   'AllPrincipals'`` and ``servicePrincipals/{id}/appRoleAssignedTo``).
+3. only when needed: otherwise the consent per client service principal
+   (``servicePrincipals/{id}/oauth2PermissionGrants`` and ``.../appRoleAssignments``),
+   or the consent on resources found in round 2.
 
-So a plan of N apps against R resources costs 3 rounds and about
-``ceil(R/15) + 2*ceil(N/15) + min(2R, 2N)`` requests (plus paging and the
-token request): 19 requests for 100 apps on Graph + Exchange, which ``$batch``
-(20 per batch) can later fold into 3 HTTP round trips.
+So a no-change plan of N apps against R resources costs 2 rounds when N > R
+(3 when N <= R), and ``ceil(R/15) + 2*ceil(N/15) + 2*min(R, N)`` inner requests
+(plus paging) in ``ceil(.../20)`` HTTP requests per round: 100 apps on Graph +
+Exchange are 1 + 7 + 7 + 4 = 19 inner requests in 2 HTTP requests (plus the
+token request). Only ``consentType AllPrincipals`` grants (admin consent) are
+kept: per-user consent is not the tool's to manage.
 """
 
 from __future__ import annotations
 
-import asyncio
 import re
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
-
-from provisioner.manifest.model import App
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -45,8 +47,9 @@ if TYPE_CHECKING:
 MANAGED_TAG = "provisioner:managed"
 """Ownership marker added to every application the tool manages.
 
-Only applications carrying it have undeclared secrets removed; an adopted
-registration gets it on its first apply.
+Only applications carrying it have undeclared secrets removed (and are
+candidates for ``--prune``); an adopted registration gets it only when its
+manifest lists it in ``tags`` (see :mod:`provisioner.adoption`).
 """
 
 IN_CHUNK = 15  # Graph caps `in (...)` filters on directory objects at 15 values
@@ -141,7 +144,7 @@ class TenantState:
     resources: dict[str, ResourceSP]  # by appId
     apps: dict[str, ExistingApp | None]  # by manifest name
     resource_keys: dict[str, str] = field(default_factory=dict)  # manifest resource key -> appId
-    requests: int = 0  # Graph requests made while reading (for the round-trip budget)
+    requests: int = 0  # HTTP requests to Graph (``$batch`` round trips) made while reading
 
     def resource_by_id(self, object_id: str) -> ResourceSP | None:
         return next((r for r in self.resources.values() if r.id == object_id), None)
@@ -293,31 +296,61 @@ RESOURCE_SELECT = ["id", "appId", "displayName", "oauth2PermissionScopes", "appR
 CLIENT_SP_SELECT = ["id", "appId", "displayName"]
 
 
-class _Reader:
-    """Paged list calls with request counting; errors mapped by :func:`graph_errors`."""
+@dataclass
+class _List:
+    """One paged list read: a collection request builder, its query options, what a page decodes to."""
 
-    def __init__(self, client: GraphServiceClient) -> None:
-        self.client = client
-        self.requests = 0
+    builder: Any
+    page_model: Any  # the SDK's <Entity>CollectionResponse class
+    query: dict[str, Any] = field(default_factory=dict)
+    missing_ok: bool = False  # a 404 (the addressed object does not exist) reads as an empty list
+    optional: bool = False  # any error reads as an empty list (e.g. /organization without permission)
 
-    async def list_all(self, builder: Any, **query: Any) -> list[Any]:
+    def first_page(self) -> Any:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
 
         # Every generated list builder nests its own `<Builder>GetQueryParameters` dataclass.
-        qp_cls = getattr(type(builder), f"{type(builder).__name__}GetQueryParameters")
-        config = RequestConfiguration(query_parameters=qp_cls(**query))
-        self.requests += 1
-        page = await builder.get(request_configuration=config)
-        items = list(page.value or []) if page else []
-        while page is not None and page.odata_next_link:
-            self.requests += 1
-            page = await builder.with_url(page.odata_next_link).get()
-            items.extend(page.value or [] if page else [])
-        return items
+        qp_cls = getattr(type(self.builder), f"{type(self.builder).__name__}GetQueryParameters")
+        config = RequestConfiguration(query_parameters=qp_cls(**self.query))
+        return self.builder.to_get_request_information(config)
 
 
-async def _gather(calls: Iterable[Awaitable[T]]) -> list[T]:
-    return list(await asyncio.gather(*calls))
+class _Reader:
+    """Batched, paged list reads: all lists of a round share ``$batch`` requests; errors raise.
+
+    ``requests`` counts HTTP round trips (``$batch`` POSTs), the unit of the read budget.
+    """
+
+    def __init__(self, client: GraphServiceClient) -> None:
+        from provisioner.graph.batch import Batcher
+
+        self.client = client
+        self.batcher = Batcher(client)
+
+    @property
+    def requests(self) -> int:
+        return self.batcher.http_requests
+
+    async def round(self, lists: Sequence[_List]) -> list[list[Any]]:
+        """Every list's items; next pages (``@odata.nextLink``) follow in further batches."""
+        from provisioner.graph.batch import Request
+
+        results: list[list[Any]] = [[] for _ in lists]
+        todo = [(i, Request(spec.first_page(), spec.page_model)) for i, spec in enumerate(lists)]
+        while todo:
+            outcomes = await self.batcher.each([request for _, request in todo])
+            following = []
+            for (index, _), outcome in zip(todo, outcomes, strict=True):
+                spec = lists[index]
+                if not outcome.ok and (spec.optional or (spec.missing_ok and outcome.status == 404)):
+                    continue
+                page = outcome.result()
+                results[index].extend(page.value or [] if page else [])
+                if page is not None and page.odata_next_link:
+                    info = spec.builder.with_url(page.odata_next_link).to_get_request_information()
+                    following.append((index, Request(info, spec.page_model)))
+            todo = following
+        return results
 
 
 async def read_state(
@@ -343,6 +376,33 @@ async def read_state(
         return await _read_state(client, apps, tenant_id, per_client_threshold)
 
 
+def _collections() -> dict[str, Any]:
+    from msgraph.generated.models.app_role_assignment_collection_response import (
+        AppRoleAssignmentCollectionResponse,
+    )
+    from msgraph.generated.models.application_collection_response import ApplicationCollectionResponse
+    from msgraph.generated.models.o_auth2_permission_grant_collection_response import (
+        OAuth2PermissionGrantCollectionResponse,
+    )
+    from msgraph.generated.models.organization_collection_response import OrganizationCollectionResponse
+    from msgraph.generated.models.service_principal_collection_response import (
+        ServicePrincipalCollectionResponse,
+    )
+
+    return {
+        "apps": ApplicationCollectionResponse,
+        "sps": ServicePrincipalCollectionResponse,
+        "grants": OAuth2PermissionGrantCollectionResponse,
+        "assignments": AppRoleAssignmentCollectionResponse,
+        "orgs": OrganizationCollectionResponse,
+    }
+
+
+GRANT_SELECT = ["id", "clientId", "consentType", "principalId", "resourceId", "scope"]
+ASSIGNMENT_SELECT = ["id", "principalId", "resourceId", "appRoleId"]
+ALL_PRINCIPALS_FILTER = "consentType eq 'AllPrincipals'"
+
+
 async def _read_state(
     client: GraphServiceClient,
     apps: Sequence[Any],
@@ -350,7 +410,16 @@ async def _read_state(
     per_client_threshold: int | None,
 ) -> TenantState:
     reader = _Reader(client)
-    apps = [getattr(a, "app", a) for a in apps]  # App or the loader's LoadedApp
+    page = _collections()
+    items = list(apps)  # kept: a LoadedApp locates adoption errors at file:line
+    apps = [getattr(a, "app", a) for a in items]  # App or the loader's LoadedApp
+
+    def resources_by(prop: str, values: list[str]) -> _List:
+        return _List(
+            client.service_principals,
+            page["sps"],
+            {"filter": in_filter(prop, values), "select": RESOURCE_SELECT},
+        )
 
     # -- round 1: resources named by the manifest, applications by uniqueName (+ adoption lookups)
     keys = sorted({key for app in apps for key in app.permissions})
@@ -365,26 +434,18 @@ async def _read_state(
     resource_app_ids = sorted(set(resource_keys.values()))
     names = [app.name for app in apps]
 
-    async def resources_by_app_id(app_ids: list[str]) -> list[Any]:
-        return await reader.list_all(
-            client.service_principals, filter=in_filter("appId", app_ids), select=RESOURCE_SELECT
-        )
-
-    async def resources_by_name(display_names: list[str]) -> list[Any]:
-        return await reader.list_all(
-            client.service_principals, filter=in_filter("displayName", display_names), select=RESOURCE_SELECT
-        )
-
-    async def apps_by_unique_name(chunk: list[str]) -> list[Any]:
-        return await reader.list_all(
-            client.applications, filter=in_filter("uniqueName", chunk), select=APP_SELECT, top=PAGE_SIZE
-        )
-
-    round1: list[Awaitable[list[Any]]] = []
-    round1 += [resources_by_app_id(c) for c in chunked(resource_app_ids)]
-    round1 += [resources_by_name(c) for c in chunked(by_name)]
+    round1: list[_List] = []
+    round1 += [resources_by("appId", c) for c in chunked(resource_app_ids)]
+    round1 += [resources_by("displayName", c) for c in chunked(by_name)]
     n_res = len(round1)
-    round1 += [apps_by_unique_name(c) for c in chunked(names)]
+    round1 += [
+        _List(
+            client.applications,
+            page["apps"],
+            {"filter": in_filter("uniqueName", c), "select": APP_SELECT, "top": PAGE_SIZE},
+        )
+        for c in chunked(names)
+    ]
     n_apps = len(round1)
     # Adoption: an app_id/adopt app without a uniqueName match is looked up in the same round.
     adopt_apps = [a for a in apps if a.app_id or a.adopt]
@@ -394,12 +455,12 @@ async def _read_state(
             if app.app_id
             else f"displayName eq {odata_quote(app.display_name)}"
         )
-        round1.append(reader.list_all(client.applications, filter=flt, select=APP_SELECT))
+        round1.append(_List(client.applications, page["apps"], {"filter": flt, "select": APP_SELECT}))
     n_adopt = len(round1)
     if tenant_id is None:
-        # --tenant not given: learn the credential's home tenant in the same round.
-        round1.append(_organization(reader, client))
-    results = await _gather(round1)
+        # --tenant not given: learn the credential's home tenant in the same round (if it may read it).
+        round1.append(_List(client.organization, page["orgs"], {"select": ["id"]}, optional=True))
+    results = await reader.round(round1)
     if tenant_id is None and results[n_adopt:]:
         orgs = results[n_adopt]
         tenant_id = str(orgs[0].id).lower() if orgs else None
@@ -421,81 +482,98 @@ async def _read_state(
     state_apps: dict[str, ExistingApp | None] = {}
     for app in apps:
         state_apps[app.name] = found.get(app.name)
+    located = {getattr(i, "app", i).name: i for i in items}
     for app, matches in zip(adopt_apps, results[n_apps:n_adopt], strict=True):
-        state_apps[app.name] = _adopt(app, state_apps[app.name], [app_from_sdk(m) for m in matches])
+        state_apps[app.name] = _adopt(
+            located[app.name], state_apps[app.name], [app_from_sdk(m) for m in matches]
+        )
+    from provisioner.adoption import check_unique
+
+    check_unique(items, state_apps)  # two entries must never own one registration
 
     existing_apps = [a for a in state_apps.values() if a is not None]
 
-    # -- round 2: client service principals (+ resources only existing apps still request)
+    # -- round 2: client service principals and resources only existing apps still request; per
+    # resource (fewer requests when apps outnumber resources) also the consent given on each resource.
     client_app_ids = sorted({a.app_id for a in existing_apps})
     extra_resources = sorted(
         {rid for a in existing_apps for rid in a.required_resource_access}
         - set(resources)
         - set(client_app_ids)
     )
+    threshold = (
+        len(resources) + len(extra_resources) if per_client_threshold is None else per_client_threshold
+    )
+    per_client = len(client_app_ids) <= threshold
 
-    async def sps_by_app_id(chunk: list[str]) -> list[Any]:
-        return await reader.list_all(
+    round2: list[_List] = [
+        _List(
             client.service_principals,
-            filter=in_filter("appId", chunk),
-            select=CLIENT_SP_SELECT,
-            top=PAGE_SIZE,
+            page["sps"],
+            {"filter": in_filter("appId", c), "select": CLIENT_SP_SELECT, "top": PAGE_SIZE},
         )
-
-    round2: list[Awaitable[list[Any]]] = [sps_by_app_id(c) for c in chunked(client_app_ids)]
+        for c in chunked(client_app_ids)
+    ]
     n_clients = len(round2)
-    round2 += [resources_by_app_id(c) for c in chunked(extra_resources)]
-    results = await _gather(round2)
+    round2 += [resources_by("appId", c) for c in chunked(extra_resources)]
+    n_extra = len(round2)
+    consent_reads: list[tuple[str, _List]] = []
+    if client_app_ids and not per_client:
+        consent_reads += _per_resource(client, page, sorted(resources.values(), key=lambda r: r.app_id))
+    results = await reader.round([*round2, *(spec for _, spec in consent_reads)])
     sp_by_app_id: dict[str, ExistingSP] = {}
     for sp in (sp for batch in results[:n_clients] for sp in batch):
         sp_by_app_id[str(sp.app_id).lower()] = ExistingSP(
             object_id=str(sp.id).lower(), app_id=str(sp.app_id).lower()
         )
-    for sp in (sp for batch in results[n_clients:] for sp in batch):
+    extras: list[ResourceSP] = []
+    for sp in (sp for batch in results[n_clients:n_extra] for sp in batch):
         res = resource_from_sdk(sp)
-        resources.setdefault(res.app_id, res)
+        if res.app_id not in resources:
+            resources[res.app_id] = res
+            extras.append(res)
     for existing in existing_apps:
         existing.service_principal = sp_by_app_id.get(existing.app_id)
+    consent = list(zip([kind for kind, _ in consent_reads], results[n_extra:], strict=True))
 
-    # -- round 3: delegated grants and app role assignments
-    client_sps = [a.service_principal for a in existing_apps if a.service_principal]
-    resource_list = sorted(resources.values(), key=lambda r: r.app_id)
-    threshold = len(resource_list) if per_client_threshold is None else per_client_threshold
-    grants: list[Grant] = []
-    assignments: list[RoleAssignment] = []
-    if client_sps:
-        if len(client_sps) <= threshold:
-            grant_calls = [
-                reader.list_all(
-                    client.oauth2_permission_grants, filter=f"clientId eq {odata_quote(sp.object_id)}"
+    # -- round 3 (only when needed): consent per client service principal, or on the extra resources
+    more: list[tuple[str, _List]] = []
+    if per_client:
+        for existing in existing_apps:
+            if existing.service_principal is None:
+                continue
+            sp_builder = client.service_principals.by_service_principal_id(
+                existing.service_principal.object_id
+            )
+            more.append(
+                (
+                    "grants",
+                    _List(sp_builder.oauth2_permission_grants, page["grants"], {"select": GRANT_SELECT}),
                 )
-                for sp in client_sps
-            ]
-            role_calls = [
-                reader.list_all(
-                    client.service_principals.by_service_principal_id(sp.object_id).app_role_assignments
+            )
+            more.append(
+                (
+                    "assignments",
+                    _List(
+                        sp_builder.app_role_assignments, page["assignments"], {"select": ASSIGNMENT_SELECT}
+                    ),
                 )
-                for sp in client_sps
-            ]
-        else:
-            grant_calls = [
-                reader.list_all(
-                    client.oauth2_permission_grants,
-                    filter=f"resourceId eq {odata_quote(r.id)}",
-                    top=PAGE_SIZE,
-                )
-                for r in resource_list
-            ]
-            role_calls = [
-                reader.list_all(
-                    client.service_principals.by_service_principal_id(r.id).app_role_assigned_to,
-                    top=PAGE_SIZE,
-                )
-                for r in resource_list
-            ]
-        results = await _gather([*grant_calls, *role_calls])
-        grants = [grant_from_sdk(g) for batch in results[: len(grant_calls)] for g in batch]
-        assignments = [assignment_from_sdk(a) for batch in results[len(grant_calls) :] for a in batch]
+            )
+    elif extras and client_app_ids:
+        more = _per_resource(client, page, extras)
+    if more:
+        consent += list(
+            zip([kind for kind, _ in more], await reader.round([spec for _, spec in more]), strict=True)
+        )
+
+    grants = [
+        grant_from_sdk(g)
+        for kind, batch in consent
+        if kind == "grants"
+        for g in batch
+        if g.consent_type == "AllPrincipals"
+    ]
+    assignments = [assignment_from_sdk(a) for kind, batch in consent if kind == "assignments" for a in batch]
 
     by_sp = {a.service_principal.object_id: a for a in existing_apps if a.service_principal}
     for grant in sorted(grants, key=lambda g: g.id):
@@ -504,7 +582,7 @@ async def _read_state(
             owner.delegated_grants.append(grant)
     for assignment in sorted(assignments, key=lambda a: a.id):
         owner = by_sp.get(assignment.principal_id)
-        if owner is not None:
+        if owner is not None and assignment.principal_id:
             owner.role_assignments.append(assignment)
 
     return TenantState(
@@ -516,38 +594,38 @@ async def _read_state(
     )
 
 
-async def _organization(reader: _Reader, client: GraphServiceClient) -> list[Any]:
-    """The tenant's organization object; [] when the credential may not read it (403)."""
-    from kiota_abstractions.api_error import APIError
-
-    try:
-        return await reader.list_all(client.organization, select=["id"])
-    except APIError:
-        return []
-
-
-def _adopt(app: App, by_unique_name: ExistingApp | None, matches: list[ExistingApp]) -> ExistingApp | None:
-    """Pick the registration an ``app_id``/``adopt`` app refers to; refuse ambiguity."""
-    from provisioner.errors import ProvisionerError
-
-    if by_unique_name is not None:
-        if app.app_id and by_unique_name.app_id != app.app_id.lower():
-            raise ProvisionerError(
-                f"app {app.name}: uniqueName {app.name!r} belongs to appId {by_unique_name.app_id}, "
-                f"not the declared app_id {app.app_id}; fix app_id or rename the app"
+def _per_resource(
+    client: GraphServiceClient, page: dict[str, Any], resources: Sequence[ResourceSP]
+) -> list[tuple[str, _List]]:
+    """Admin consent given *on* each resource: its AllPrincipals grants and the app roles assigned on it."""
+    reads: list[tuple[str, _List]] = []
+    for res in resources:
+        flt = f"resourceId eq {odata_quote(res.id)} and {ALL_PRINCIPALS_FILTER}"
+        reads.append(
+            (
+                "grants",
+                _List(
+                    client.oauth2_permission_grants,
+                    page["grants"],
+                    {"filter": flt, "select": GRANT_SELECT, "top": PAGE_SIZE},
+                ),
             )
-        return by_unique_name
-    if app.app_id:
-        if not matches:
-            raise ProvisionerError(
-                f"app {app.name}: no application with appId {app.app_id} in this tenant; "
-                "check app_id and --tenant, or remove app_id to create a new registration"
-            )
-        return matches[0]
-    if len(matches) > 1:
-        ids = ", ".join(sorted(m.app_id for m in matches))
-        raise ProvisionerError(
-            f"app {app.name}: {len(matches)} applications are named {app.display_name!r} ({ids}); "
-            "set app_id to choose one"
         )
-    return matches[0] if matches else None
+        assigned_to = client.service_principals.by_service_principal_id(res.id).app_role_assigned_to
+        reads.append(
+            (
+                "assignments",
+                _List(assigned_to, page["assignments"], {"select": ASSIGNMENT_SELECT, "top": PAGE_SIZE}),
+            )
+        )
+    return reads
+
+
+def _adopt(app: Any, by_unique_name: ExistingApp | None, matches: list[ExistingApp]) -> ExistingApp | None:
+    """Pick the registration an ``app_id``/``adopt`` app (``App`` or ``LoadedApp``) refers to.
+
+    The rules, and the located errors for ambiguity, live in :mod:`provisioner.adoption`.
+    """
+    from provisioner.adoption import resolve
+
+    return resolve(app, by_unique_name, matches)

@@ -43,6 +43,7 @@ class Target:
     client_id: str | None = None
     client_secret: str | None = field(default=None, repr=False)
     cloud: str = "public"
+    certificate_path: str | None = None  # PEM with private key: certificate credential (--tenants entries)
 
     @property
     def graph_host(self) -> str:
@@ -77,6 +78,7 @@ class Target:
             client_id=self.client_id,
             client_secret=self.client_secret,
             cloud=self.cloud,
+            certificate_path=self.certificate_path,
         )
 
 

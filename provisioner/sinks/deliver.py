@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -35,9 +36,18 @@ class PartialDeliveryError(SinkError):
         self.failed = failed
 
 
+#: The tenant being processed by a multi-tenant run (``--tenants``), if any: its connection files go
+#: to ``<state_dir>/connections/<tenant>/<app>.json``. A ContextVar, so concurrent tenants (one asyncio
+#: task each) see their own, and every reader and writer of the default file (delivery, rotation
+#: holdings, destroy) agrees without threading a parameter through each of them.
+CONNECTIONS_SUBDIR: ContextVar[str | None] = ContextVar("provisioner_connections_subdir", default=None)
+
+
 def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
-    """``<state_dir>/connections/<app>.json``; the CLI's state dir defaults to ``./.provisioner``."""
-    return Path(state_dir).absolute() / "connections" / f"{app_name}.json"
+    """``<state_dir>/connections/[<tenant>/]<app>.json``; the CLI's state dir defaults to ``./.provisioner``."""
+    root = Path(state_dir).absolute() / "connections"
+    subdir = CONNECTIONS_SUBDIR.get()
+    return (root / subdir if subdir else root) / f"{app_name}.json"
 
 
 def _state_dir(base_dir: PathLike, state_dir: PathLike | None) -> Path:

@@ -58,7 +58,7 @@ def create(
         raise bad_request(
             f"The {prop} in the request body does not match the service principal in the request URL."
         )
-    resource = ctx.store.get(tenant, "servicePrincipals", resource_id)
+    resource = ctx.store.view(tenant, "servicePrincipals", resource_id)  # read only: no copy
     if not replication.visible(ctx, resource):
         raise not_found(resource_id)
     principal = directory_objects.find(ctx, tenant, principal_id)
@@ -77,7 +77,7 @@ def create(
         raise bad_request(
             f"Permission being assigned was not found on application '{resource.get('appId')}'."
         )
-    for existing in ctx.store.find(tenant, KIND, principalId=principal_id, resourceId=resource_id):
+    for existing in ctx.store.find_views(tenant, KIND, principalId=principal_id, resourceId=resource_id):
         if existing["appRoleId"] == role_id:
             raise bad_request("Permission being assigned already exists on the object.")
     assignment = {
@@ -98,9 +98,10 @@ def create(
 def list_for(
     ctx: EmulatorContext, tenant: str, *, resource_id: str | None = None, principal_id: str | None = None
 ) -> list[dict[str, Any]]:
+    """Read-only views (callers only list them)."""
     if resource_id is not None:
-        return ctx.store.find(tenant, KIND, resourceId=resource_id)
-    return ctx.store.find(tenant, KIND, principalId=principal_id)
+        return ctx.store.find_views(tenant, KIND, resourceId=resource_id)
+    return ctx.store.find_views(tenant, KIND, principalId=principal_id)
 
 
 def get_for(

@@ -23,6 +23,7 @@ from provisioner.emulator.graph.routing import (
     project,
     public,
 )
+from provisioner.emulator.store import thaw
 
 ENTITY_SET = "applications"
 
@@ -173,6 +174,7 @@ def add_owner(call: Call, obj: dict[str, Any], kind: str) -> GraphResponse:
     owner_id = odata_id.rstrip("/").rsplit("/", 1)[-1].lower()
     if directory_objects.find(call.ctx, call.tenant, owner_id) is None:
         raise not_found(owner_id)
+    obj = thaw(obj)  # the target may be a read-only store view
     owners = obj.setdefault("_owners", [])
     if owner_id in owners:
         raise bad_request(
@@ -187,6 +189,7 @@ def remove_owner(call: Call, obj: dict[str, Any], kind: str) -> GraphResponse:
     owner_id = call.params["owner"].lower()
     if owner_id not in obj.get("_owners", []):
         raise not_found(owner_id)
+    obj = thaw(obj)  # the target may be a read-only store view
     obj["_owners"].remove(owner_id)
     call.ctx.store.put(call.tenant, kind, obj)
     return GraphResponse(204)
@@ -343,7 +346,8 @@ def register(router: Router) -> None:
     router.add("PATCH", fic_key, _by_name(patch_fic))
     router.add("DELETE", fic_key, _by_name(delete_fic))
     deleted = r"/directory/deletedItems/" + ID.format(name="deleted")
-    router.add("GET", r"/directory/deletedItems/microsoft\.graph\.application", list_deleted_applications)
+    # The SDK casts with the "graph." namespace alias; Graph accepts it as well as "microsoft.graph.".
+    router.add("GET", r"/directory/deletedItems/(?:microsoft\.)?graph\.application", list_deleted_applications)
     router.add("GET", deleted, get_deleted_item)
     router.add("POST", deleted + r"/restore", restore_deleted_item)
     router.add("DELETE", deleted, purge_deleted_item)

@@ -16,6 +16,7 @@ import json
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
+from provisioner.emulator.faults import inner_fault
 from provisioner.emulator.graph import dispatch
 from provisioner.emulator.graph.errors import GraphError
 from provisioner.emulator.graph.routing import JSON_CONTENT_TYPE, Call, GraphRequest, GraphResponse, Router
@@ -141,7 +142,10 @@ def handler(router: Router) -> Any:
                 }
             else:
                 inner = _inner_request(item, call.request)
-                if inner.path.lower() == "/$batch":
+                throttled = inner_fault(call.ctx, call.caller.app_id)  # Graph throttles per inner request
+                if throttled is not None:
+                    result = GraphResponse(*throttled)
+                elif inner.path.lower() == "/$batch":
                     result = dispatch.error_response(
                         call.ctx, inner, _invalid("Nested batch requests are not allowed.")
                     )

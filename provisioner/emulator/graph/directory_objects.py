@@ -21,8 +21,9 @@ KINDS = {
 def find(
     ctx: EmulatorContext, tenant: str, object_id: str, kinds: tuple[str, ...] = ("users", "servicePrincipals")
 ) -> tuple[str, dict[str, Any]] | None:
+    """The object as a read-only store view (callers only read it)."""
     for kind in kinds:
-        obj = ctx.store.get(tenant, kind, object_id)
+        obj = ctx.store.view(tenant, kind, object_id)
         if obj is not None:
             return kind, obj
     return None

@@ -32,6 +32,8 @@ def execute(ctx: EmulatorContext, router: Router, request: GraphRequest, caller:
             raise request.body_error
         match = router.resolve(request.method, request.path)
         call = Call(ctx, request, caller, match.params)
+        if request.method != "GET" and request.path.lower() != "/$batch":
+            ctx.count("graph_writes")  # attempted writes (batch inner ones too); tests assert on it
         if match.transactional:
             with ctx.store.transaction():
                 response = match.handler(call)

@@ -39,7 +39,7 @@ def get(ctx: EmulatorContext, tenant: str, grant_key: str) -> dict[str, Any]:
 def _service_principal(ctx: EmulatorContext, tenant: str, object_id: Any, prop: str) -> dict[str, Any]:
     if not is_guid(object_id):
         raise invalid_value(prop, RESOURCE)
-    sp = ctx.store.get(tenant, "servicePrincipals", object_id.lower())
+    sp = ctx.store.view(tenant, "servicePrincipals", object_id.lower())  # read only: no copy
     if sp is None or not replication.visible(ctx, sp):
         raise not_found(object_id)
     return sp
@@ -81,7 +81,7 @@ def create(ctx: EmulatorContext, tenant: str, body: dict[str, Any]) -> dict[str,
     scope = body.get("scope", "")
     _check_scope(scope, resource)
     key = grant_id(client["id"], resource["id"], principal_id)
-    if ctx.store.get(tenant, KIND, key) is not None:
+    if ctx.store.view(tenant, KIND, key) is not None:
         raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.")
     grant = {
         "clientId": client["id"],

@@ -182,12 +182,16 @@ GUID_PROPERTIES = frozenset({"id", "appId", "clientId", "resourceId", "principal
 
 
 def candidates(call: Call, kind: str, query: odata.Query) -> list[dict[str, Any]]:
-    """Objects a list request has to look at: an exact-match lookup when the filter pins an id."""
+    """Objects a list request has to look at: an exact-match lookup when the filter pins an id.
+
+    Read-only views of the store (list responses only read and project them), so
+    listing service principals does not copy the first-party ones' ~1500 permissions.
+    """
     hint = odata.indexed_equality(query.filter, GUID_PROPERTIES)
     if hint is not None:
         prop, value = hint
-        return call.ctx.store.find(call.tenant, kind, **{prop: value})
-    return call.ctx.store.list(call.tenant, kind)
+        return call.ctx.store.find_views(call.tenant, kind, **{prop: value})
+    return call.ctx.store.views(call.tenant, kind)
 
 
 def entity_context(call: Call, entity_set: str, select: list[str] | None) -> str:

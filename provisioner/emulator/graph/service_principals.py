@@ -163,12 +163,16 @@ def _clean(entry: dict[str, Any], fields: tuple[str, ...], defaults: dict[str, A
 def find(
     ctx: EmulatorContext, tenant: str, *, object_id: str | None = None, app_id: str | None = None
 ) -> dict[str, Any] | None:
+    """A read-only store view: the first-party resource SPs are too big to copy per request.
+
+    Writers copy first (:func:`update` deep-copies; owner changes thaw a copy).
+    """
     if object_id is not None:
         if not is_guid(object_id):
             raise bad_request(f"Invalid object identifier '{object_id}'.")
-        return ctx.store.get(tenant, KIND, object_id.lower())
+        return ctx.store.view(tenant, KIND, object_id.lower())
     if app_id is not None:
-        matches = ctx.store.find(tenant, KIND, appId=app_id.lower())
+        matches = ctx.store.find_views(tenant, KIND, appId=app_id.lower())
         return matches[0] if matches else None
     return None
 

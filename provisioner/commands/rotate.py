@@ -1,0 +1,92 @@
+"""`provisioner rotate`: mint, deliver, then retire client secrets on schedule.
+
+Exit codes: 0 success (nothing to do, or rotated without ``--detailed-exitcode``),
+1 failure (some secret could not be rotated or delivered; the report is still
+printed), 3 with ``--detailed-exitcode`` when a secret was minted, retired or an
+orphan removed. See docs/rotation.md.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from provisioner.commands._base import (
+    CloudOpt,
+    EmulatorOpt,
+    JsonOpt,
+    Paths,
+    StateDirOpt,
+    TenantOpt,
+    app,
+    handles_errors,
+    print_error,
+)
+
+
+@app.command()
+@handles_errors
+def rotate(
+    paths: Paths,
+    app_names: Annotated[
+        list[str] | None, typer.Option("--app", help="Only this app (repeatable).", show_default=False)
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Mint new secrets now, even outside the rotate_before window.")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    json_output: JsonOpt = False,
+    show_secrets: Annotated[
+        bool,
+        typer.Option("--show-secrets", help="Print new secret values (they are always written to sinks)."),
+    ] = False,
+    detailed_exitcode: Annotated[
+        bool, typer.Option("--detailed-exitcode", help="Exit 3 when a secret was rotated or retired.")
+    ] = False,
+    emulator: EmulatorOpt = False,
+    tenant: TenantOpt = None,
+    cloud: CloudOpt = "public",
+    state_dir: StateDirOpt = Path(".provisioner"),
+) -> None:
+    """Rotate client secrets inside their rotate_before window (or all with --force)."""
+    from provisioner import workflow
+    from provisioner.render import confirm_plan, print_plan
+    from provisioner.rotation import EXIT_ROTATED
+    from provisioner.rotation.report import print_rotate, print_warnings
+    from provisioner.rotation.run import rotate as run_rotate
+
+    def approve(pending: Any) -> bool:
+        if pending.is_empty:
+            return True
+        if not json_output:
+            print_plan(pending)
+        if yes or not sys.stdin.isatty():
+            return True
+        return confirm_plan()
+
+    outcome = run_rotate(
+        [str(p) for p in paths],
+        emulator=emulator,
+        tenant=tenant,
+        cloud=cloud,
+        state_dir=state_dir,
+        approve=approve,
+        app_names=app_names or (),
+        force=force,
+        progress=None if json_output else workflow.stderr_progress,
+    )
+    print_warnings(outcome.warnings)
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+    else:
+        print_rotate(outcome, show_secrets=show_secrets)
+    for error in outcome.errors:
+        print_error(str(error))
+    if outcome.errors:
+        raise typer.Exit(1)
+    if detailed_exitcode and outcome.status == "rotated":
+        raise typer.Exit(EXIT_ROTATED)

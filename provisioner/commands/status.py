@@ -1,0 +1,60 @@
+"""`provisioner status`: secrets, their expiry, which sink holds which, and what rotate would do next.
+
+Exit codes: 0 healthy, 4 when a declared secret has no live value in any sink
+(missing, expired, or only an orphan), a sink holds an expired/removed secret,
+or a sink cannot be read; 1 on errors. See docs/rotation.md.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provisioner.commands._base import (
+    CloudOpt,
+    EmulatorOpt,
+    JsonOpt,
+    Paths,
+    StateDirOpt,
+    TenantOpt,
+    app,
+    handles_errors,
+)
+
+
+@app.command()
+@handles_errors
+def status(
+    paths: Paths,
+    app_names: Annotated[
+        list[str] | None, typer.Option("--app", help="Only this app (repeatable).", show_default=False)
+    ] = None,
+    json_output: JsonOpt = False,
+    emulator: EmulatorOpt = False,
+    tenant: TenantOpt = None,
+    cloud: CloudOpt = "public",
+    state_dir: StateDirOpt = Path(".provisioner"),
+) -> None:
+    """Show each app's secrets, days to expiry, the sinks holding them, and the next rotation."""
+    from provisioner.rotation import EXIT_UNHEALTHY
+    from provisioner.rotation.report import print_status, print_warnings
+    from provisioner.rotation.run import status as run_status
+
+    outcome = run_status(
+        [str(p) for p in paths],
+        emulator=emulator,
+        tenant=tenant,
+        cloud=cloud,
+        state_dir=state_dir,
+        app_names=app_names or (),
+    )
+    print_warnings(outcome.warnings)
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        print_status(outcome)
+    if not outcome.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)

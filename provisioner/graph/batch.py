@@ -1,0 +1,456 @@
+"""JSON batching (``POST /$batch``) through msgraph-sdk, paced by a per-run adaptive concurrency limit.
+
+Why: against Graph the cost of a run is round trips, not requests. Reading 100
+apps takes ~20 GETs and applying them ~500 writes; folded into batches of
+:data:`MAX_BATCH` they cost a handful of HTTP requests, several in flight at
+once. Every inner request is still built by the SDK's fluent request builders
+(``to_get_request_information`` / ``to_patch_request_information`` ...) and the
+batch is sent through the SDK's request adapter (``client.batch``), so
+authentication, the retry middleware and telemetry are the SDK's own.
+
+A *chain* is a list of requests that must run in order (one app's writes:
+application -> service principal -> consent -> secrets): inside one batch each
+request ``dependsOn`` its predecessor, so Graph runs them in order and answers
+424 for the rest of a chain whose step failed. Independent chains share batches.
+
+Throttling: Graph evaluates every inner request against its limits and answers
+429 (with ``Retry-After``) for that request alone. Such requests (and the ones
+of their chain that were skipped with 424 because of them) are re-sent in a
+later batch after ``Retry-After``, and the run's :class:`AdaptiveLimiter`
+halves the number of batches in flight (AIMD: +1 per clean batch, x0.5 per
+throttled window) and pauses every sender until ``Retry-After`` has passed.
+Failures of the ``$batch`` request itself (429/503/504, resets) are the retry
+middleware's job (:mod:`provisioner.graph.retry`), which never replays a batch
+that carries ``addPassword``.
+
+``addPassword`` answers the secret value exactly once: its inner response is
+decoded into the SDK model as soon as the batch answer arrives. After an
+ambiguous failure (an inner 504, a lost batch answer) it is never replayed (a
+second secret would be minted that nobody holds); the request fails and the
+next run repairs the orphan (:mod:`provisioner.rotation`). 429 and 503 mean
+"not executed" and are retried for every request, as the retry middleware does.
+
+Three msgraph-core defects are worked around here, not patched in site-packages:
+``BatchRequestItem`` writes ``depends_on`` where Graph reads ``dependsOn``
+(msgraph-sdk-python-core PR 996; Graph ignores the unknown name and runs the
+chain unordered); ``BatchResponseItem`` drops an inner body that is a JSON
+object (kiota-python issue 737), so the body's parse node is kept and decoded
+here; and msgraph-core imports ``deprecated`` without declaring it
+(msgraph-sdk-python-core issue 1030; declared in pyproject.toml).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from msgraph_core.requests.batch_request_content import BatchRequestContent
+from msgraph_core.requests.batch_request_item import BatchRequestItem
+from msgraph_core.requests.batch_response_content import BatchResponseContent
+from msgraph_core.requests.batch_response_item import BatchResponseItem
+
+from provisioner.graph.retry import RetryPolicy, describe_wait, parse_retry_after
+
+if TYPE_CHECKING:
+    from kiota_abstractions.request_information import RequestInformation
+    from kiota_abstractions.serialization import ParseNode, SerializationWriter
+    from msgraph import GraphServiceClient
+
+MAX_BATCH = 20  # Graph's limit of requests per $batch
+MAX_IN_FLIGHT = 8  # default ceiling of concurrent $batch requests (a run's AIMD window)
+CONGESTION = frozenset({429, 503})  # inner answers that mean "slow down", not executed: always retried
+NEVER_REPLAY = ("/addpassword", "/addkey")  # a repeat mints a second credential nobody holds
+
+Report = Callable[[str], None]
+
+
+# ---------------------------------------------------------------- msgraph-core wire fixes
+
+
+class _RequestItem(BatchRequestItem):
+    """msgraph-core's item, serialised with Graph's ``dependsOn`` (it writes ``depends_on``)."""
+
+    def serialize(self, writer: SerializationWriter) -> None:
+        writer.write_str_value("id", self.id)
+        writer.write_str_value("method", self.method)
+        writer.write_str_value("url", self.url)
+        if self.depends_on:
+            writer.write_collection_of_primitive_values("dependsOn", list(self.depends_on))
+        writer.write_additional_data_value({"headers": dict(self.headers or {})})
+        if self.body:
+            writer.write_additional_data_value({"body": json.loads(self.body)})
+
+
+class _ResponseItem(BatchResponseItem):
+    """msgraph-core's item, keeping the body's parse node (its own deserializer drops JSON objects)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body_node: ParseNode | None = None
+
+    def get_field_deserializers(self) -> dict[str, Callable[[ParseNode], None]]:
+        fields = super().get_field_deserializers()
+        fields["body"] = lambda node: setattr(self, "body_node", node)
+        return fields
+
+    @staticmethod
+    def create_from_discriminator_value(parse_node: ParseNode | None = None) -> _ResponseItem:
+        return _ResponseItem()
+
+
+class _ResponseContent(BatchResponseContent):
+    def get_field_deserializers(self) -> dict[str, Callable[[ParseNode], None]]:
+        def responses(node: ParseNode) -> None:
+            items = node.get_collection_of_object_values(_ResponseItem) or []
+            self.responses = {str(item.id): item for item in items}
+
+        return {"responses": responses}
+
+    @staticmethod
+    def create_from_discriminator_value(parse_node: ParseNode | None = None) -> _ResponseContent:
+        return _ResponseContent()
+
+
+def relative_url(url: str) -> str:
+    """A batch step's URL relative to the version segment (Graph refuses absolute ones)."""
+    lowered = url.lower()
+    for version in ("/v1.0/", "/beta/"):
+        index = lowered.find(version)
+        if index >= 0 and "://" in url[:index]:
+            return url[index + len(version) - 1 :]
+    return url if url.startswith("/") else "/" + url
+
+
+# ---------------------------------------------------------------- requests and outcomes
+
+
+@dataclass
+class Request:
+    """One Graph call to batch: the SDK's RequestInformation, and what its 2xx body decodes to."""
+
+    info: RequestInformation
+    model: Any = None  # an SDK model class (ParsableFactory); None: the body is not needed
+    label: str = ""  # what the request does, for wait reports
+
+    @property
+    def replayable(self) -> bool:
+        """May it be re-sent although Graph may have executed it (503/504)? Not for addPassword/addKey."""
+        path = relative_url(self.info.url).split("?")[0].lower()
+        return not path.endswith(NEVER_REPLAY)
+
+
+@dataclass
+class Outcome:
+    """The answer to one batched request: status, decoded body or error (an SDK ``ODataError``)."""
+
+    status: int
+    value: Any = None
+    error: Exception | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    final: bool = False  # the $batch request itself failed after the retry middleware: not retried again
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and self.status < 400
+
+    def result(self) -> Any:
+        """The decoded body; raises the error (mapped by :func:`~provisioner.graph.errors.graph_errors`)."""
+        if self.error is not None:
+            raise self.error
+        return self.value
+
+
+def _odata_error(
+    status: int, node: ParseNode | None, headers: dict[str, str], message: str = ""
+) -> Exception:
+    from msgraph.generated.models.o_data_errors.main_error import MainError
+    from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+    error: ODataError | None = None
+    if node is not None:
+        try:
+            error = node.get_object_value(ODataError)
+        except Exception:  # not an error object (a text or base64 body): keep the status
+            error = None
+    if error is None:
+        error = ODataError(error=MainError(code=str(status), message=message or f"HTTP {status}"))
+    error.response_status_code = status
+    error.response_headers = headers  # type: ignore[assignment]
+    return error
+
+
+def _decode(item: _ResponseItem | None, request: Request) -> Outcome:
+    if item is None or item.status is None:
+        return Outcome(599, error=_odata_error(599, None, {}, "Graph sent no answer for this request"))
+    status = int(item.status)
+    headers = {str(k): str(v) for k, v in (item.headers or {}).items()}
+    node = item.body_node
+    if node is not None and node.get_str_value() is not None:
+        node = _text_body(node.get_str_value() or "", headers)
+    if status >= 400:
+        return Outcome(status, error=_odata_error(status, node, headers), headers=headers)
+    value = None
+    if request.model is not None and node is not None:
+        value = node.get_object_value(request.model)
+    return Outcome(status, value=value, headers=headers)
+
+
+def _text_body(text: str, headers: dict[str, str]) -> ParseNode | None:
+    """A string body: JSON sent base64-encoded, as Graph does for some content types; else not parsed."""
+    from kiota_serialization_json.json_parse_node import JsonParseNode
+
+    content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
+    if "json" not in content_type.lower():
+        return None
+    try:
+        return JsonParseNode(json.loads(base64.b64decode(text, validate=True)))
+    except ValueError:
+        try:
+            return JsonParseNode(json.loads(text))
+        except ValueError:
+            return None
+
+
+def _retry_after(headers: dict[str, str]) -> float | None:
+    value = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+    return parse_retry_after(value)
+
+
+# ---------------------------------------------------------------- adaptive concurrency
+
+
+class AdaptiveLimiter:
+    """AIMD on the number of ``$batch`` requests in flight, shared by one run.
+
+    Starts at half of ``maximum``; every batch answered without throttling adds
+    one (up to ``maximum``), the first throttled answer of a window halves it
+    (down to 1; answers to batches sent before that decrease do not halve it
+    again), and ``Retry-After`` pauses every sender until it has passed, since
+    Graph throttles the calling app in the tenant, not one connection.
+    """
+
+    def __init__(self, maximum: int = MAX_IN_FLIGHT, initial: int | None = None) -> None:
+        self.maximum = max(1, maximum)
+        self.limit = float(min(self.maximum, initial or max(1, self.maximum // 2)))
+        self.in_flight = 0
+        self.resume_at = 0.0
+        self.window = 0  # bumped by every decrease
+        self.throttled = 0  # throttled answers seen (tests and the benchmark report it)
+        self.lowest = self.limit
+        self._cond: asyncio.Condition | None = None
+
+    def _condition(self) -> asyncio.Condition:
+        if self._cond is None:
+            self._cond = asyncio.Condition()
+        return self._cond
+
+    @asynccontextmanager
+    async def slot(self) -> AsyncIterator[int]:
+        """Wait for room in the window and for any pause; yields the window the batch is sent in."""
+        cond = self._condition()
+        async with cond:
+            await cond.wait_for(lambda: self.in_flight < int(self.limit))
+            self.in_flight += 1
+            window = self.window
+        try:
+            while (delay := self.resume_at - time.monotonic()) > 0:
+                await asyncio.sleep(delay)
+            yield window
+        finally:
+            async with cond:
+                self.in_flight -= 1
+                cond.notify_all()
+
+    def feedback(self, window: int, *, throttled: bool, retry_after: float | None = None) -> None:
+        if not throttled:
+            self.limit = min(float(self.maximum), self.limit + 1)
+            return
+        self.throttled += 1
+        if window == self.window:
+            self.limit = max(1.0, self.limit / 2)
+            self.lowest = min(self.lowest, self.limit)
+            self.window += 1
+        if retry_after:
+            self.resume_at = max(self.resume_at, time.monotonic() + retry_after)
+
+
+# ---------------------------------------------------------------- the batcher
+
+
+@dataclass
+class _Unit:
+    """Consecutive requests of one chain sent in the same batch (from ``start``)."""
+
+    chain: int
+    start: int
+    length: int
+
+
+@dataclass
+class _Pending:
+    unit: _Unit
+    ready_at: float = 0.0
+
+
+class Batcher:
+    """Runs chains of SDK requests as ``$batch`` calls; one per run, so its limiter learns the run's pace."""
+
+    def __init__(
+        self,
+        client: GraphServiceClient,
+        *,
+        limiter: AdaptiveLimiter | None = None,
+        policy: RetryPolicy | None = None,
+        on_wait: Report | None = None,
+    ) -> None:
+        self.client = client
+        self.limiter = limiter or AdaptiveLimiter()
+        self.policy = policy or RetryPolicy.from_env()
+        self.on_wait = on_wait
+        self.http_requests = 0  # $batch POSTs sent: the round trips this batcher cost
+        self.inner_requests = 0
+
+    async def one(self, request: Request) -> Outcome:
+        (outcome,) = (await self.run([[request]]))[0]
+        return outcome
+
+    async def each(self, requests: Sequence[Request]) -> list[Outcome]:
+        """Independent requests (no ordering between them)."""
+        return [chain[0] for chain in await self.run([[r] for r in requests])]
+
+    async def run(self, chains: Sequence[Sequence[Request]]) -> list[list[Outcome]]:
+        """Execute ``chains``; each chain in order, all chains as concurrently as the limiter allows.
+
+        Returns one Outcome per request. A request after a failed step of its
+        chain gets the 424 Graph answered for it (its ``error`` says so).
+        """
+        outcomes: list[list[Outcome | None]] = [[None] * len(chain) for chain in chains]
+        attempts: Counter[tuple[int, int]] = Counter()
+        queue = [_Pending(_Unit(i, 0, min(len(c), MAX_BATCH))) for i, c in enumerate(chains) if c]
+        waited = 0.0
+        reasons: Counter[str] = Counter()
+        while queue:
+            now = time.monotonic()
+            due = [p for p in queue if p.ready_at <= now]
+            if not due:
+                pause = min(p.ready_at for p in queue) - now
+                await asyncio.sleep(pause)
+                waited += pause
+                continue
+            queue = [p for p in queue if p.ready_at > now]
+            batches = _pack([p.unit for p in due])
+            results = await asyncio.gather(*(self._send(chains, batch) for batch in batches))
+            for batch, answers in zip(batches, results, strict=True):
+                for unit in batch:
+                    follow = self._settle(chains, unit, answers, outcomes, attempts, reasons)
+                    if follow is not None:
+                        queue.append(follow)
+        if reasons and self.on_wait:
+            self.on_wait(describe_wait(waited, reasons, f"{sum(reasons.values())} batched request(s)"))
+        return [[o if o is not None else Outcome(599) for o in chain] for chain in outcomes]
+
+    def _settle(
+        self,
+        chains: Sequence[Sequence[Request]],
+        unit: _Unit,
+        answers: dict[str, Outcome],
+        outcomes: list[list[Outcome | None]],
+        attempts: Counter[tuple[int, int]],
+        reasons: Counter[str],
+    ) -> _Pending | None:
+        """Record a unit's answers; return what must be sent again (a throttled step onwards) or next."""
+        chain = chains[unit.chain]
+        for pos in range(unit.start, unit.start + unit.length):
+            outcome = answers[_step_id(unit.chain, pos)]
+            retryable = outcome.status in CONGESTION or (outcome.status == 504 and chain[pos].replayable)
+            key = (unit.chain, pos)
+            if retryable and not outcome.final and attempts[key] < self.policy.max_retries:
+                attempts[key] += 1
+                after = _retry_after(outcome.headers)
+                delay = self.policy.backoff(attempts[key]) if after is None else after
+                if delay <= self.policy.max_wait:  # a longer Retry-After is reported, not waited for
+                    reasons[_REASON.get(outcome.status, f"HTTP {outcome.status}")] += 1
+                    rest = min(len(chain) - pos, MAX_BATCH)
+                    return _Pending(_Unit(unit.chain, pos, rest), time.monotonic() + delay)
+            outcomes[unit.chain][pos] = outcome
+            if not outcome.ok:
+                for later in range(pos + 1, len(chain)):  # not attempted: its predecessor failed
+                    outcomes[unit.chain][later] = _failed_dependency()
+                return None
+        end = unit.start + unit.length
+        if end < len(chain):  # a chain longer than one batch: its next part, now that this one is done
+            return _Pending(_Unit(unit.chain, end, min(len(chain) - end, MAX_BATCH)))
+        return None
+
+    async def _send(self, chains: Sequence[Sequence[Request]], batch: list[_Unit]) -> dict[str, Outcome]:
+        from kiota_abstractions.api_error import APIError
+        from msgraph.generated.models.o_data_errors.o_data_error import ODataError
+
+        content = BatchRequestContent()
+        requests: dict[str, Request] = {}
+        for unit in batch:
+            previous: str | None = None
+            for pos in range(unit.start, unit.start + unit.length):
+                request = chains[unit.chain][pos]
+                step = _step_id(unit.chain, pos)
+                item = _RequestItem(request.info, id=step, depends_on=[previous] if previous else None)
+                item.url = relative_url(request.info.url)
+                content.add_request(step, item)
+                requests[step] = request
+                previous = step
+        info = await self.client.batch.to_post_request_information(content)
+        async with self.limiter.slot() as window:
+            self.http_requests += 1
+            self.inner_requests += len(requests)
+            try:
+                answer = await self.client.request_adapter.send_async(
+                    info, _ResponseContent, {"XXX": ODataError}
+                )
+            except Exception as exc:  # the batch failed as a whole (after the retry middleware)
+                # Every step failed with it. Not raised: answers of the run's other batches (minted
+                # secret values among them) must still reach the caller.
+                status = exc.response_status_code if isinstance(exc, APIError) else None
+                self.limiter.feedback(window, throttled=status in CONGESTION)
+                return {step: Outcome(status or 599, error=exc, final=True) for step in requests}
+        items = answer.responses if answer is not None and answer.responses else {}
+        outcomes = {step: _decode(items.get(step), request) for step, request in requests.items()}
+        congested = [o for o in outcomes.values() if o.status in CONGESTION]
+        retry_after = max((_retry_after(o.headers) or 0.0 for o in congested), default=0.0)
+        self.limiter.feedback(window, throttled=bool(congested), retry_after=retry_after or None)
+        return outcomes
+
+
+_REASON = {429: "Graph throttling (429)", 503: "Graph unavailable (503)", 504: "Graph gateway timeout (504)"}
+
+
+def _step_id(chain: int, pos: int) -> str:
+    return f"{chain}.{pos}"
+
+
+def _failed_dependency() -> Outcome:
+    return Outcome(
+        424, error=_odata_error(424, None, {}, "not attempted: an earlier step of this app failed")
+    )
+
+
+def _pack(units: list[_Unit]) -> list[list[_Unit]]:
+    """First-fit: fill batches of MAX_BATCH requests, keeping every unit whole (dependsOn stays inside)."""
+    batches: list[list[_Unit]] = []
+    sizes: list[int] = []
+    for unit in sorted(units, key=lambda u: -u.length):
+        for index, size in enumerate(sizes):
+            if size + unit.length <= MAX_BATCH:
+                batches[index].append(unit)
+                sizes[index] += unit.length
+                break
+        else:
+            batches.append([unit])
+            sizes.append(unit.length)
+    return batches

@@ -1,0 +1,486 @@
+"""Multi-tenant fan-out: ``plan``/``apply --tenants FILE`` converge the same manifests in several tenants.
+
+The tenants file sits next to the manifests and names each target tenant with
+its own credential::
+
+    tenants:
+      - name: contoso                  # label: output section, connection folder
+        tenant_id: 0f0e...             # GUID or verified domain
+        client_id: 5a1b...             # app the run signs in as ...
+        client_secret_env: CONTOSO_PROVISIONER_SECRET   # ... with the secret in this env variable
+      - name: fabrikam-gov
+        tenant_id: fabrikam.onmicrosoft.us
+        cloud: usgov
+        client_id: 77aa...
+        certificate: certs/fabrikam.pem                 # PEM with private key, relative to this file
+      - name: sandbox
+        tenant_id: 3c2d...             # no credential: DefaultAzureCredential (az login, OIDC, ...)
+      - name: local
+        tenant_id: 11111111-1111-1111-1111-111111111111
+        emulator: true                 # the emulator: --emulator's embedded one, else PROVISIONER_GRAPH_URL
+
+A top-level list (without ``tenants:``) is accepted too. Secrets never appear in
+the file, only the names of the environment variables holding them.
+
+Each tenant runs as its own asyncio task with its own Graph client (the SDK is
+async, so one event loop drives all of them concurrently). A tenant's failure -
+a wrong secret, a Graph error, a manifest permission its tenant does not have -
+is recorded and reported; the others carry on. ``apply`` plans every tenant
+first, shows all plans, asks once, then applies everywhere.
+
+Connection values go to ``<state_dir>/connections/<tenant name>/<app>.json``
+(:data:`provisioner.sinks.deliver.CONNECTIONS_SUBDIR`, set per task). The
+manifest's own sinks (files, Key Vault, GitHub outputs) name one destination,
+which N tenants would overwrite in turn: they are skipped in a fan-out run, with
+a warning.
+
+With ``--emulator`` every entry is served by one embedded emulator hosting all
+tenants (created on first use); an ``emulator: true`` entry with a
+``client_id``/``client_secret_env`` signs in with those, every other entry as its
+emulated tenant's bootstrap admin - so a production tenants file can be
+rehearsed locally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from provisioner.errors import CredentialError, Location, ManifestError, ManifestErrors, ProvisionerError
+from provisioner.manifest.model import NAME_PATTERN
+
+if TYPE_CHECKING:
+    from provisioner.graph.target import Target
+    from provisioner.manifest.loader import LoadedApp
+    from provisioner.plan import Plan
+    from provisioner.workflow import ApplyOutcome
+
+Progress = Callable[[str], None]
+# (plans by tenant, every tenant's result so far: ids, warnings, errors) -> go ahead?
+ApproveAll = Callable[[dict[str, "Plan"], dict[str, "TenantResult"]], bool]
+
+
+class TenantEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(pattern=NAME_PATTERN, description="Label; also the connection folder name.")
+    tenant_id: str = Field(min_length=1, description="Tenant ID (GUID) or verified domain.")
+    cloud: Literal["public", "usgov", "china"] | None = None
+    client_id: str | None = None
+    client_secret_env: str | None = Field(
+        default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="Environment variable with the secret."
+    )
+    certificate: str | None = Field(default=None, description="PEM file (certificate + private key).")
+    emulator: bool = False
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> TenantEntry:
+        if self.client_secret_env and self.certificate:
+            raise ValueError("give client_secret_env or certificate, not both")
+        if (self.client_secret_env or self.certificate) and not self.client_id:
+            raise ValueError("client_secret_env and certificate need client_id")
+        if self.client_id and not (self.client_secret_env or self.certificate):
+            raise ValueError("client_id needs client_secret_env or certificate")
+        return self
+
+
+@dataclass(frozen=True)
+class TenantsFile:
+    path: Path
+    entries: list[TenantEntry]
+
+
+# ------------------------------------------------------------------------------------------ loading
+
+
+def _mark(node: Any) -> tuple[int, int]:
+    return node.start_mark.line + 1, node.start_mark.column + 1
+
+
+def _node_at(node: Any, loc: Sequence[Any]) -> Any:
+    """The YAML node for a pydantic error location (nearest existing ancestor)."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            child = next((v for k, v in node.value if k.value == part), None)
+            if child is None:
+                return node
+            node = child
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return node
+    return node
+
+
+def load_tenants(path: str | os.PathLike[str]) -> TenantsFile:
+    """Parse and validate a tenants file; every problem reported at file:line:column."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ProvisionerError(f"cannot read tenants file {file}: {exc.strerror or exc}") from None
+    try:
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = Location(str(file), mark.line + 1, mark.column + 1) if mark else Location(str(file))
+        raise ManifestError(f"invalid YAML: {getattr(exc, 'problem', None) or exc}", where) from None
+    items_node = root
+    if isinstance(data, dict) and set(data) == {"tenants"}:
+        data = data["tenants"]
+        items_node = _node_at(root, ["tenants"])
+    if not isinstance(data, list) or not data:
+        raise ManifestError(
+            "expected a non-empty list of tenants (or 'tenants:' with one)", Location(str(file), 1)
+        )
+    errors: list[ManifestError] = []
+    entries: list[TenantEntry] = []
+    for index, raw in enumerate(data):
+        item_node = _node_at(items_node, [index])
+        try:
+            entries.append(TenantEntry.model_validate(raw))
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = [p for p in err["loc"] if p != "__root__"]
+                line, column = _mark(_node_at(item_node, loc))
+                label = ".".join(str(p) for p in (f"tenants[{index}]", *loc))
+                errors.append(ManifestError(f"{label}: {err['msg']}", Location(str(file), line, column)))
+    seen: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.name in seen:
+            line, column = _mark(_node_at(items_node, [index, "name"]))
+            errors.append(
+                ManifestError(
+                    f"tenants[{index}].name: duplicate tenant name {entry.name!r}",
+                    Location(str(file), line, column),
+                )
+            )
+        seen.setdefault(entry.name, index)
+    if errors:
+        raise ManifestErrors(errors)
+    return TenantsFile(path=file, entries=entries)
+
+
+# ------------------------------------------------------------------------------------------ targets
+
+
+def entry_target(entry: TenantEntry, *, tenants_dir: Path, cloud: str, running: Any | None) -> Target:
+    """The Target of one entry; raises CredentialError (for this tenant only) when its secret is missing."""
+    from provisioner.graph.target import Target, target_for_cloud
+    from provisioner.targeting import emulator_endpoint_from_env, emulator_tenant_target
+
+    secret: str | None = None
+    if entry.client_secret_env:
+        secret = os.environ.get(entry.client_secret_env)
+        if not secret:
+            raise CredentialError(
+                f"environment variable {entry.client_secret_env} (client_secret_env) is not set"
+            )
+    certificate = str((tenants_dir / entry.certificate).resolve()) if entry.certificate else None
+    if running is not None:
+        target: Target = emulator_tenant_target(running, entry.tenant_id)  # type: ignore[assignment]
+        if entry.emulator and entry.client_id:
+            target.client_id, target.client_secret, target.certificate_path = (
+                entry.client_id,
+                secret,
+                certificate,
+            )
+        return target
+    if entry.emulator:
+        endpoint = emulator_endpoint_from_env()
+        if endpoint is None:
+            raise ProvisionerError(
+                "emulator: true needs --emulator or a running emulator (PROVISIONER_GRAPH_URL, see "
+                "`provisioner emulator serve`)"
+            )
+        return Target(
+            tenant_id=entry.tenant_id,
+            graph_url=str(endpoint["graph_url"]),
+            authority_host=str(endpoint["authority_host"]),
+            ca_cert_path=endpoint["ca_cert_path"],
+            client_id=entry.client_id,
+            client_secret=secret,
+            certificate_path=certificate,
+        )
+    target = target_for_cloud(entry.cloud or cloud, entry.tenant_id)
+    target.client_id, target.client_secret, target.certificate_path = entry.client_id, secret, certificate
+    return target
+
+
+@contextmanager
+def open_targets(
+    tenants: TenantsFile, *, emulator: bool, cloud: str, state_dir: Path
+) -> Iterator[dict[str, Target | ProvisionerError]]:
+    """Target (or the error that prevents one) per tenant name; starts the embedded emulator if asked."""
+    from provisioner.targeting import open_emulator
+
+    with ExitStack() as stack:
+        running = stack.enter_context(open_emulator(state_dir)) if emulator else None
+        out: dict[str, Target | ProvisionerError] = {}
+        for entry in tenants.entries:
+            try:
+                out[entry.name] = entry_target(
+                    entry, tenants_dir=tenants.path.parent, cloud=cloud, running=running
+                )
+            except ProvisionerError as exc:
+                out[entry.name] = exc
+        yield out
+
+
+# ------------------------------------------------------------------------------------------ results
+
+
+@dataclass
+class TenantResult:
+    name: str
+    tenant_id: str | None
+    plan: Plan | None = None
+    applied: ApplyOutcome | None = None
+    error: str | None = None
+    warnings: list[Any] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    def to_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        out: dict[str, Any] = {"ok": self.ok, "tenant_id": self.tenant_id}
+        if self.applied is not None:
+            out.update(self.applied.to_dict(show_secrets=show_secrets))
+        elif self.plan is not None:
+            out.update(self.plan.to_dict())
+        if self.error is not None:
+            out["error"] = self.error
+        return out
+
+
+@dataclass
+class FanOutOutcome:
+    results: dict[str, TenantResult]
+    warnings: list[Any] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [name for name, r in self.results.items() if not r.ok]
+
+    @property
+    def changes_pending(self) -> bool:
+        return any(r.plan is not None and not r.plan.is_empty for r in self.results.values())
+
+    def to_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
+        return {
+            "tenants": {name: r.to_dict(show_secrets=show_secrets) for name, r in self.results.items()},
+            "failed": self.failed,
+        }
+
+
+class TenantsFailed(ProvisionerError):
+    """One or more tenants of a fan-out run failed (the others' results stand)."""
+
+    def __init__(self, names: list[str]) -> None:
+        super().__init__(f"{len(names)} tenant(s) failed: {', '.join(names)}")
+        self.names = names
+
+
+# ------------------------------------------------------------------------------------------ running
+
+
+def _without_sinks(loaded: list[LoadedApp]) -> tuple[list[LoadedApp], list[str]]:
+    """Apps whose declared sinks are dropped for a fan-out run, and a warning per app that had some."""
+    from dataclasses import replace
+
+    out: list[LoadedApp] = []
+    warnings: list[str] = []
+    for item in loaded:
+        if item.app.sinks:
+            warnings.append(
+                f"{item.source}: app {item.app.name}: its {len(item.app.sinks)} sink(s) are skipped with --tenants "
+                "(one destination for every tenant); values go to <state_dir>/connections/<tenant>/"
+                f"{item.app.name}.json"
+            )
+            item = replace(item, app=item.app.model_copy(update={"sinks": []}))
+        out.append(item)
+    return out, warnings
+
+
+def _error_text(exc: BaseException) -> str:
+    if isinstance(exc, ProvisionerError):
+        return str(exc)
+    return f"unexpected {type(exc).__name__}: {exc}"
+
+
+async def _in_tenant(name: str, call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run ``call`` with this tenant's connection folder selected (a per-task ContextVar)."""
+    from provisioner.sinks.deliver import CONNECTIONS_SUBDIR
+
+    token = CONNECTIONS_SUBDIR.set(name)
+    try:
+        return await call()
+    finally:
+        CONNECTIONS_SUBDIR.reset(token)
+
+
+def plan_all(
+    paths: list[str],
+    tenants_file: str | os.PathLike[str],
+    *,
+    emulator: bool,
+    cloud: str,
+    state_dir: Path,
+    prune: bool = False,
+    base_dir: Path | None = None,
+) -> FanOutOutcome:
+    from provisioner.workflow import _plan, load_manifests
+
+    tenants = load_tenants(tenants_file)
+    loaded, warnings = load_manifests(paths)
+    loaded, sink_warnings = _without_sinks(loaded)
+    base = base_dir or Path.cwd()
+    results: dict[str, TenantResult] = {}
+    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
+
+        async def one(name: str, target: Target) -> None:
+            result = results[name]
+            try:
+                result.plan = await _in_tenant(
+                    name,
+                    lambda: _plan(
+                        target,
+                        loaded,
+                        state_dir=state_dir,
+                        base_dir=base,
+                        prune=prune,
+                        warnings=result.warnings,
+                    ),
+                )
+            except Exception as exc:  # one tenant's failure must not stop the others
+                result.error = _error_text(exc)
+            result.tenant_id = target.tenant_id
+
+        async def run() -> None:
+            calls = []
+            for entry in tenants.entries:
+                target = targets[entry.name]
+                results[entry.name] = TenantResult(entry.name, entry.tenant_id)
+                if isinstance(target, ProvisionerError):
+                    results[entry.name].error = str(target)
+                else:
+                    calls.append(one(entry.name, target))
+            await asyncio.gather(*calls)
+
+        asyncio.run(run())
+    return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
+
+
+def apply_all(
+    paths: list[str],
+    tenants_file: str | os.PathLike[str],
+    *,
+    emulator: bool,
+    cloud: str,
+    state_dir: Path,
+    approve_all: ApproveAll,
+    progress: Progress | None = None,
+    prune: bool = False,
+    base_dir: Path | None = None,
+) -> FanOutOutcome:
+    """Plan every tenant, ask once (``approve_all`` sees every plan), then apply everywhere concurrently."""
+    from provisioner.workflow import _apply, load_manifests
+
+    tenants = load_tenants(tenants_file)
+    loaded, warnings = load_manifests(paths)
+    loaded, sink_warnings = _without_sinks(loaded)
+    base = base_dir or Path.cwd()
+    results: dict[str, TenantResult] = {}
+    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
+
+        async def run() -> bool:
+            runnable = {
+                e.name: t
+                for e, t in ((e, targets[e.name]) for e in tenants.entries)
+                if not isinstance(t, ProvisionerError)
+            }
+            for entry in tenants.entries:
+                target = targets[entry.name]
+                results[entry.name] = TenantResult(entry.name, entry.tenant_id)
+                if isinstance(target, ProvisionerError):
+                    results[entry.name].error = str(target)
+            plans: dict[str, Plan] = {}
+            waiting = len(runnable)
+            decided = asyncio.Event()
+            verdict = {"ok": False}
+
+            def arrive() -> None:
+                nonlocal waiting
+                waiting -= 1
+                if waiting == 0:  # every tenant has planned (or failed): one question for all of them
+                    try:
+                        verdict["ok"] = approve_all(dict(plans), results) if plans else True
+                    finally:
+                        decided.set()  # never leave the other tenants waiting
+
+            async def one(name: str, target: Target) -> None:
+                result = results[name]
+                arrived = False
+
+                async def approve(pending: Plan) -> bool:
+                    nonlocal arrived
+                    result.plan = pending
+                    plans[name] = pending
+                    arrived = True
+                    arrive()
+                    await decided.wait()
+                    return verdict["ok"]
+
+                tenant_progress = (lambda m: progress(f"[{name}] {m}")) if progress else None
+                try:
+                    result.applied = await _in_tenant(
+                        name,
+                        lambda: _apply(
+                            target,
+                            loaded,
+                            approve,
+                            tenant_progress,
+                            state_dir=state_dir,
+                            base_dir=base,
+                            prune=prune,
+                            warnings=result.warnings,
+                        ),
+                    )
+                except Exception as exc:  # one tenant's failure must not stop the others
+                    result.error = _error_text(exc)
+                finally:
+                    if not arrived:
+                        arrive()
+                result.tenant_id = target.tenant_id
+
+            await asyncio.gather(*(one(n, t) for n, t in runnable.items()))
+            return verdict["ok"] or not runnable
+
+        approved = asyncio.run(run())
+    if not approved:
+        raise ProvisionerError("apply cancelled; nothing was changed in any tenant")
+    return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
+
+
+__all__ = [
+    "FanOutOutcome",
+    "TenantEntry",
+    "TenantResult",
+    "TenantsFailed",
+    "TenantsFile",
+    "apply_all",
+    "entry_target",
+    "load_tenants",
+    "open_targets",
+    "plan_all",
+]

@@ -1,0 +1,72 @@
+"""SIGKILL `provisioner apply` between Graph writes, then re-run: the tenant converges, nothing is doubled.
+
+The CLI runs as a subprocess against an emulator in this process; the emulator's
+write counter decides when to kill (:class:`reliability_support.KillSwitch`), so
+the kill points are exact and need no sleeps. After the kills, one more apply
+must converge to exactly the manifests: one application and one service
+principal per app, one AllPrincipals grant per client/resource pair, no
+duplicate app role assignment, one live secret per declared secret, and no
+orphan (a live secret whose value no sink holds: the killed run minted it and
+died before delivering it; the rotation logic replaces and removes it).
+
+The kill chain runs on one tenant (each kill leaves its debris for the next
+run), which is stricter than independent kills. ``make chaos`` runs the heavy
+variant: every kill point on its own tenant, with faults injected.
+"""
+
+from __future__ import annotations
+
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from reliability_support import (
+    apply_killed_after,
+    cli_env,
+    copy_scenarios,
+    fresh_tenant,
+    install_kill_switch,
+    inventory,
+    orphans,
+    run_cli,
+    write_requests,
+)
+
+pytestmark = pytest.mark.slow
+
+# Writes after which the chain of runs is killed; the second lands among consent and secrets.
+KILL_POINTS = (3, 9)
+SCENARIO_APPS = {"exchange-connector", "outlook-etl", "logistics-ops", "automation-pkce", "ews-test-tool"}
+
+
+def assert_converged(emulator: Any, tenant_id: str, state_dir: Path, apps: set[str]) -> None:
+    inv = inventory(emulator, tenant_id)
+    assert set(inv.apps) == apps, inv.apps
+    assert not inv.duplicates(), inv.duplicates()
+    for app in apps:
+        assert inv.sps[inv.app_ids[app]] == 1, f"{app}: service principal missing"
+    lost = orphans(emulator, tenant_id, state_dir)
+    assert not lost, f"live secrets no sink holds: {lost}"
+
+
+def test_apply_killed_at_write_points_then_rerun_converges(tmp_emulator: Any, tmp_path: Path) -> None:
+    from provisioner.emulator.faults import FaultConfig
+
+    tenant = fresh_tenant(tmp_emulator)
+    env = cli_env(tmp_emulator, tenant)
+    manifests = copy_scenarios(tmp_path)
+    switch = install_kill_switch(tmp_emulator)
+    tmp_emulator.ctx.faults = FaultConfig(latency_ms=2)  # keeps requests interleaving across apps
+
+    for writes in KILL_POINTS:
+        before = write_requests(tmp_emulator)
+        proc = apply_killed_after(switch, writes, manifests=manifests, cwd=tmp_path, env=env)
+        assert proc.returncode == -signal.SIGKILL, f"not killed after {writes} writes:\n{proc.stderr}"
+        assert write_requests(tmp_emulator) - before >= writes
+
+    final = run_cli("apply", str(manifests), "--yes", cwd=tmp_path, env=env)
+    assert final.returncode == 0, final.stdout + final.stderr
+    again = run_cli("plan", str(manifests), "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert_converged(tmp_emulator, tenant.tenant_id, tmp_path / ".provisioner", SCENARIO_APPS)

@@ -1,0 +1,348 @@
+"""Secret rotation end to end: the real CLI (subprocess) against a private emulator whose clock the test moves.
+
+The CLI's ``--emulator`` runs an in-process emulator whose clock offset is not
+persisted, so these tests start their own (``tmp_emulator``) and point the CLI
+at it with the environment ``provisioner emulator serve`` would print. The tool
+reads "now" from Graph's ``Date`` header, which the emulator sets from its
+clock, so moving the emulator's clock moves the tool's time too.
+
+Validity of old and new secrets is proven with real client-credentials token
+requests against the emulator's token endpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+pytestmark = pytest.mark.slow
+
+DAY = 86400
+APP = "rot-daemon"
+SECRET = "daemon secret"
+
+MANIFEST = """\
+version: 1
+apps:
+  - name: rot-daemon
+    display_name: Rotation daemon
+    audience: single-tenant
+    secrets:
+      - name: daemon secret
+        expires_in: {expires_in}
+        rotate_before: 30d
+        overlap: 7d
+    sinks:
+      - type: json
+        path: out/daemon.json
+      - type: dotenv
+        path: {dotenv}
+        prefix: DAEMON_
+{extra_sinks}"""
+
+
+def write_manifest(
+    workdir: Path, *, dotenv: str = "out/daemon.env", github: bool = False, expires_in: str = "90d"
+) -> None:
+    extra = "      - type: github\n        prefix: daemon_\n" if github else ""
+    (workdir / "manifests").mkdir(exist_ok=True)
+    text = MANIFEST.format(dotenv=dotenv, extra_sinks=extra, expires_in=expires_in)
+    (workdir / "manifests" / "rot.yaml").write_text(text)
+
+
+def cli(
+    running: Any, workdir: Path, *args: str, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
+    env.update(running.env())
+    env.update(extra_env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "provisioner", *args],
+        cwd=workdir,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def ok(proc: subprocess.CompletedProcess[str], *codes: int) -> subprocess.CompletedProcess[str]:
+    allowed = codes or (0,)
+    assert proc.returncode in allowed, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    )
+    return proc
+
+
+def json_out(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
+    """stdout as JSON; GitHub's ``::add-mask::`` workflow commands (printed first) are skipped."""
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("::")]
+    return json.loads("\n".join(lines))
+
+
+def token_status(running: Any, client_id: str, secret: str) -> tuple[int, str]:
+    """A real client-credentials token request; (HTTP status, error description or "")."""
+    response = httpx.post(
+        f"{running.base_url}/{running.tenant.tenant_id}/oauth2/v2.0/token",
+        data={
+            "client_id": client_id,
+            "client_secret": secret,
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+        verify=str(running.ca_cert_path),
+        timeout=30,
+    )
+    return response.status_code, response.json().get("error_description", "")
+
+
+def admin_headers(running: Any) -> dict[str, str]:
+    status = httpx.post(
+        f"{running.base_url}/{running.tenant.tenant_id}/oauth2/v2.0/token",
+        data={
+            "client_id": running.tenant.admin_client_id,
+            "client_secret": running.tenant.admin_client_secret,
+            "grant_type": "client_credentials",
+            "scope": "https://graph.microsoft.com/.default",
+        },
+        verify=str(running.ca_cert_path),
+        timeout=30,
+    )
+    status.raise_for_status()
+    return {"Authorization": f"Bearer {status.json()['access_token']}"}
+
+
+def entra_secrets(running: Any) -> list[dict[str, Any]]:
+    """The app's passwordCredentials as Graph lists them (read with the admin credential)."""
+    response = httpx.get(
+        f"{running.graph_url}/applications(uniqueName='{APP}')",
+        params={"$select": "id,passwordCredentials"},
+        headers=admin_headers(running),
+        verify=str(running.ca_cert_path),
+        timeout=30,
+    )
+    response.raise_for_status()
+    return list(response.json()["passwordCredentials"])
+
+
+def read_json(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text())
+
+
+def dotenv_value(path: Path, name: str) -> str | None:
+    for line in path.read_text().splitlines():
+        if line.startswith(f"{name}="):
+            return line.split("=", 1)[1].strip("'\"")
+    return None
+
+
+@pytest.fixture()
+def workdir(tmp_path: Path) -> Path:
+    work = tmp_path / "work"
+    work.mkdir()
+    return work
+
+
+def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path) -> None:
+    github_output = workdir / "github_output.txt"
+    github_output.write_text("")
+    gh = {"GITHUB_OUTPUT": str(github_output)}
+    write_manifest(workdir, github=True)
+
+    ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes", extra_env=gh))
+    first = read_json(workdir / "out" / "daemon.json")
+    client_id, old_value, old_id = first["client_id"], first["client_secret"], first["client_secret_id"]
+
+    # Before the window (day 0 of 90, window opens at day 60): nothing to do, exit 0.
+    before = ok(
+        cli(
+            tmp_emulator,
+            workdir,
+            "rotate",
+            "manifests",
+            "--yes",
+            "--json",
+            "--detailed-exitcode",
+            extra_env=gh,
+        )
+    )
+    report = json_out(before)
+    assert report["status"] == "unchanged"
+    assert report["secrets"][0]["current"]["key_id"] == old_id
+
+    # Inside the window: mint, deliver everywhere, keep the old one valid (exit 3 = rotated).
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    inode_before = (workdir / "out" / "daemon.json").stat().st_ino
+    rotated = ok(
+        cli(
+            tmp_emulator,
+            workdir,
+            "rotate",
+            "manifests",
+            "--yes",
+            "--json",
+            "--detailed-exitcode",
+            extra_env=gh,
+        ),
+        3,
+    )
+    report = json_out(rotated)
+    assert report["status"] == "rotated"
+    entry = report["secrets"][0]
+    assert entry["status"] == "rotated" and entry["previous"]["key_id"] == old_id
+    assert "value" not in entry
+    new_id = entry["current"]["key_id"]
+    assert new_id != old_id and entry["current"]["hint"] and entry["current"]["expires"]
+
+    values = read_json(workdir / "out" / "daemon.json")
+    new_value = values["client_secret"]
+    assert values["client_secret_id"] == new_id and new_value != old_value
+    assert dotenv_value(workdir / "out" / "daemon.env", "DAEMON_AZURE_CLIENT_SECRET") == new_value
+    assert read_json(workdir / ".provisioner" / "connections" / f"{APP}.json")["client_secret_id"] == new_id
+    # Files: 0600, replaced by rename (new inode), no temporary file left behind.
+    for path in (workdir / "out" / "daemon.json", workdir / "out" / "daemon.env"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+    assert (workdir / "out" / "daemon.json").stat().st_ino != inode_before
+    assert not [p.name for p in (workdir / "out").iterdir() if p.name.endswith(".tmp")]
+    # The value is never printed, except as GitHub's mask command; the step output carries it.
+    assert f"::add-mask::{new_value}" in rotated.stdout
+    assert new_value not in rotated.stdout.replace(f"::add-mask::{new_value}", "")
+    assert new_value not in rotated.stderr
+    assert "daemon_client_secret<<" in github_output.read_text() and new_value in github_output.read_text()
+
+    # Both secrets are valid during the overlap (7 days from the new secret's start).
+    assert token_status(tmp_emulator, client_id, old_value)[0] == 200
+    assert token_status(tmp_emulator, client_id, new_value)[0] == 200
+    tmp_emulator.ctx.clock.advance(6 * DAY)
+    assert token_status(tmp_emulator, client_id, old_value)[0] == 200
+
+    # After the overlap: plan shows the retirement, rotate performs it, the old secret stops working.
+    tmp_emulator.ctx.clock.advance(2 * DAY)
+    pending = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode"), 2)
+    kinds = [a["kind"] for a in json.loads(pending.stdout)["actions"]]
+    assert kinds == ["retire_secret"]
+    retired = ok(
+        cli(
+            tmp_emulator,
+            workdir,
+            "rotate",
+            "manifests",
+            "--yes",
+            "--json",
+            "--detailed-exitcode",
+            extra_env=gh,
+        ),
+        3,
+    )
+    entry = json_out(retired)["secrets"][0]
+    assert entry["status"] == "retired" and [r["key_id"] for r in entry["removed"]] == [old_id]
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [new_id]
+    status, description = token_status(tmp_emulator, client_id, old_value)
+    assert status == 401 and "AADSTS7000215" in description
+    assert token_status(tmp_emulator, client_id, new_value)[0] == 200
+
+    health = json.loads(ok(cli(tmp_emulator, workdir, "status", "manifests", "--json")).stdout)
+    assert health["healthy"] is True
+    rows = health["apps"][0]["secrets"]
+    assert [(r["key_id"], r["state"]) for r in rows] == [(new_id, "current")]
+    assert len(rows[0]["held_by"]) == 3  # default file, json, dotenv (GitHub outputs keep nothing)
+
+
+def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, workdir: Path) -> None:
+    write_manifest(workdir)
+    ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
+    first = read_json(workdir / "out" / "daemon.json")
+    old_id = first["client_secret_id"]
+
+    # The dotenv sink now points below a regular file: its write fails.
+    (workdir / "blocker").write_text("not a directory\n")
+    write_manifest(workdir, dotenv="blocker/daemon.env")
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    failed = cli(tmp_emulator, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode")
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    report = json_out(failed)
+    assert report["status"] == "failed" and report["secrets"][0]["status"] == "failed"
+    assert "minted in this run was removed again" in failed.stderr
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [old_id]
+    default = read_json(workdir / ".provisioner" / "connections" / f"{APP}.json")
+    assert default["client_secret_id"] == old_id and default["client_secret"] == first["client_secret"]
+    assert token_status(tmp_emulator, first["client_id"], first["client_secret"])[0] == 200
+
+    # Fix the sink; the next run completes the rotation.
+    (workdir / "blocker").unlink()
+    done = json_out(
+        ok(cli(tmp_emulator, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode"), 3)
+    )
+    new_id = done["secrets"][0]["current"]["key_id"]
+    assert done["status"] == "rotated" and new_id != old_id
+    assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
+    assert read_json(workdir / "out" / "daemon.json")["client_secret_id"] == new_id
+    assert dotenv_value(workdir / "blocker" / "daemon.env", "DAEMON_AZURE_CLIENT_SECRET_ID") == new_id
+
+
+def test_secret_minted_but_never_delivered_is_replaced(tmp_emulator: Any, workdir: Path) -> None:
+    write_manifest(workdir, expires_in="18mo")  # allowed, but above Microsoft's 12-month advice: warned
+    ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
+    held_id = read_json(workdir / "out" / "daemon.json")["client_secret_id"]
+
+    # A run killed right after addPassword: Entra holds a secret whose value no sink has.
+    object_id = httpx.get(
+        f"{tmp_emulator.graph_url}/applications(uniqueName='{APP}')",
+        params={"$select": "id"},
+        headers=admin_headers(tmp_emulator),
+        verify=str(tmp_emulator.ca_cert_path),
+    ).json()["id"]
+    added = httpx.post(
+        f"{tmp_emulator.graph_url}/applications/{object_id}/addPassword",
+        json={"passwordCredential": {"displayName": SECRET}},
+        headers=admin_headers(tmp_emulator),
+        verify=str(tmp_emulator.ca_cert_path),
+    )
+    added.raise_for_status()
+    orphan_id = added.json()["keyId"]
+
+    planned = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode"), 2)
+    actions = json.loads(planned.stdout)["actions"]
+    assert [(a["kind"], a["details"]["key_id"]) for a in actions] == [("replace_orphan_secret", orphan_id)]
+
+    rotated = ok(
+        cli(tmp_emulator, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode"), 3
+    )
+    repaired = json_out(rotated)
+    assert [r["key_id"] for r in repaired["secrets"][0]["removed"]] == [orphan_id]
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [held_id]
+    assert "longer than 12 months" in rotated.stderr and any("12 months" in w for w in repaired["warnings"])
+
+    # Lost everything the sinks held (e.g. killed after the first addPassword): apply replaces it.
+    for path in (workdir / "out" / "daemon.json", workdir / "out" / "daemon.env"):
+        path.unlink()
+    (workdir / ".provisioner" / "connections" / f"{APP}.json").unlink()
+    assert cli(tmp_emulator, workdir, "status", "manifests").returncode == 4
+    applied = ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes", "--json"))
+    kinds = {a["kind"] for a in json.loads(applied.stdout)["changes"]["actions"]}
+    assert kinds == {"mint_secret", "replace_orphan_secret"}
+    fresh = read_json(workdir / "out" / "daemon.json")["client_secret_id"]
+    assert fresh != held_id
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [fresh]
+    assert ok(cli(tmp_emulator, workdir, "status", "manifests")).returncode == 0
+
+
+def test_lifetime_above_two_years_is_refused_with_location(tmp_emulator: Any, workdir: Path) -> None:
+    (workdir / "manifests").mkdir()
+    too_long = workdir / "manifests" / "long.yaml"
+    too_long.write_text(
+        "version: 1\napps:\n  - name: long-lived\n    display_name: Long lived\n"
+        "    secrets:\n      - name: s\n        expires_in: 3y\n"
+    )
+    refused = cli(tmp_emulator, workdir, "rotate", "manifests", "--yes")
+    assert refused.returncode == 1
+    assert "long.yaml:6" in refused.stderr and "allow_long_lifetime" in refused.stderr
