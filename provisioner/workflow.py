@@ -199,10 +199,14 @@ def apply(
     base_dir: Path | None = None,
     prune: bool = False,
 ) -> ApplyOutcome:
+    from provisioner.locking import apply_lock
     from provisioner.targeting import open_target
 
     loaded, warnings = load_manifests(paths)
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+    with (
+        apply_lock(state_dir, progress),  # one apply per state dir: no double mint from a double start
+        open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target,
+    ):
         outcome = asyncio.run(
             _apply(
                 target,
@@ -291,7 +295,7 @@ async def _deliver(
     from provisioner.connections import connection_values, merge_previous, read_connection_file
     from provisioner.secrets_graph import remove_password
     from provisioner.sinks import deliver_all
-    from provisioner.sinks.deliver import PartialDeliveryError, default_sink_path
+    from provisioner.sinks.deliver import PartialDeliveryError, default_sink_path, recover_secret
 
     connections: list[AppConnection] = []
     failures: list[ProvisionerError] = []
@@ -313,7 +317,14 @@ async def _deliver(
         )
         existing = state.apps.get(app.name)
         live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
-        previous = read_connection_file(default_sink_path(app.name, state_dir))
+        on_disk = read_connection_file(default_sink_path(app.name, state_dir))
+        previous = on_disk
+        if not (on_disk and on_disk.get("client_secret") and on_disk.get("client_secret_id") in live):
+            # The default file lost the value (fresh checkout, cleaned state dir): take it from
+            # any sink that still holds a live one rather than wiping it from that sink too.
+            recovered = recover_secret(app, base_dir, state_dir=state_dir, live_key_ids=live)
+            if recovered:
+                previous = {**(on_disk or {}), **recovered}
         merged = merge_previous(values, previous, live_key_ids=live)
         try:
             receipts = deliver_all(app, merged, base_dir, state_dir=state_dir)
@@ -323,7 +334,7 @@ async def _deliver(
             for secret in minted:
                 await remove_password(client, ids.object_id, secret.key_id)
             if minted:
-                _restore(default_sink_path(app.name, state_dir), previous)
+                _restore(default_sink_path(app.name, state_dir), on_disk)
             failures.append(
                 SinkError(f"{app.name}: {exc}; the secret minted in this run was removed again, re-run apply")
             )

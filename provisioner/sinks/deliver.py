@@ -12,7 +12,7 @@ record it for removal) and restore the previous connection file.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
@@ -141,3 +141,27 @@ def deliver_all(
         except SinkError as exc:
             raise PartialDeliveryError(exc, receipts, describe(sink, app, base_dir=base_dir)) from None
     return receipts
+
+
+def recover_secret(
+    app: App, base_dir: PathLike, *, state_dir: PathLike | None = None, live_key_ids: Collection[str]
+) -> dict[str, Any] | None:
+    """Secret fields of a live secret that some file sink still holds, or None.
+
+    The default connection file is where a run normally finds the value it cannot
+    read back from Graph; when that file is gone (a fresh checkout, a cleaned state
+    dir) but a manifest sink still holds a live value, delivering without it would
+    wipe the value from that sink too. GitHub outputs are write-only and Key Vault
+    needs a network round trip, so only JSON and dotenv sinks are consulted.
+    """
+    for sink in all_sinks(app, base_dir, state_dir):
+        match sink:
+            case JsonSink():
+                held = json_sink.held_secret(sink, app, base_dir=base_dir)
+            case DotenvSink():
+                held = dotenv_sink.held_secret(sink, app, base_dir=base_dir)
+            case _:
+                continue
+        if held and held.get("client_secret_id") in live_key_ids:
+            return held
+    return None

@@ -231,3 +231,13 @@ def held_key_id(sink: DotenvSink, app: App, *, base_dir: str | os.PathLike[str] 
             "client_secret_id": block.get(variable_name("client_secret_id", sink.prefix)),
         }
     )
+
+
+def held_secret(
+    sink: DotenvSink, app: App, *, base_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The secret fields (and the ids they belong to) of the app's block, when it holds a value."""
+    block = read_block(sink, app, base_dir=base_dir)
+    keys = ("tenant_id", "client_id", "client_secret", "client_secret_id", "client_secret_expires")
+    found = {key: block.get(variable_name(key, sink.prefix)) for key in keys}
+    return {k: v for k, v in found.items() if v} if found["client_secret"] else None

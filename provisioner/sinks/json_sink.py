@@ -37,3 +37,11 @@ def deliver(
 def held_key_id(sink: JsonSink, app: App, *, base_dir: str | os.PathLike[str] | None = None) -> str | None:
     previous = read_connection_file(resolve_path(sink.path, base_dir))
     return held_secret_id(previous) if previous else None
+
+
+def held_secret(
+    sink: JsonSink, app: App, *, base_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The connection values the file holds, when they include a secret value."""
+    previous = read_connection_file(resolve_path(sink.path, base_dir))
+    return previous if previous and previous.get("client_secret") else None

@@ -109,3 +109,20 @@ def test_help_does_not_import_the_sdk(tmp_path: Path) -> None:
     )
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert proc.stdout.strip().splitlines()[-1] == "SDK-MODULES:", proc.stdout
+
+
+def test_apply_keeps_a_sink_secret_when_the_default_file_is_gone(workdir: Path) -> None:
+    """A cleaned connections dir must not make apply wipe the value a manifest sink still holds."""
+    run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
+    dotenv = workdir / "out" / "logistics-ops.env"
+    before = dotenv.read_text()
+    assert "LOGISTICS_AZURE_CLIENT_SECRET=" in before
+    secret_line = next(line for line in before.splitlines() if "_AZURE_CLIENT_SECRET=" in line)
+
+    for path in (workdir / ".provisioner" / "connections").glob("*.json"):
+        path.unlink()
+    run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
+
+    assert secret_line in dotenv.read_text().splitlines()
+    restored = json.loads((workdir / ".provisioner" / "connections" / "logistics-ops.json").read_text())
+    assert restored["client_secret"] == secret_line.split("=", 1)[1].strip("'")
