@@ -39,7 +39,6 @@ what plan will do about it.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 import textwrap
@@ -65,7 +64,7 @@ DEFAULT_ROTATE_BEFORE = timedelta(days=30)
 DEFAULT_OVERLAP = timedelta(days=7)
 MAX_LIFETIME = timedelta(days=730)
 ALL_PRINCIPALS = "AllPrincipals"
-COMMENT_WIDTH = 100
+COMMENT_WIDTH = 110  # the project's line length
 
 
 # ------------------------------------------------------------------------------------------ names
@@ -104,8 +103,9 @@ def scalar(value: Any) -> str:
     text = str(value)
     dumped = yaml.safe_dump(text, allow_unicode=True, width=math.inf, default_flow_style=True)
     dumped = dumped.removesuffix("\n").removesuffix("\n...")
-    if "\n" in dumped:  # multi-line scalars: a JSON string is a valid one-line YAML double-quoted scalar
-        return json.dumps(text)
+    if "\n" in dumped or yaml.safe_load(dumped) != text:  # one-line double-quoted form, all escaped
+        dumped = yaml.safe_dump(text, default_style='"', allow_unicode=True, width=math.inf)
+        dumped = dumped.removesuffix("\n").removesuffix("\n...")
     return dumped
 
 
@@ -123,7 +123,7 @@ class _Lines:
         self.lines.append("  " * depth + text)
 
     def comment(self, depth: int, text: str) -> None:
-        """``# text``, wrapped at about :data:`COMMENT_WIDTH` columns; leading spaces of ``text`` are kept."""
+        """``# text``, wrapped at :data:`COMMENT_WIDTH` columns; leading spaces of ``text`` are kept."""
         indent = len(text) - len(text.lstrip())
         width = max(40, COMMENT_WIDTH - 2 * depth - 4 - indent)
         for index, line in enumerate(textwrap.wrap(" ".join(text.split()), width=width) or [""]):
@@ -427,7 +427,8 @@ def manifest_text(apps: list[ExportedApp], *, tenant_id: str | None, now: dateti
         _comment(
             "Secret values are never exported. `provisioner plan` with this file should show no changes"
         ),
-        _comment("except where a comment below says otherwise."),
+        _comment("except where a comment below says otherwise. Sinks, owners and extra_values exist only in"),
+        _comment("manifests (Entra does not know them): add them back as needed."),
         "version: 1",
         "apps:",
     ]

@@ -12,6 +12,7 @@ from provisioner.render import _escape, console, print_apply_result, print_plan
 
 
 def _header(name: str, tenant_id: str | None) -> None:
+    console().print()
     console().rule(f"tenant {_escape(name)} ({_escape(tenant_id or '?')})", align="left")
 
 

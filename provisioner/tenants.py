@@ -154,17 +154,18 @@ def load_tenants(path: str | os.PathLike[str]) -> TenantsFile:
                 line, column = _mark(_node_at(item_node, loc))
                 label = ".".join(str(p) for p in (f"tenants[{index}]", *loc))
                 errors.append(ManifestError(f"{label}: {err['msg']}", Location(str(file), line, column)))
-    seen: dict[str, int] = {}
-    for index, entry in enumerate(entries):
-        if entry.name in seen:
+    seen: set[str] = set()
+    for index, raw in enumerate(data):
+        name = raw.get("name") if isinstance(raw, dict) else None
+        if isinstance(name, str) and name in seen:
             line, column = _mark(_node_at(items_node, [index, "name"]))
             errors.append(
                 ManifestError(
-                    f"tenants[{index}].name: duplicate tenant name {entry.name!r}",
-                    Location(str(file), line, column),
+                    f"tenants[{index}].name: duplicate tenant name {name!r}", Location(str(file), line, column)
                 )
             )
-        seen.setdefault(entry.name, index)
+        if isinstance(name, str):
+            seen.add(name)
     if errors:
         raise ManifestErrors(errors)
     return TenantsFile(path=file, entries=entries)
@@ -178,6 +179,9 @@ def entry_target(entry: TenantEntry, *, tenants_dir: Path, cloud: str, running: 
     from provisioner.graph.target import Target, target_for_cloud
     from provisioner.targeting import emulator_endpoint_from_env, emulator_tenant_target
 
+    if running is not None and not entry.emulator:
+        # Rehearsing a real tenants file on the embedded emulator: its credentials mean nothing there.
+        return emulator_tenant_target(running, entry.tenant_id)  # type: ignore[return-value]
     secret: str | None = None
     if entry.client_secret_env:
         secret = os.environ.get(entry.client_secret_env)
@@ -188,7 +192,7 @@ def entry_target(entry: TenantEntry, *, tenants_dir: Path, cloud: str, running: 
     certificate = str((tenants_dir / entry.certificate).resolve()) if entry.certificate else None
     if running is not None:
         target: Target = emulator_tenant_target(running, entry.tenant_id)  # type: ignore[assignment]
-        if entry.emulator and entry.client_id:
+        if entry.client_id:
             target.client_id, target.client_secret, target.certificate_path = (
                 entry.client_id,
                 secret,

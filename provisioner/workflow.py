@@ -155,7 +155,8 @@ async def _plan(
 
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
-        now = await graph_now(client)  # Entra's clock judges expiry, not this machine's
+        # Entra's clock judges expiry, not this machine's (the read's Date header; no extra request)
+        now = state.server_time or await graph_now(client)
         pruned = await _prune_actions(client, target, loaded, state, state_dir) if prune else []
     _adoption_warnings(loaded, state, warnings)
     desired = build_desired(loaded, state)
@@ -245,7 +246,7 @@ async def _apply(
 
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
-        now = await graph_now(client)
+        now = state.server_time or await graph_now(client)
         _adoption_warnings(loaded, state, warnings)
         desired = build_desired(loaded, state)
         pending, decisions = lifecycle_plan(

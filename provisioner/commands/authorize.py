@@ -72,10 +72,10 @@ def authorize(
             typer.echo("Open this URL in a browser to sign in:", err=True)
             typer.echo(url, err=True)
             return
-        import webbrowser
+        from provisioner.oauth.browser import open_in_browser
 
         typer.echo(f"Opening a browser to sign in. If none opens, visit:\n{url}", err=True)
-        if not webbrowser.open(url):
+        if not open_in_browser(url):
             note("could not start a browser; open the URL above yourself")
 
     with open_target(emulator=emulator, tenant=None, cloud="public", state_dir=state_dir) as target:

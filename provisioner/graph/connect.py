@@ -3,7 +3,7 @@
 Only plan/apply import this module: msgraph and azure-identity are heavy, and
 the CLI must start fast for ``validate``/``schema``. The Graph client keeps the
 SDK's default middleware (redirects, telemetry, ...) except its RetryHandler,
-which is replaced by :class:`provisioner.graph.retry.GraphRetryHandler` (bounded,
+which is replaced by :class:`provisioner.graph.http_retry.GraphRetryHandler` (bounded,
 jittered, honours Retry-After, retries connection resets, and says what it waited
 for). Proxies: both HTTP stacks read ``HTTPS_PROXY``/``NO_PROXY`` — httpx
 (``trust_env=True``) for Graph, aiohttp (azure-core's default async transport,
@@ -98,7 +98,8 @@ def graph_middleware(on_wait: Callable[[str], None] | None = None, stats: Any = 
     from msgraph.graph_request_adapter import options as sdk_options
     from msgraph_core import GraphClientFactory
 
-    from provisioner.graph.retry import GraphRetryHandler, RetryPolicy
+    from provisioner.graph.http_retry import GraphRetryHandler
+    from provisioner.graph.retry import RetryPolicy
 
     retry = GraphRetryHandler(RetryPolicy.from_env(), on_wait=on_wait, stats=stats)
     chain = KiotaClientFactory.get_default_middleware(dict(sdk_options))

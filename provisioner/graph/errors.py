@@ -94,10 +94,13 @@ def graph_error(exc: BaseException, action: str, refusal: Refusal | None = None)
     message = " ".join(str(message).split())[:300]
     parts = [p for p in (str(status) if status else None, code) if p]
     head = f"Graph {' '.join(parts)}" if parts else "Graph error"
-    if status == 403 and refusal is not None:
-        from provisioner.graph.least_privilege import need_for_request
+    if status == 403:
+        from provisioner.graph.least_privilege import READ, need_for_request
 
-        need = need_for_request(refusal.method, refusal.path)
+        if refusal is not None:
+            need = need_for_request(refusal.method, refusal.path)
+        else:  # refused inside a $batch answer: only reads are batched without noting the request
+            need = READ if action.startswith("read") else None
         if need is not None:
             message = f"{need.message()}; grant it to the provisioner's app (admin consent) or run `provisioner doctor`"
     elif status in (429, 503, 504):

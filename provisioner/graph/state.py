@@ -145,6 +145,8 @@ class TenantState:
     apps: dict[str, ExistingApp | None]  # by manifest name
     resource_keys: dict[str, str] = field(default_factory=dict)  # manifest resource key -> appId
     requests: int = 0  # HTTP requests to Graph (``$batch`` round trips) made while reading
+    # Graph's clock (Date header) while reading: callers need no extra request to learn "now".
+    server_time: datetime | None = None
 
     def resource_by_id(self, object_id: str) -> ResourceSP | None:
         return next((r for r in self.resources.values() if r.id == object_id), None)
@@ -274,6 +276,105 @@ def assignment_from_sdk(assignment: Any) -> RoleAssignment:
     )
 
 
+# ---------------------------------------------------------------- Graph JSON -> dataclass
+# The reader decodes batch answers as JSON, not SDK models (see provisioner.graph.batch.Request).
+
+
+def graph_time(value: Any) -> datetime | None:
+    """Graph's ISO 8601 timestamps ("2026-01-01T00:00:00Z", up to 7 fraction digits) as aware UTC."""
+    if not value:
+        return None
+    text = str(value).strip()
+    if text.endswith(("Z", "z")):
+        text = text[:-1] + "+00:00"
+    match = _FRACTION.search(text)
+    if match:  # Python reads at most 6 fraction digits
+        text = text[: match.start()] + "." + match.group(1)[:6] + text[match.end() :]
+    return _utc(datetime.fromisoformat(text))
+
+
+_FRACTION = re.compile(r"\.(\d+)(?=[+-]\d\d:\d\d$|$)")
+
+
+def _enabled_values(entries: Any) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for entry in entries or []:
+        if entry.get("value") and entry.get("isEnabled") is not False:
+            found.setdefault(entry["value"], str(entry.get("id")).lower())
+    return found
+
+
+def resource_from_json(sp: dict[str, Any]) -> ResourceSP:
+    return ResourceSP(
+        id=str(sp["id"]).lower(),
+        app_id=str(sp["appId"]).lower(),
+        display_name=sp.get("displayName") or str(sp["appId"]),
+        scopes=_enabled_values(sp.get("oauth2PermissionScopes")),
+        roles=_enabled_values(sp.get("appRoles")),
+    )
+
+
+def app_from_json(app: dict[str, Any]) -> ExistingApp:
+    web = app.get("web") or None
+    implicit = (web or {}).get("implicitGrantSettings") or {}
+    rra: dict[str, set[tuple[str, str]]] = {}
+    for entry in app.get("requiredResourceAccess") or []:
+        bucket = rra.setdefault(str(entry.get("resourceAppId")).lower(), set())
+        for access in entry.get("resourceAccess") or []:
+            bucket.add((str(access.get("id")).lower(), access.get("type") or "Scope"))
+    secrets = [
+        ExistingSecret(
+            key_id=str(p.get("keyId")).lower(),
+            display_name=p.get("displayName"),
+            hint=p.get("hint"),
+            start=graph_time(p.get("startDateTime")),
+            end=graph_time(p.get("endDateTime")),
+        )
+        for p in app.get("passwordCredentials") or []
+    ]
+    api = app.get("api") or None
+    return ExistingApp(
+        object_id=str(app["id"]).lower(),
+        app_id=str(app["appId"]).lower(),
+        unique_name=app.get("uniqueName"),
+        display_name=app.get("displayName") or "",
+        sign_in_audience=app.get("signInAudience"),
+        web_redirect_uris=list(web.get("redirectUris") or []) if web else [],
+        spa_redirect_uris=list((app.get("spa") or {}).get("redirectUris") or []),
+        public_client_redirect_uris=list((app.get("publicClient") or {}).get("redirectUris") or []),
+        implicit_access_tokens=bool(implicit.get("enableAccessTokenIssuance")),
+        implicit_id_tokens=bool(implicit.get("enableIdTokenIssuance")),
+        web_home_page_url=web.get("homePageUrl") if web else None,
+        web_logout_url=web.get("logoutUrl") if web else None,
+        is_fallback_public_client=bool(app.get("isFallbackPublicClient")),
+        required_resource_access={k: frozenset(v) for k, v in rra.items()},
+        notes=app.get("notes"),
+        tags=list(app.get("tags") or []),
+        requested_access_token_version=api.get("requestedAccessTokenVersion") if api else None,
+        secrets=secrets,
+    )
+
+
+def grant_from_json(grant: dict[str, Any]) -> Grant:
+    return Grant(
+        id=str(grant["id"]),
+        client_id=str(grant.get("clientId")).lower(),
+        resource_id=str(grant.get("resourceId")).lower(),
+        consent_type=grant.get("consentType") or "",
+        principal_id=_s(grant.get("principalId")),
+        scopes=frozenset((grant.get("scope") or "").split()),
+    )
+
+
+def assignment_from_json(assignment: dict[str, Any]) -> RoleAssignment:
+    return RoleAssignment(
+        id=str(assignment["id"]),
+        principal_id=str(assignment.get("principalId")).lower(),
+        resource_id=str(assignment.get("resourceId")).lower(),
+        app_role_id=str(assignment.get("appRoleId")).lower(),
+    )
+
+
 # ---------------------------------------------------------------- reading
 
 APP_SELECT = [
@@ -301,7 +402,6 @@ class _List:
     """One paged list read: a collection request builder, its query options, what a page decodes to."""
 
     builder: Any
-    page_model: Any  # the SDK's <Entity>CollectionResponse class
     query: dict[str, Any] = field(default_factory=dict)
     missing_ok: bool = False  # a 404 (the addressed object does not exist) reads as an empty list
     optional: bool = False  # any error reads as an empty list (e.g. /organization without permission)
@@ -336,7 +436,7 @@ class _Reader:
         from provisioner.graph.batch import Request
 
         results: list[list[Any]] = [[] for _ in lists]
-        todo = [(i, Request(spec.first_page(), spec.page_model)) for i, spec in enumerate(lists)]
+        todo = [(i, Request(spec.first_page())) for i, spec in enumerate(lists)]
         while todo:
             outcomes = await self.batcher.each([request for _, request in todo])
             following = []
@@ -344,11 +444,11 @@ class _Reader:
                 spec = lists[index]
                 if not outcome.ok and (spec.optional or (spec.missing_ok and outcome.status == 404)):
                     continue
-                page = outcome.result()
-                results[index].extend(page.value or [] if page else [])
-                if page is not None and page.odata_next_link:
-                    info = spec.builder.with_url(page.odata_next_link).to_get_request_information()
-                    following.append((index, Request(info, spec.page_model)))
+                page = outcome.result() or {}
+                results[index].extend(page.get("value") or [])
+                if page.get("@odata.nextLink"):
+                    info = spec.builder.with_url(page["@odata.nextLink"]).to_get_request_information()
+                    following.append((index, Request(info)))
             todo = following
         return results
 
@@ -376,28 +476,6 @@ async def read_state(
         return await _read_state(client, apps, tenant_id, per_client_threshold)
 
 
-def _collections() -> dict[str, Any]:
-    from msgraph.generated.models.app_role_assignment_collection_response import (
-        AppRoleAssignmentCollectionResponse,
-    )
-    from msgraph.generated.models.application_collection_response import ApplicationCollectionResponse
-    from msgraph.generated.models.o_auth2_permission_grant_collection_response import (
-        OAuth2PermissionGrantCollectionResponse,
-    )
-    from msgraph.generated.models.organization_collection_response import OrganizationCollectionResponse
-    from msgraph.generated.models.service_principal_collection_response import (
-        ServicePrincipalCollectionResponse,
-    )
-
-    return {
-        "apps": ApplicationCollectionResponse,
-        "sps": ServicePrincipalCollectionResponse,
-        "grants": OAuth2PermissionGrantCollectionResponse,
-        "assignments": AppRoleAssignmentCollectionResponse,
-        "orgs": OrganizationCollectionResponse,
-    }
-
-
 GRANT_SELECT = ["id", "clientId", "consentType", "principalId", "resourceId", "scope"]
 ASSIGNMENT_SELECT = ["id", "principalId", "resourceId", "appRoleId"]
 ALL_PRINCIPALS_FILTER = "consentType eq 'AllPrincipals'"
@@ -410,14 +488,12 @@ async def _read_state(
     per_client_threshold: int | None,
 ) -> TenantState:
     reader = _Reader(client)
-    page = _collections()
     items = list(apps)  # kept: a LoadedApp locates adoption errors at file:line
     apps = [getattr(a, "app", a) for a in items]  # App or the loader's LoadedApp
 
     def resources_by(prop: str, values: list[str]) -> _List:
         return _List(
             client.service_principals,
-            page["sps"],
             {"filter": in_filter(prop, values), "select": RESOURCE_SELECT},
         )
 
@@ -441,7 +517,6 @@ async def _read_state(
     round1 += [
         _List(
             client.applications,
-            page["apps"],
             {"filter": in_filter("uniqueName", c), "select": APP_SELECT, "top": PAGE_SIZE},
         )
         for c in chunked(names)
@@ -455,19 +530,19 @@ async def _read_state(
             if app.app_id
             else f"displayName eq {odata_quote(app.display_name)}"
         )
-        round1.append(_List(client.applications, page["apps"], {"filter": flt, "select": APP_SELECT}))
+        round1.append(_List(client.applications, {"filter": flt, "select": APP_SELECT}))
     n_adopt = len(round1)
     if tenant_id is None:
         # --tenant not given: learn the credential's home tenant in the same round (if it may read it).
-        round1.append(_List(client.organization, page["orgs"], {"select": ["id"]}, optional=True))
+        round1.append(_List(client.organization, {"select": ["id"]}, optional=True))
     results = await reader.round(round1)
     if tenant_id is None and results[n_adopt:]:
         orgs = results[n_adopt]
-        tenant_id = str(orgs[0].id).lower() if orgs else None
+        tenant_id = str(orgs[0]["id"]).lower() if orgs else None
 
     resources: dict[str, ResourceSP] = {}
     for sp in (sp for batch in results[:n_res] for sp in batch):
-        res = resource_from_sdk(sp)
+        res = resource_from_json(sp)
         resources[res.app_id] = res
     for key in by_name:
         match = [r for r in resources.values() if r.display_name.lower() == key.lower()]
@@ -476,7 +551,7 @@ async def _read_state(
 
     found: dict[str, ExistingApp] = {}
     for sdk_app in (a for batch in results[n_res:n_apps] for a in batch):
-        existing = app_from_sdk(sdk_app)
+        existing = app_from_json(sdk_app)
         if existing.unique_name:
             found[existing.unique_name.lower()] = existing  # Graph matches uniqueName case-insensitively
     state_apps: dict[str, ExistingApp | None] = {}
@@ -485,7 +560,7 @@ async def _read_state(
     located = {getattr(i, "app", i).name: i for i in items}
     for app, matches in zip(adopt_apps, results[n_apps:n_adopt], strict=True):
         state_apps[app.name] = _adopt(
-            located[app.name], state_apps[app.name], [app_from_sdk(m) for m in matches]
+            located[app.name], state_apps[app.name], [app_from_json(m) for m in matches]
         )
     from provisioner.adoption import check_unique
 
@@ -509,7 +584,6 @@ async def _read_state(
     round2: list[_List] = [
         _List(
             client.service_principals,
-            page["sps"],
             {"filter": in_filter("appId", c), "select": CLIENT_SP_SELECT, "top": PAGE_SIZE},
         )
         for c in chunked(client_app_ids)
@@ -519,16 +593,15 @@ async def _read_state(
     n_extra = len(round2)
     consent_reads: list[tuple[str, _List]] = []
     if client_app_ids and not per_client:
-        consent_reads += _per_resource(client, page, sorted(resources.values(), key=lambda r: r.app_id))
+        consent_reads += _per_resource(client, sorted(resources.values(), key=lambda r: r.app_id))
     results = await reader.round([*round2, *(spec for _, spec in consent_reads)])
     sp_by_app_id: dict[str, ExistingSP] = {}
     for sp in (sp for batch in results[:n_clients] for sp in batch):
-        sp_by_app_id[str(sp.app_id).lower()] = ExistingSP(
-            object_id=str(sp.id).lower(), app_id=str(sp.app_id).lower()
-        )
+        app_id = str(sp["appId"]).lower()
+        sp_by_app_id[app_id] = ExistingSP(object_id=str(sp["id"]).lower(), app_id=app_id)
     extras: list[ResourceSP] = []
     for sp in (sp for batch in results[n_clients:n_extra] for sp in batch):
-        res = resource_from_sdk(sp)
+        res = resource_from_json(sp)
         if res.app_id not in resources:
             resources[res.app_id] = res
             extras.append(res)
@@ -548,32 +621,30 @@ async def _read_state(
             more.append(
                 (
                     "grants",
-                    _List(sp_builder.oauth2_permission_grants, page["grants"], {"select": GRANT_SELECT}),
+                    _List(sp_builder.oauth2_permission_grants, {"select": GRANT_SELECT}),
                 )
             )
             more.append(
                 (
                     "assignments",
-                    _List(
-                        sp_builder.app_role_assignments, page["assignments"], {"select": ASSIGNMENT_SELECT}
-                    ),
+                    _List(sp_builder.app_role_assignments, {"select": ASSIGNMENT_SELECT}),
                 )
             )
     elif extras and client_app_ids:
-        more = _per_resource(client, page, extras)
+        more = _per_resource(client, extras)
     if more:
         consent += list(
             zip([kind for kind, _ in more], await reader.round([spec for _, spec in more]), strict=True)
         )
 
     grants = [
-        grant_from_sdk(g)
+        grant_from_json(g)
         for kind, batch in consent
         if kind == "grants"
         for g in batch
-        if g.consent_type == "AllPrincipals"
+        if g.get("consentType") == "AllPrincipals"
     ]
-    assignments = [assignment_from_sdk(a) for kind, batch in consent if kind == "assignments" for a in batch]
+    assignments = [assignment_from_json(a) for kind, batch in consent if kind == "assignments" for a in batch]
 
     by_sp = {a.service_principal.object_id: a for a in existing_apps if a.service_principal}
     for grant in sorted(grants, key=lambda g: g.id):
@@ -591,12 +662,11 @@ async def _read_state(
         apps=state_apps,
         resource_keys=resource_keys,
         requests=reader.requests,
+        server_time=reader.batcher.server_time(),
     )
 
 
-def _per_resource(
-    client: GraphServiceClient, page: dict[str, Any], resources: Sequence[ResourceSP]
-) -> list[tuple[str, _List]]:
+def _per_resource(client: GraphServiceClient, resources: Sequence[ResourceSP]) -> list[tuple[str, _List]]:
     """Admin consent given *on* each resource: its AllPrincipals grants and the app roles assigned on it."""
     reads: list[tuple[str, _List]] = []
     for res in resources:
@@ -606,7 +676,6 @@ def _per_resource(
                 "grants",
                 _List(
                     client.oauth2_permission_grants,
-                    page["grants"],
                     {"filter": flt, "select": GRANT_SELECT, "top": PAGE_SIZE},
                 ),
             )
@@ -615,7 +684,7 @@ def _per_resource(
         reads.append(
             (
                 "assignments",
-                _List(assigned_to, page["assignments"], {"select": ASSIGNMENT_SELECT, "top": PAGE_SIZE}),
+                _List(assigned_to, {"select": ASSIGNMENT_SELECT, "top": PAGE_SIZE}),
             )
         )
     return reads

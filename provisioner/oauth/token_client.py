@@ -47,8 +47,12 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if not value:
         return None
     text = value.strip()
-    if text.isdigit():
-        return float(text)
+    try:
+        seconds = float(text)  # delta-seconds (fractions tolerated: some test servers send them)
+    except ValueError:
+        pass
+    else:
+        return seconds if seconds >= 0 and seconds == seconds else None  # negative or NaN: ignore
     try:
         when = parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):

@@ -174,6 +174,10 @@ def verify_app(
         if delegated:
             report.token_file = str(token_path)
             report.checks += _delegated_checks(loaded, delegated, config, client, token_path)
+    if not report.checks:
+        report.checks.append(
+            Check("connection", "-", "skipped", "no permissions and no client secret: nothing to check")
+        )
     return report
 
 

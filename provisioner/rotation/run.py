@@ -199,7 +199,7 @@ async def _rotate(
     errors: list[ProvisionerError] = []
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
-        now = await graph_now(client)
+        now = state.server_time or await graph_now(client)  # Date of the read's answers
         present = [item for item in loaded if state.apps.get(item.app.name) is not None]
         for item in loaded:
             if state.apps.get(item.app.name) is None:
@@ -391,7 +391,7 @@ async def _read(target: Target, loaded: list[LoadedApp]) -> tuple[TenantState, d
 
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
-        return state, await graph_now(client)
+        return state, state.server_time or await graph_now(client)
 
 
 def status_of(

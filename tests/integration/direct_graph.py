@@ -91,7 +91,9 @@ class DirectGraph:
                 ],
             },
         )
-        self.ok("POST", f"/applications/{app['id']}/addPassword", {"passwordCredential": {"displayName": "ops"}})
+        self.ok(
+            "POST", f"/applications/{app['id']}/addPassword", {"passwordCredential": {"displayName": "ops"}}
+        )
         sp = self.ok("POST", "/servicePrincipals", {"appId": app["appId"]})
         if consent:
             if delegated:
@@ -117,7 +119,9 @@ class DirectGraph:
         return self.ok("GET", f"/applications?$filter=displayName eq '{display_name}'")["value"]
 
     def deleted_ids(self) -> set[str]:
-        return {a["id"] for a in self.ok("GET", "/directory/deletedItems/microsoft.graph.application")["value"]}
+        return {
+            a["id"] for a in self.ok("GET", "/directory/deletedItems/microsoft.graph.application")["value"]
+        }
 
 
 def cli_env(emulator: Any, tenant: Any, extra: dict[str, str] | None = None) -> dict[str, str]:

@@ -8,6 +8,7 @@ store: that is the ground truth duplicates are counted against.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -16,7 +17,7 @@ import sys
 import threading
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -159,40 +160,37 @@ def run_cli(*args: str, cwd: Path, env: dict[str, str], timeout: float = 240) ->
 class KillSwitch(dict):  # type: ignore[type-arg]
     """Stands in for ``ctx.counters``: SIGKILLs a process when the emulator counts its k-th write.
 
-    The emulator counts a write (``graph_writes``) right before executing it, in its
-    server thread; the kill happens there and then, so the write still completes in
-    the tenant while the client never sees the answer — the nastiest crash point.
-    No sleeps: the trigger is the emulator's own bookkeeping.
+    The emulator counts a write (``graph_writes`` and ``graph_writes/<tenant>``) right
+    before executing it, in its server thread; the kill happens there and then, so the
+    write still completes in the tenant while the client never sees the answer — the
+    nastiest crash point. No sleeps: the trigger is the emulator's own bookkeeping.
+    Armed per tenant, so runs against different tenants can be killed independently.
     """
 
     def __init__(self, initial: dict[str, int]) -> None:
         super().__init__(initial)
         self.lock = threading.Lock()
-        self.armed: tuple[int, int] | None = None  # (pid, absolute write count to kill at)
-        self.fired = threading.Event()
+        self.armed: dict[str, tuple[int, int]] = {}  # counter -> (pid, value to kill at)
 
-    def arm(self, pid: int, after_writes: int) -> None:
+    def arm(self, pid: int, after_writes: int, tenant_id: str) -> None:
+        key = f"graph_writes/{tenant_id}"
         with self.lock:
-            self.fired.clear()
-            self.armed = (pid, self.get("graph_writes", 0) + after_writes)
+            self.armed[key] = (pid, self.get(key, 0) + after_writes)
 
-    def disarm(self) -> None:
+    def disarm(self, tenant_id: str) -> None:
         with self.lock:
-            self.armed = None
+            self.armed.pop(f"graph_writes/{tenant_id}", None)
 
     def __setitem__(self, key: str, value: int) -> None:
         super().__setitem__(key, value)
-        if key != "graph_writes":
+        if not key.startswith("graph_writes/"):
             return
         with self.lock:
-            if self.armed and value >= self.armed[1]:
-                pid, _ = self.armed
-                self.armed = None
-                try:
-                    os.kill(pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
-                self.fired.set()
+            armed = self.armed.get(key)
+            if armed and value >= armed[1]:
+                del self.armed[key]
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(armed[0], signal.SIGKILL)
 
 
 def install_kill_switch(emulator: Any) -> KillSwitch:
@@ -202,7 +200,7 @@ def install_kill_switch(emulator: Any) -> KillSwitch:
 
 
 def apply_killed_after(
-    switch: KillSwitch, writes: int, *, manifests: Path, cwd: Path, env: dict[str, str]
+    switch: KillSwitch, writes: int, *, tenant_id: str, manifests: Path, cwd: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess[str]:
     """Run `provisioner apply --yes`; SIGKILL it when the emulator has seen ``writes`` more writes."""
     proc = subprocess.Popen(
@@ -214,11 +212,11 @@ def apply_killed_after(
         stdin=subprocess.DEVNULL,
         text=True,
     )
-    switch.arm(proc.pid, writes)
+    switch.arm(proc.pid, writes, tenant_id)
     try:
-        out, err = proc.communicate(timeout=240)
+        out, err = proc.communicate(timeout=300)
     finally:
-        switch.disarm()
+        switch.disarm(tenant_id)
     return subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
 
 
@@ -301,12 +299,35 @@ def orphans(emulator: Any, tenant_id: str, state_dir: Path) -> dict[str, set[str
     }
 
 
-def write_requests(emulator: Any) -> int:
-    return int(emulator.ctx.counters.get("graph_writes", 0))
+def write_requests(emulator: Any, tenant_id: str | None = None) -> int:
+    key = f"graph_writes/{tenant_id}" if tenant_id else "graph_writes"
+    return int(emulator.ctx.counters.get(key, 0))
 
 
 def faults_injected(emulator: Any) -> int:
     return int(emulator.ctx.counters.get("faults_injected", 0))
 
 
-Check = Callable[[], None]
+def lost_values(emulator: Any, tenant_id: str, state_dir: Path, manifests: Path) -> list[str]:
+    """Declared secrets without a live value in the app's connection file ("data lost")."""
+    from provisioner.manifest import validate_paths
+
+    store = emulator.ctx.store
+    now = emulator.ctx.clock.now().astimezone(UTC)
+    lost = []
+    for loaded in validate_paths([str(manifests)]).apps:
+        app = loaded.app
+        registration = next(
+            (a for a in store.list(tenant_id, "applications") if (a.get("uniqueName") or "") == app.name), None
+        )
+        held = held_key_ids(state_dir, app.name)
+        for secret in app.secrets:
+            live = {
+                str(c["keyId"]).lower()
+                for c in (registration or {}).get("passwordCredentials") or []
+                if c.get("displayName") == secret.name
+                and datetime.fromisoformat(c["endDateTime"].replace("Z", "+00:00")) > now
+            }
+            if not live & held:
+                lost.append(f"{app.name}/{secret.name}")
+    return lost

@@ -66,7 +66,12 @@ def test_export_plan_adopt_change_destroy_restore_purge(
     assert "No changes" in again.stdout
 
     # -- adopted and changed through the manifest: same registration, PATCHed, not tagged as owned
-    path.write_text(text.replace("- https://legacy.example.com/spa", "- https://legacy.example.com/spa\n        - https://legacy.example.com/spa2"))
+    path.write_text(
+        text.replace(
+            "- https://legacy.example.com/spa",
+            "- https://legacy.example.com/spa\n        - https://legacy.example.com/spa2",
+        )
+    )
     plan = json.loads(ok(run_cli("plan", "manifests", "--json", cwd=tmp_path, env=env)).stdout)
     assert [a["kind"] for a in plan["actions"]] == ["update_app"], plan
     ok(run_cli("apply", "manifests", "--yes", cwd=tmp_path, env=env))
@@ -81,7 +86,9 @@ def test_export_plan_adopt_change_destroy_restore_purge(
     assert ok(run_cli("plan", "manifests", "--detailed-exitcode", cwd=tmp_path, env=env)).returncode == 0
 
     # -- destroy (soft), restore, destroy --purge
-    destroyed = json.loads(ok(run_cli("destroy", "manifests", "--yes", "--json", cwd=tmp_path, env=env)).stdout)
+    destroyed = json.loads(
+        ok(run_cli("destroy", "manifests", "--yes", "--json", cwd=tmp_path, env=env)).stdout
+    )
     assert [d["app_id"] for d in destroyed["destroyed"]] == [legacy["appId"]]
     assert graph.call("GET", f"/applications/{legacy['id']}").status_code == 404
     assert legacy["id"] in graph.deleted_ids()

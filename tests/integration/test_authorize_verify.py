@@ -248,9 +248,11 @@ def revoke_sessions(emulator: RunningEmulator, upn: str) -> None:
     assert response.json()["value"] is True
 
 
-def advance_clock(emulator: RunningEmulator, days: int) -> None:
+def advance_clock(emulator: RunningEmulator, *, days: int = 0, seconds: int = 0) -> None:
     with httpx.Client(verify=emulator.ssl_context(), trust_env=False) as http:
-        response = http.post(f"{emulator.base_url}/_emulator/clock", json={"advance_seconds": days * 86400})
+        response = http.post(
+            f"{emulator.base_url}/_emulator/clock", json={"advance_seconds": days * 86400 + seconds}
+        )
         assert response.status_code == 200, response.text
 
 
@@ -360,6 +362,9 @@ def test_authorize_writes_token_file_and_verify_passes(
     url = run.url()
     query = dict(httpx.URL(url).params)
     assert url.startswith(connection["authorization_url"] + "?")
+    # Multi-tenant scenario 1 signs in through /organizations, single-tenant ones through the tenant ID.
+    segment = "organizations" if manifest == S1 else connection["tenant_id"]
+    assert f"/{segment}/oauth2/v2.0/authorize?" in url
     assert query["code_challenge_method"] == "S256" and len(query["code_challenge"]) == 43
     assert query["redirect_uri"].startswith("http://localhost:") and query["state"]
     assert query.get("prompt") == prompt
@@ -388,12 +393,6 @@ def test_authorize_writes_token_file_and_verify_passes(
     rotated = json.loads(path.read_text())
     assert rotated["refresh_token"] != tokens["refresh_token"]  # refresh tokens rotate: file re-written
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-
-
-def test_multi_tenant_app_uses_the_organizations_endpoints(world: World) -> None:
-    connection = json.loads((world.workdir / "state" / "connections" / "exchange-connector.json").read_text())
-    assert "/organizations/oauth2/v2.0/" in connection["authorization_url"]
-    assert "/organizations/oauth2/v2.0/" in connection["token_url"]
 
 
 def test_verify_distinguishes_unknown_client_invalid_secret_and_changed_client(
@@ -461,6 +460,7 @@ def test_no_loopback_redirect_fails_with_the_line_to_add(tmp_path: Path) -> None
 # -- revoked vs expired (own emulator: revocation and the clock are global) -------------------------
 
 
+@pytest.mark.slow
 def test_revoked_then_expired_refresh_tokens_then_expired_secret(
     tmp_emulator: RunningEmulator, tmp_path: Path
 ) -> None:
@@ -479,6 +479,8 @@ def test_revoked_then_expired_refresh_tokens_then_expired_secret(
     code, report = verify_json(tmp_path, env, *paths)
     assert code == 0 and report["ok"], report
 
+    # signInSessionsValidFromDateTime has whole seconds: revoke in a later second than the sign-in.
+    advance_clock(tmp_emulator, seconds=1)
     revoke_sessions(tmp_emulator, f"admin@{tmp_emulator.tenant.domain}")
     code, report = verify_json(tmp_path, env, *paths)
     assert code == 1
@@ -494,7 +496,7 @@ def test_revoked_then_expired_refresh_tokens_then_expired_secret(
     code, report = verify_json(tmp_path, env, *paths)
     assert code == 0, report
 
-    advance_clock(tmp_emulator, 91)
+    advance_clock(tmp_emulator, days=91)
     code, report = verify_json(tmp_path, env, *paths)
     assert code == 1
     for app in ("outlook-etl", "automation-pkce"):
@@ -504,7 +506,7 @@ def test_revoked_then_expired_refresh_tokens_then_expired_secret(
         assert "run provisioner authorize again" in delegated["message"]
     assert {c["status"] for c in checks_of(report, "outlook-etl") if c["check"] == "secret"} == {"ok"}
 
-    advance_clock(tmp_emulator, 100)  # past the 180-day secret of scenario 2
+    advance_clock(tmp_emulator, days=100)  # past the 180-day secret of scenario 2
     code, report = verify_json(tmp_path, env, paths[0])
     assert code == 1
     (secret,) = [c for c in checks_of(report, "outlook-etl") if c["check"] == "secret"]
@@ -513,25 +515,34 @@ def test_revoked_then_expired_refresh_tokens_then_expired_secret(
 
 
 def test_token_requests_retry_through_throttling(tmp_emulator: RunningEmulator) -> None:
-    """503s on the identity endpoints (fault injection) are retried with growing waits."""
+    """503s injected on the identity endpoints are retried, with growing waits, until a token comes."""
     with httpx.Client(verify=tmp_emulator.ssl_context(), trust_env=False) as http:
         http.put(
             f"{tmp_emulator.base_url}/_emulator/faults",
-            json={"error_rate": 0.5, "seed": 11, "include_identity": True},
+            json={"error_rate": 0.2, "seed": 11, "include_identity": True},
         ).raise_for_status()
     tenant = tmp_emulator.tenant
-    waits: list[float] = []
     token_url = f"{tmp_emulator.authority}/{tenant.tenant_id}/oauth2/v2.0/token"
-    with TokenClient(token_url, verify=tmp_emulator.ssl_context(), sleep=waits.append) as client:
-        for _ in range(6):
+    retries: list[tuple[int, float, int]] = []
+    with TokenClient(
+        token_url,
+        verify=tmp_emulator.ssl_context(),
+        sleep=lambda seconds: None,  # the waits are recorded, not slept
+        on_retry=lambda attempt, wait, status: retries.append((attempt, wait, status)),
+    ) as client:
+        for _ in range(40):  # until a request needed a retry and then succeeded (seeded: a few calls)
             body = client.client_credentials(
                 client_id=tenant.admin_client_id,
                 client_secret=tenant.admin_client_secret,
                 scope="https://graph.microsoft.com/.default",
             )
             assert body["access_token"]
-    assert waits, "the seeded fault sequence should have produced at least one 503"
-    assert all(w >= 1.0 for w in waits)
+            if retries:
+                break
+    assert retries, "no 503 was injected in 40 token requests"
+    assert {status for _, _, status in retries} == {503}
+    # The n-th retry of one request waits at least 2**(n-1) s (and at least Retry-After).
+    assert all(wait >= 2 ** (attempt - 1) for attempt, wait, _ in retries)
 
 
 # -- --emulator: the CLI's own in-process emulator on a persistent state dir ------------------------

@@ -60,10 +60,12 @@ def test_apply_killed_at_write_points_then_rerun_converges(tmp_emulator: Any, tm
     tmp_emulator.ctx.faults = FaultConfig(latency_ms=2)  # keeps requests interleaving across apps
 
     for writes in KILL_POINTS:
-        before = write_requests(tmp_emulator)
-        proc = apply_killed_after(switch, writes, manifests=manifests, cwd=tmp_path, env=env)
+        before = write_requests(tmp_emulator, tenant.tenant_id)
+        proc = apply_killed_after(
+            switch, writes, tenant_id=tenant.tenant_id, manifests=manifests, cwd=tmp_path, env=env
+        )
         assert proc.returncode == -signal.SIGKILL, f"not killed after {writes} writes:\n{proc.stderr}"
-        assert write_requests(tmp_emulator) - before >= writes
+        assert write_requests(tmp_emulator, tenant.tenant_id) - before >= writes
 
     final = run_cli("apply", str(manifests), "--yes", cwd=tmp_path, env=env)
     assert final.returncode == 0, final.stdout + final.stderr

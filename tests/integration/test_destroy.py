@@ -44,17 +44,16 @@ def test_prune_destroy_restore(tmp_emulator: Any, tmp_path: Path) -> None:
     planned = json.loads(ok(run_cli("plan", "m", "--prune", "--json", cwd=tmp_path, env=env)).stdout)
     deletes = [a for a in planned["actions"] if a["kind"] == "delete_app"]
     assert [a["app"] for a in deletes] == ["beta"], planned  # not gamma (untagged), not the bootstrap app
-    without = json.loads(ok(run_cli("plan", "m", "--json", cwd=tmp_path, env=env)).stdout)
-    assert not without["actions"], "without --prune nothing is deleted"
-    text = ok(run_cli("plan", "m", "--prune", cwd=tmp_path, env=env)).stdout
+    text = ok(run_cli("apply", "m", "--prune", "--yes", cwd=tmp_path, env=env)).stdout
     assert "- delete application beta" in text and "1 to remove" in text
-    ok(run_cli("apply", "m", "--prune", "--yes", cwd=tmp_path, env=env))
     assert graph.apps_named("Beta service") == []
     assert not (connections / "beta.json").exists()
     assert (connections / "alpha.json").exists()
 
     # -- destroy skips what it does not own
-    skipped = json.loads(ok(run_cli("destroy", "foreign.yaml", "--yes", "--json", cwd=tmp_path, env=env)).stdout)
+    skipped = json.loads(
+        ok(run_cli("destroy", "foreign.yaml", "--yes", "--json", cwd=tmp_path, env=env)).stdout
+    )
     assert skipped["destroyed"] == [] and skipped["skipped"][0]["app"] == "gamma"
     assert "not tagged provisioner:managed" in skipped["skipped"][0]["reason"]
     assert graph.call("GET", f"/applications/{foreign['id']}").status_code == 200

@@ -172,6 +172,8 @@ def test_transport_error_names_the_endpoint() -> None:
 def test_retry_after_forms() -> None:
     now = datetime(2026, 1, 1, tzinfo=UTC)
     assert retry_after_seconds("12") == 12.0
+    assert retry_after_seconds("0.5") == 0.5
+    assert retry_after_seconds("-3") is None
     assert retry_after_seconds(format_datetime(now + timedelta(seconds=30), usegmt=True), now=now) == 30.0
     assert retry_after_seconds(format_datetime(now - timedelta(seconds=30), usegmt=True), now=now) == 0.0
     assert retry_after_seconds("soon") is None

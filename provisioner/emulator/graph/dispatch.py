@@ -33,7 +33,9 @@ def execute(ctx: EmulatorContext, router: Router, request: GraphRequest, caller:
         match = router.resolve(request.method, request.path)
         call = Call(ctx, request, caller, match.params)
         if request.method != "GET" and request.path.lower() != "/$batch":
-            ctx.count("graph_writes")  # attempted writes (batch inner ones too); tests assert on it
+            # attempted writes (batch inner ones too), in all and per tenant; tests assert and kill on them
+            ctx.count("graph_writes")
+            ctx.count(f"graph_writes/{caller.tenant}")
         if match.transactional:
             with ctx.store.transaction():
                 response = match.handler(call)

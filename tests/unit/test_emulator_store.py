@@ -1,0 +1,94 @@
+"""Emulator store reads: private copies for writers, shared read-only views for hot read paths."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+
+from provisioner.emulator.store import FrozenDict, FrozenList, Store, freeze, thaw
+
+
+def _store() -> Store:
+    store = Store()
+    store.put(
+        "t", "servicePrincipals", {"id": "a", "appRoles": [{"id": "r", "value": "Mail.Read"}], "tags": []}
+    )
+    return store
+
+
+def test_views_are_shared_and_refuse_changes() -> None:
+    store = _store()
+    view = store.view("t", "servicePrincipals", "a")
+    assert view is store.view("t", "servicePrincipals", "a")  # no copy per read
+    assert view is not None and isinstance(view, FrozenDict)
+    with pytest.raises(TypeError, match="read-only view"):
+        view["tags"] = ["x"]
+    with pytest.raises(TypeError):
+        view["appRoles"].append({})
+    with pytest.raises(TypeError):
+        view["appRoles"][0]["value"] = "changed"
+    with pytest.raises(TypeError):
+        view.setdefault("_owners", [])
+    assert store.get("t", "servicePrincipals", "a") == {
+        "id": "a",
+        "appRoles": [{"id": "r", "value": "Mail.Read"}],
+        "tags": [],
+    }
+
+
+def test_get_list_find_hand_out_private_mutable_copies() -> None:
+    store = _store()
+    mine = store.get("t", "servicePrincipals", "a")
+    assert mine is not None and type(mine) is dict and type(mine["appRoles"]) is list
+    mine["appRoles"][0]["value"] = "changed"
+    mine["tags"].append("x")
+    (listed,) = store.list("t", "servicePrincipals")
+    (found,) = store.find("t", "servicePrincipals", id="a")
+    assert listed["appRoles"][0]["value"] == found["appRoles"][0]["value"] == "Mail.Read"
+    assert listed["tags"] == []
+
+
+def test_put_freezes_a_copy_and_shares_frozen_parts() -> None:
+    store = _store()
+    view = store.view("t", "servicePrincipals", "a")
+    assert view is not None
+    updated = {**view, "tags": ["new"]}  # writers may build on a view: its frozen parts are shared
+    store.put("t", "servicePrincipals", updated)
+    updated["tags"].append("after put")  # the caller's object is not the stored one
+    stored = store.view("t", "servicePrincipals", "a")
+    assert stored is not None and stored["tags"] == ["new"]
+    assert stored["appRoles"] is view["appRoles"]
+
+
+def test_views_serialise_and_copy_like_plain_json() -> None:
+    value = freeze({"a": [1, {"b": None}], "c": (1, 2)})
+    assert isinstance(value["a"], FrozenList)
+    assert json.loads(json.dumps(value)) == {"a": [1, {"b": None}], "c": [1, 2]}
+    assert type(copy.deepcopy(value)) is dict and type(copy.copy(value)) is dict
+    assert thaw(value) == {"a": [1, {"b": None}], "c": [1, 2]}
+    assert {**value} == thaw(value)
+
+
+def test_rollback_restores_the_previous_objects() -> None:
+    store = _store()
+    before = store.view("t", "servicePrincipals", "a")
+    with pytest.raises(RuntimeError), store.transaction():
+        store.put("t", "servicePrincipals", {"id": "a", "appRoles": [], "tags": ["x"]})
+        store.delete("t", "servicePrincipals", "a")
+        raise RuntimeError("handler failed half-way")
+    assert store.view("t", "servicePrincipals", "a") is before
+
+
+def test_state_survives_a_restart_frozen(tmp_path: object) -> None:
+    from pathlib import Path
+
+    path = Path(str(tmp_path)) / "state.db"
+    first = Store(path)
+    first.put("t", "applications", {"id": "x", "tags": ["a"]})
+    first.close()
+    again = Store(path)
+    view = again.view("t", "applications", "x")
+    assert view == {"id": "x", "tags": ["a"]} and isinstance(view, FrozenDict)
+    again.close()
