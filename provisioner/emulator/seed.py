@@ -41,6 +41,8 @@ BOOTSTRAP_ROLES = (
     "AppRoleAssignment.ReadWrite.All",
     "DelegatedPermissionGrant.ReadWrite.All",
     "User.Read.All",
+    "User.RevokeSessions.All",  # tests revoke refresh tokens through Graph, as an admin would
+    "Organization.Read.All",  # lets a credential find its tenant via GET /organization
 )
 
 

@@ -873,3 +873,74 @@ def test_serve_prints_connection_values_and_stops_on_sigterm(tmp_path: Path, jso
         if process.poll() is None:
             process.kill()
             process.wait()
+
+
+# -- fixes found by the authorize/verify work ------------------------------------------------------
+
+
+def _admin_graph(emulator: RunningEmulator) -> httpx.Client:
+    """httpx against the emulator's Graph with the bootstrap admin's client-credentials token."""
+    with client(emulator) as http:
+        token = token_request(
+            http,
+            emulator,
+            grant_type="client_credentials",
+            client_id=emulator.tenant.admin_client_id,
+            client_secret=emulator.tenant.admin_client_secret,
+            scope="https://graph.microsoft.com/.default",
+        ).json()["access_token"]
+    return httpx.Client(
+        verify=emulator.ssl_context(),
+        base_url=emulator.graph_url + "/",
+        headers={"Authorization": f"Bearer {token}"},
+    )
+
+
+def test_revocation_through_graph_covers_a_sign_in_in_the_same_second(tmp_emulator: RunningEmulator) -> None:
+    """Graph shows revocation time to the second; a sign-in just before it is revoked all the same."""
+    emulator = tmp_emulator
+    app = register_app(emulator, public=[CALLBACK])
+    with client(emulator) as http, _admin_graph(emulator) as graph:
+        refresh = interactive_tokens(emulator, http, app)["refresh_token"]
+        user = graph.get(f"users/{user_upn(emulator, 'user')}").json()
+        # No clock movement: the revocation lands in the same second as the sign-in.
+        assert graph.post(f"users/{user['id']}/revokeSignInSessions").status_code == 200
+        answer = token_request(
+            http, emulator, grant_type="refresh_token", client_id=app["appId"], refresh_token=refresh
+        )
+        assert aadsts(answer) == 50173, answer.text
+        shown = graph.get(f"users/{user['id']}").json()
+        assert not any(key.startswith("_") for key in shown)
+
+
+def test_public_client_redemption_with_a_secret_is_aadsts700025(tmp_emulator: RunningEmulator) -> None:
+    emulator = tmp_emulator
+    app = register_app(emulator, public=[CALLBACK], secret="s3cret-value-for-a-public-client")
+    with client(emulator) as http:
+        verifier, challenge = pkce_pair()
+        page = http.get(authorize_url(emulator, app, code_challenge=challenge, code_challenge_method="S256"))
+        code = code_from(sign_in(http, page, user_upn(emulator, "user")))
+        answer = token_request(
+            http,
+            emulator,
+            grant_type="authorization_code",
+            client_id=app["appId"],
+            client_secret="s3cret-value-for-a-public-client",
+            code=code,
+            redirect_uri=CALLBACK,
+            code_verifier=verifier,
+        )
+        assert answer.status_code == 401 and aadsts(answer) == 700025, answer.text
+
+
+def test_logout_redirects_only_to_registered_uris(emulator: RunningEmulator) -> None:
+    app = register_app(emulator, web=["https://app.example.com/signed-out"])
+    tenant = emulator.tenant.tenant_id
+    with client(emulator) as http:
+        ok = http.get(
+            f"/{tenant}/oauth2/v2.0/logout",
+            params={"post_logout_redirect_uri": app["web"]["redirectUris"][0]},
+        )
+        assert ok.status_code == 302 and ok.headers["location"] == "https://app.example.com/signed-out"
+        evil = http.get(f"/{tenant}/oauth2/v2.0/logout", params={"post_logout_redirect_uri": "https://evil.example/"})
+        assert evil.status_code == 200 and "location" not in evil.headers

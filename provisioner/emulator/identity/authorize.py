@@ -327,7 +327,7 @@ def _session(ctx: EmulatorContext, request: Request, tenant_id: str) -> dict[str
     user = get_user(ctx, tenant_id, str(body.get("u")))
     if user is None or user.get("accountEnabled") is False:
         return None
-    valid_from = user.get("signInSessionsValidFromDateTime")
+    valid_from = user.get("_signInSessionsValidFrom") or user.get("signInSessionsValidFromDateTime")
     if valid_from and parse_iso(body["at"]) < parse_iso(valid_from):
         return None  # sessions are revoked with the refresh tokens
     return body
@@ -497,8 +497,11 @@ def _consent(ctx: EmulatorContext, target: Target, form: Mapping[str, str]) -> R
 
 
 def logout(ctx: EmulatorContext, request: Request) -> Response:
-    """End the emulator session; go to post_logout_redirect_uri when given."""
+    """End the emulator session; go to post_logout_redirect_uri only when an app of the tenant
+    registered it (as a redirect URI or logout URL) — anything else would be an open redirect."""
     target = request.query_params.get("post_logout_redirect_uri")
+    if target and not _registered_logout_target(ctx, request.path_params.get("tenant", ""), target):
+        target = None
     response: Response = (
         RedirectResponse(target, status_code=302)
         if target
@@ -506,3 +509,15 @@ def logout(ctx: EmulatorContext, request: Request) -> Response:
     )
     response.delete_cookie(SESSION_COOKIE)
     return response
+
+
+def _registered_logout_target(ctx: EmulatorContext, segment: str, target: str) -> bool:
+    from provisioner.emulator.identity.directory import resolve_tenant
+
+    tenant_id = resolve_tenant(ctx, segment)
+    if tenant_id is None:
+        return False
+    for app in ctx.store.list(tenant_id, "applications"):
+        if match_redirect_uri(app, target) is not None or (app.get("web") or {}).get("logoutUrl") == target:
+            return True
+    return False

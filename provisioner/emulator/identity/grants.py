@@ -158,6 +158,8 @@ def pkce_matches(verifier: str, challenge: str, method: str) -> bool:
 def _public_or_confidential(method: str | None, platform: str) -> str:
     """Confidential (web) redemption needs a credential; public (spa/native) clients may omit it."""
     if method is not None:
+        if platform == "publicClient":
+            raise errors.public_client_with_credential()
         return method
     if platform == "web":
         raise errors.credential_required()
@@ -232,7 +234,7 @@ def refresh_token(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     user = get_user(ctx, g.tenant_id, rt.user_id)
     if user is None:
         raise errors.invalid_refresh_token()
-    valid_from = user.get("signInSessionsValidFromDateTime")
+    valid_from = user.get("_signInSessionsValidFrom") or user.get("signInSessionsValidFromDateTime")
     if valid_from and rt.auth_time < parse_iso(valid_from):
         raise errors.refresh_token_revoked(iso(rt.auth_time), iso(parse_iso(valid_from)))
     if user.get("accountEnabled") is False:
