@@ -230,6 +230,9 @@ def start_emulator(
             timeout_graceful_shutdown=2,
             # Date comes from the emulator clock (app.DateHeaderMiddleware), not the wall clock.
             date_header=False,
+            # Longer than any client's idle pool timeout (httpx: 5 s): otherwise the server may
+            # close a pooled connection just as a client reuses it ("Server disconnected").
+            timeout_keep_alive=75,
         )
         server = _Server(config)
         thread = threading.Thread(
