@@ -30,7 +30,9 @@ app.add_typer(emulator_app, name="emulator")
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-Paths = Annotated[list[Path], typer.Argument(help="Manifest files or folders.", show_default=False)]
+Paths = Annotated[
+    list[Path], typer.Argument(help="Manifest files or folders.", show_default=False, metavar="PATH")
+]
 EmulatorOpt = Annotated[
     bool, typer.Option("--emulator", help="Run against the embedded emulator (state under --state-dir).")
 ]
