@@ -217,6 +217,15 @@ def _json(node: ParseNode) -> Any:
     return raw
 
 
+def _safe_decode(item: _ResponseItem | None, request: Request) -> Outcome:
+    """Decode one answer; an undecodable one fails that step only (never the whole batch)."""
+    try:
+        return _decode(item, request)
+    except Exception as exc:
+        status = int(item.status) if item is not None and item.status is not None else 599
+        return Outcome(status if status >= 400 else 599, error=exc, final=True)
+
+
 def _text_body(text: str, headers: dict[str, str]) -> ParseNode | None:
     """A string body: JSON sent base64-encoded, as Graph does for some content types; else not parsed."""
     from kiota_serialization_json.json_parse_node import JsonParseNode
@@ -324,8 +333,10 @@ class Batcher:
         limiter: AdaptiveLimiter | None = None,
         policy: RetryPolicy | None = None,
         on_wait: Report | None = None,
+        label: str = "batched requests",
     ) -> None:
         self.client = client
+        self.label = label  # what the batches do, in wait reports ("... on apply")
         self.limiter = limiter or AdaptiveLimiter()
         self.policy = policy or RetryPolicy.from_env()
         self.on_wait = on_wait
@@ -374,14 +385,22 @@ class Batcher:
                 continue
             queue = [p for p in queue if p.ready_at > now]
             batches = _pack([p.unit for p in due])
-            results = await asyncio.gather(*(self._send(chains, batch) for batch in batches))
-            for batch, answers in zip(batches, results, strict=True):
+            sent = await asyncio.gather(*(self._send(chains, b) for b in batches), return_exceptions=True)
+            for batch, answers in zip(batches, sent, strict=True):
+                if isinstance(answers, BaseException):  # not even answered: every step of it failed
+                    if not isinstance(answers, Exception):
+                        raise answers  # KeyboardInterrupt, CancelledError
+                    answers = {
+                        _step_id(u.chain, p): Outcome(599, error=answers, final=True)
+                        for u in batch
+                        for p in range(u.start, u.start + u.length)
+                    }
                 for unit in batch:
                     follow = self._settle(chains, unit, answers, outcomes, attempts, reasons)
                     if follow is not None:
                         queue.append(follow)
         if reasons and self.on_wait:
-            self.on_wait(describe_wait(waited, reasons, f"{sum(reasons.values())} batched request(s)"))
+            self.on_wait(describe_wait(waited, reasons, self.label))
         return [[o if o is not None else Outcome(599) for o in chain] for chain in outcomes]
 
     def _settle(
@@ -454,7 +473,7 @@ class Batcher:
         if dates:
             self.server_date = next(iter(dates))
         items = answer.responses if answer is not None and answer.responses else {}
-        outcomes = {step: _decode(items.get(step), request) for step, request in requests.items()}
+        outcomes = {step: _safe_decode(items.get(step), request) for step, request in requests.items()}
         congested = [o for o in outcomes.values() if o.status in CONGESTION]
         retry_after = max((_retry_after(o.headers) or 0.0 for o in congested), default=0.0)
         self.limiter.feedback(window, throttled=bool(congested), retry_after=retry_after or None)

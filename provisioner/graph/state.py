@@ -415,6 +415,13 @@ class _List:
         return self.builder.to_get_request_information(config)
 
 
+def _report_wait(message: str) -> None:
+    """Throttling waits while reading go to stderr, like the retry middleware's (stdout may be JSON)."""
+    from provisioner.render import print_progress
+
+    print_progress(message)
+
+
 class _Reader:
     """Batched, paged list reads: all lists of a round share ``$batch`` requests; errors raise.
 
@@ -425,7 +432,7 @@ class _Reader:
         from provisioner.graph.batch import Batcher
 
         self.client = client
-        self.batcher = Batcher(client)
+        self.batcher = Batcher(client, on_wait=_report_wait, label="read tenant state")
 
     @property
     def requests(self) -> int:

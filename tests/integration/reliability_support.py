@@ -85,7 +85,8 @@ def make_caller(emulator: Any, tenant: Any, roles: Iterable[str], *, name: str |
         app.raise_for_status()
         app_body = app.json()
         secret = http.post(
-            f"/applications/{app_body['id']}/addPassword", json={"passwordCredential": {"displayName": "test"}}
+            f"/applications/{app_body['id']}/addPassword",
+            json={"passwordCredential": {"displayName": "test"}},
         ).json()["secretText"]
         sp = http.post("/servicePrincipals", json={"appId": app_body["appId"]})
         sp.raise_for_status()
@@ -142,7 +143,9 @@ def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "provisioner", *args]
 
 
-def run_cli(*args: str, cwd: Path, env: dict[str, str], timeout: float = 240) -> subprocess.CompletedProcess[str]:
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str], timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         cli(*args),
         cwd=cwd,
@@ -269,7 +272,8 @@ def inventory(emulator: Any, tenant_id: str) -> Inventory:
             if g.get("consentType") == "AllPrincipals"
         ),
         assignments=Counter(
-            (a["principalId"], a["resourceId"], a["appRoleId"]) for a in store.list(tenant_id, "appRoleAssignments")
+            (a["principalId"], a["resourceId"], a["appRoleId"])
+            for a in store.list(tenant_id, "appRoleAssignments")
         ),
         live_secrets=live,
         secret_ids=ids,
@@ -318,7 +322,8 @@ def lost_values(emulator: Any, tenant_id: str, state_dir: Path, manifests: Path)
     for loaded in validate_paths([str(manifests)]).apps:
         app = loaded.app
         registration = next(
-            (a for a in store.list(tenant_id, "applications") if (a.get("uniqueName") or "") == app.name), None
+            (a for a in store.list(tenant_id, "applications") if (a.get("uniqueName") or "") == app.name),
+            None,
         )
         held = held_key_ids(state_dir, app.name)
         for secret in app.secrets:

@@ -50,7 +50,9 @@ def test_broken_manifest_is_refused_before_any_graph_call(
 
 
 @pytest.mark.slow
-def test_all_broken_manifests_in_one_cli_run(emulator: Any, tenant_env: dict[str, str], tmp_path: Path) -> None:
+def test_all_broken_manifests_in_one_cli_run(
+    emulator: Any, tenant_env: dict[str, str], tmp_path: Path
+) -> None:
     """The real subprocess: every problem of every file reported, one line each, nothing sent to Graph."""
     before = dict(emulator.ctx.counters)
     proc = run_cli("apply", *map(str, FILES), "--yes", cwd=tmp_path, env=tenant_env)

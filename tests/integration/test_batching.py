@@ -191,3 +191,81 @@ def test_batched_apply_converges_under_throttling(tmp_emulator: Any, tenant_env:
     assert all(len(a["passwordCredentials"]) == 1 for a in apps)  # no secret minted twice
     assert len({(g["clientId"], g["resourceId"]) for g in grants}) == len(grants)
     assert len({(a["principalId"], a["appRoleId"]) for a in assignments}) == len(assignments)
+
+
+def test_grant_created_by_another_run_mid_apply_mints_exactly_once(
+    tmp_emulator: Any, tenant_env: Any
+) -> None:
+    """A 409 on the grant (another run won) is repaired (find it, PATCH it) without minting a second secret.
+
+    After the 409 the next wave sends [find grant, assign role, mint secret] as one chain: all of
+    them run, the found grant adds a PATCH; the minted value must be kept, not minted again.
+    """
+    import asyncio
+
+    from msgraph.generated.models.o_auth2_permission_grant import OAuth2PermissionGrant
+
+    from provisioner.apply import apply_plan
+    from provisioner.desired import build_desired
+    from provisioner.graph.connect import graph_client
+    from provisioner.graph.state import read_state
+    from provisioner.graph.target import Target
+    from provisioner.manifest.loader import load_text
+    from provisioner.plan import make_plan
+
+    loaded, errors = load_text(
+        "version: 1\napps:\n  - name: raced\n    display_name: Raced\n    permissions:\n"
+        "      Microsoft Graph:\n        delegated: [User.Read]\n        application: [Mail.Read]\n"
+        "    admin_consent: true\n    secrets:\n      - name: raced secret\n",
+        "inline.yaml",
+    )
+    assert not errors
+    target = Target(
+        tenant_id=tenant_env.tenant_id,
+        graph_url=tmp_emulator.graph_url,
+        authority_host=tmp_emulator.authority,
+        ca_cert_path=str(tmp_emulator.ca_cert_path),
+        client_id=tenant_env.admin_client_id,
+        client_secret=tenant_env.admin_client_secret,
+    )
+
+    async def run() -> Any:
+        async with graph_client(target, on_wait=None) as client:
+            first = await read_state(client, loaded, tenant_id=target.tenant_id)
+            desired = build_desired(loaded, first)
+            created = await apply_plan(client, make_plan(desired, first), desired, first)  # everything
+            created.raise_for_errors()
+            # Rewind: revoke consent and drop the secret, plan against that state, then let "another
+            # run" grant a different scope before this apply sends its grant.
+            state = await read_state(client, loaded, tenant_id=target.tenant_id)
+            app = state.apps["raced"]
+            assert app is not None and app.service_principal is not None
+            for grant in app.delegated_grants:
+                await client.oauth2_permission_grants.by_o_auth2_permission_grant_id(grant.id).delete()
+            from provisioner.secrets_graph import remove_password
+
+            for secret in app.secrets:
+                await remove_password(client, app.object_id, secret.key_id)
+            stale = await read_state(client, loaded, tenant_id=target.tenant_id)
+            plan = make_plan(desired, stale)
+            assert [a.kind for a in plan.actions] == ["grant_delegated", "mint_secret"]
+            graph = stale.resources[GRAPH_APP_ID]
+            await client.oauth2_permission_grants.post(
+                OAuth2PermissionGrant(
+                    client_id=app.service_principal.object_id,
+                    consent_type="AllPrincipals",
+                    resource_id=graph.id,
+                    scope="openid",
+                )
+            )
+            result = await apply_plan(client, plan, desired, stale)
+            after = await read_state(client, loaded, tenant_id=target.tenant_id)
+            return result, after
+
+    result, after = asyncio.run(run())
+    result.raise_for_errors()
+    assert len(result.minted["raced"]) == 1
+    app = after.apps["raced"]
+    assert app is not None and [s.key_id for s in app.secrets] == [result.minted["raced"][0].key_id]
+    (grant,) = app.delegated_grants
+    assert grant.scopes == {"User.Read"}  # the PATCH set the declared scope on the found grant

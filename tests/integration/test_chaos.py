@@ -82,7 +82,9 @@ class Tally:
         self.count(runs=1)
         plan = run_cli("plan", str(manifests), "--detailed-exitcode", cwd=cwd, env=env)
         if plan.returncode != 0:
-            self.failures.append(f"{cwd.name}: re-plan not empty (exit {plan.returncode}): {plan.stdout[-400:]}")
+            self.failures.append(
+                f"{cwd.name}: re-plan not empty (exit {plan.returncode}): {plan.stdout[-400:]}"
+            )
             return False
         return True
 
@@ -125,7 +127,9 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
         cwd = tmp_path / f"kill-{k}-{uuid.uuid4().hex[:6]}"
         cwd.mkdir()
         env = cli_env(emulator, tenant)
-        killed = apply_killed_after(switch, k, tenant_id=tenant.tenant_id, manifests=manifests, cwd=cwd, env=env)
+        killed = apply_killed_after(
+            switch, k, tenant_id=tenant.tenant_id, manifests=manifests, cwd=cwd, env=env
+        )
         tally.count(runs=1)
         ok = tally.converge(manifests, cwd, env)
         tally.audit(emulator, tenant.tenant_id, cwd / ".provisioner", manifests, f"kill@{k}")
@@ -141,7 +145,9 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
     for machine in machines:
         machine.mkdir()
     with ThreadPoolExecutor(2) as pool:
-        raced = list(pool.map(lambda cwd: run_cli("apply", str(manifests), "--yes", cwd=cwd, env=env), machines))
+        raced = list(
+            pool.map(lambda cwd: run_cli("apply", str(manifests), "--yes", cwd=cwd, env=env), machines)
+        )
     tally.count(runs=2)
     race_dups = [d for d in inventory(emulator, tenant.tenant_id).duplicates() if not d.startswith("secret ")]
     tally.duplicates += [f"race: {d}" for d in race_dups]
@@ -152,7 +158,9 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
     tally.converge(manifests, machines[0], env)
     tally.audit(emulator, tenant.tenant_id, machines[0] / ".provisioner", manifests, "race")
 
-    counters: Counter[str] = Counter({k: v for k, v in emulator.ctx.counters.items() if k.startswith("faults_")})
+    counters: Counter[str] = Counter(
+        {k: v for k, v in emulator.ctx.counters.items() if k.startswith("faults_")}
+    )
     summary = (
         f"chaos: runs={tally.runs} kill_points={len(kill_points)} (killed {sum(killed_ok)}) "
         f"reruns_needed={tally.reruns} faults_injected={counters['faults_injected']} "

@@ -87,7 +87,9 @@ def test_batch_throttles_each_inner_request(tmp_emulator: Any) -> None:
         assert response["body"]["error"]["code"] == "TooManyRequests"
 
 
-def test_5xx_are_retried_within_bounds_and_reported(tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_5xx_are_retried_within_bounds_and_reported(
+    tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from provisioner.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
@@ -100,7 +102,10 @@ def test_5xx_are_retried_within_bounds_and_reported(tmp_emulator: Any, monkeypat
     stats = RetryStats()
 
     async def read() -> None:
-        async with graph_client(target, on_wait=waits.append, stats=stats) as client, graph_errors("read organization"):
+        async with (
+            graph_client(target, on_wait=waits.append, stats=stats) as client,
+            graph_errors("read organization"),
+        ):
             await client.organization.get()
 
     with pytest.raises(GraphError) as failure:
@@ -113,7 +118,9 @@ def test_5xx_are_retried_within_bounds_and_reported(tmp_emulator: Any, monkeypat
     assert "Graph unavailable (503) x2 on read organization" in waits[0]
 
 
-def test_retry_after_above_the_cap_is_not_waited_for(tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_retry_after_above_the_cap_is_not_waited_for(
+    tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from provisioner.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
@@ -149,7 +156,9 @@ def test_gateway_timeout_never_replays_add_password(tmp_emulator: Any) -> None:
         async with graph_client(target, on_wait=None) as client:
             with pytest.raises(GraphError, match="504"):
                 async with graph_errors("mint"):
-                    await add_password(client, app["id"], name="s", expires=datetime.now(UTC) + timedelta(days=1))
+                    await add_password(
+                        client, app["id"], name="s", expires=datetime.now(UTC) + timedelta(days=1)
+                    )
             assert tmp_emulator.ctx.counters["faults_504"] == 1  # not replayed
             tmp_emulator.ctx.faults = FaultConfig(timeout_rate=0.5, seed=3, retry_after_s=0.01)
             await client.applications.by_application_id(app["id"]).get()  # reads are
@@ -157,7 +166,9 @@ def test_gateway_timeout_never_replays_add_password(tmp_emulator: Any) -> None:
     asyncio.run(mint_then_read())
 
 
-def test_connection_failures_are_retried_then_reported(tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connection_failures_are_retried_then_reported(
+    tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from provisioner.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
@@ -188,14 +199,24 @@ def test_scenarios_apply_under_throttling_errors_and_lag(tmp_emulator: Any, tmp_
     target = target_for(tmp_emulator, tenant)
     manifests = copy_scenarios(tmp_path)
     tmp_emulator.ctx.faults = FaultConfig(
-        latency_ms=2, throttle_probability=0.2, error_rate=0.05, retry_after_s=0.05, replication_lag_ms=400, seed=11
+        latency_ms=2,
+        throttle_probability=0.2,
+        error_rate=0.05,
+        retry_after_s=0.05,
+        replication_lag_ms=400,
+        seed=11,
     )
     messages: list[str] = []
     loaded, _ = workflow.load_manifests([str(manifests)])
 
     async def apply() -> Any:
         return await workflow._apply(
-            target, loaded, lambda plan: True, messages.append, state_dir=tmp_path / ".provisioner", base_dir=tmp_path
+            target,
+            loaded,
+            lambda plan: True,
+            messages.append,
+            state_dir=tmp_path / ".provisioner",
+            base_dir=tmp_path,
         )
 
     outcome = asyncio.run(apply())
@@ -206,5 +227,60 @@ def test_scenarios_apply_under_throttling_errors_and_lag(tmp_emulator: Any, tmp_
     assert not inventory(tmp_emulator, tenant.tenant_id).duplicates()
 
     tmp_emulator.ctx.clock.advance(5)  # everything replicated; faults stay on for the re-plan
-    again = asyncio.run(workflow._plan(target, loaded, state_dir=tmp_path / ".provisioner", base_dir=tmp_path))
+    again = asyncio.run(
+        workflow._plan(target, loaded, state_dir=tmp_path / ".provisioner", base_dir=tmp_path)
+    )
     assert again.is_empty, [a.summary for a in again.actions]
+
+
+def test_emulator_serve_takes_fault_options(tmp_path: Path) -> None:
+    """`provisioner emulator serve --... ` switches faults on from the start; seeding still works."""
+    import json
+    import subprocess
+    import sys
+
+    proc = subprocess.Popen(
+        [
+            sys.executable, "-m", "provisioner", "emulator", "serve", "--port", "0", "--json",
+            "--latency-ms", "1", "--throttle-rate", "50", "--throttle-burst", "100", "--error-rate", "0.01",
+            "--timeout-rate", "0.01", "--replication-lag-ms", "1500", "--fault-seed", "5",
+        ],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())  # printed once serving (and seeded)
+        with httpx.Client(verify=info["ca_cert"]) as http:
+            faults = http.get(f"{info['url']}/_emulator/faults").json()
+            bearer = http.post(
+                f"{info['url']}/{info['tenant_id']}/oauth2/v2.0/token",
+                data={
+                    "client_id": info["client_id"],
+                    "client_secret": info["client_secret"],
+                    "grant_type": "client_credentials",
+                    "scope": "https://graph.microsoft.com/.default",
+                },
+            )
+    finally:
+        proc.terminate()
+        proc.wait(10)
+    assert bearer.status_code == 200
+    assert faults | {"seed": 5} == faults
+    assert (faults["replication_lag_ms"], faults["throttle_rate_per_s"], faults["timeout_rate"]) == (
+        1500,
+        50,
+        0.01,
+    )
+
+
+def test_invalid_fault_option_is_one_error_line(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from provisioner.commands import app
+
+    result = CliRunner().invoke(app, ["emulator", "serve", "--error-rate", "2"])
+    assert result.exit_code == 1
+    assert result.stderr.strip() == "error: invalid fault option: error_rate must be between 0 and 1"

@@ -95,7 +95,7 @@ def test_row_no_permission_cannot_even_plan(emulator: Any, tenant: Any, tmp_path
 def test_row_owned_by_creates_and_updates_its_own_apps(emulator: Any, tenant: Any, tmp_path: Path) -> None:
     caller = make_caller(emulator, tenant, [OWNED])
     target = target_for(emulator, tenant, caller)
-    path, name = manifest(tmp_path, NO_CONSENT)
+    path, _ = manifest(tmp_path, NO_CONSENT)
     assert apply_as(target, path, tmp_path).actions_done > 0
     path.write_text(path.read_text().replace("display_name: Least privilege", "display_name: Renamed"))
     assert apply_as(target, path, tmp_path).actions_done == 1  # update + secret management on its own app
@@ -107,8 +107,9 @@ def test_row_read_only_caller_is_told_what_creating_needs(emulator: Any, tenant:
     path, _ = manifest(tmp_path, NO_CONSENT)
     with pytest.raises(ProvisionerError) as failure:
         apply_as(target_for(emulator, tenant, caller), path, tmp_path)
-    assert "the caller lacks Application.ReadWrite.All (or Application.ReadWrite.OwnedBy) needed to create applications" in str(
-        failure.value
+    assert (
+        "the caller lacks Application.ReadWrite.All (or Application.ReadWrite.OwnedBy) needed to create applications"
+        in str(failure.value)
     )
 
 
@@ -119,8 +120,9 @@ def test_row_delegated_admin_consent_needs_delegated_permission_grant(
     without = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED]))
     with pytest.raises(ProvisionerError) as failure:
         apply_as(without, path, tmp_path)
-    assert f"the caller lacks {DELEGATED_GRANTS} needed to grant admin consent for delegated permissions" in str(
-        failure.value
+    assert (
+        f"the caller lacks {DELEGATED_GRANTS} needed to grant admin consent for delegated permissions"
+        in str(failure.value)
     )
     with_grant = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED, DELEGATED_GRANTS]))
     path2, _ = manifest(tmp_path, DELEGATED_CONSENT)
@@ -135,8 +137,9 @@ def test_row_application_admin_consent_needs_app_role_assignment(
     without = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED, DELEGATED_GRANTS]))
     with pytest.raises(ProvisionerError) as failure:
         apply_as(without, path, tmp_path)
-    assert f"the caller lacks {ROLE_ASSIGNMENTS} needed to grant admin consent for application permissions" in str(
-        failure.value
+    assert (
+        f"the caller lacks {ROLE_ASSIGNMENTS} needed to grant admin consent for application permissions"
+        in str(failure.value)
     )
     with_roles = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED, ROLE_ASSIGNMENTS]))
     path2, _ = manifest(tmp_path, APPLICATION_CONSENT)
@@ -188,7 +191,9 @@ def test_expired_secret_is_one_actionable_line(tmp_emulator: Any) -> None:
     tenant = tmp_emulator.tenant
     caller = make_caller(tmp_emulator, tenant, [OWNED])
     with admin_http(tmp_emulator, tenant) as admin:
-        app = admin.get("/applications", params={"$filter": f"appId eq '{caller.client_id}'"}).json()["value"][0]
+        app = admin.get("/applications", params={"$filter": f"appId eq '{caller.client_id}'"}).json()[
+            "value"
+        ][0]
         end = (datetime.now(UTC) + timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
         short = admin.post(
             f"/applications/{app['id']}/addPassword", json={"passwordCredential": {"endDateTime": end}}
@@ -196,7 +201,7 @@ def test_expired_secret_is_one_actionable_line(tmp_emulator: Any) -> None:
     tmp_emulator.ctx.clock.advance(2 * 3600)
     target = target_for(tmp_emulator, tenant, caller)
     target.client_secret = short["secretText"]
-    with pytest.raises(CredentialError, match="AADSTS7000222.*create a new client secret"):
+    with pytest.raises(CredentialError, match=r"AADSTS7000222.*create a new client secret"):
         _connect(target)
 
 

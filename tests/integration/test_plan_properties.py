@@ -77,7 +77,9 @@ def property_tenant(emulator: Any) -> Any:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(drawn=st.lists(apps(), min_size=1, max_size=2))
-def test_plan_after_apply_is_empty(drawn: list[dict[str, Any]], emulator: Any, property_tenant: Any, tmp_path: Path) -> None:
+def test_plan_after_apply_is_empty(
+    drawn: list[dict[str, Any]], emulator: Any, property_tenant: Any, tmp_path: Path
+) -> None:
     from provisioner import workflow
     from provisioner.manifest import validate_paths
 
@@ -92,9 +94,13 @@ def test_plan_after_apply_is_empty(drawn: list[dict[str, Any]], emulator: Any, p
     state_dir = folder / ".provisioner"
 
     async def converge() -> tuple[Any, Any, Any]:
-        first = await workflow._apply(target, loaded, lambda p: True, None, state_dir=state_dir, base_dir=folder)
+        first = await workflow._apply(
+            target, loaded, lambda p: True, None, state_dir=state_dir, base_dir=folder
+        )
         plan = await workflow._plan(target, loaded, state_dir=state_dir, base_dir=folder)
-        second = await workflow._apply(target, loaded, lambda p: True, None, state_dir=state_dir, base_dir=folder)
+        second = await workflow._apply(
+            target, loaded, lambda p: True, None, state_dir=state_dir, base_dir=folder
+        )
         return first, plan, second
 
     first, plan, second = asyncio.run(converge())

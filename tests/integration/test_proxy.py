@@ -96,13 +96,17 @@ def _plan(emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **prox
     for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "https_proxy", "no_proxy"):
         monkeypatch.delenv(key, raising=False)
     manifests = copy_scenarios(tmp_path, ["03-logistics-app"])
-    return workflow.plan([str(manifests)], emulator=False, tenant=None, cloud="public", state_dir=tmp_path / ".p")
+    return workflow.plan(
+        [str(manifests)], emulator=False, tenant=None, cloud="public", state_dir=tmp_path / ".p"
+    )
 
 
 def test_https_proxy_carries_token_and_graph_traffic(
     emulator: Any, proxy: ConnectProxy, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    outcome = _plan(emulator, tmp_path, monkeypatch, HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}", NO_PROXY="")
+    outcome = _plan(
+        emulator, tmp_path, monkeypatch, HTTPS_PROXY=f"http://127.0.0.1:{proxy.port}", NO_PROXY=""
+    )
     assert not outcome.plan.is_empty
     assert proxy.tunnels, "no tunnel through HTTPS_PROXY"
     assert set(proxy.tunnels) == {f"localhost:{emulator.port}"}

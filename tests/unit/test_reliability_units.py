@@ -37,7 +37,11 @@ def test_policy_from_env_defaults_and_overrides() -> None:
 
 @pytest.mark.parametrize(
     ("name", "value"),
-    [("PROVISIONER_MAX_RETRIES", "1.5"), ("PROVISIONER_RETRY_MAX_WAIT", "soon"), ("PROVISIONER_MAX_RETRIES", "-1")],
+    [
+        ("PROVISIONER_MAX_RETRIES", "1.5"),
+        ("PROVISIONER_RETRY_MAX_WAIT", "soon"),
+        ("PROVISIONER_MAX_RETRIES", "-1"),
+    ],
 )
 def test_policy_rejects_bad_env_values_naming_the_variable(name: str, value: str) -> None:
     with pytest.raises(ProvisionerError, match=name):
@@ -102,11 +106,17 @@ def _api_error(status: int, message: str) -> Exception:
 def test_replication_lag_recognised_narrowly() -> None:
     assert is_replication_lag(_api_error(404, "Resource 'x' does not exist"))
     assert is_replication_lag(
-        _api_error(400, "The appId 'x' of the service principal does not reference a valid application object.")
+        _api_error(
+            400, "The appId 'x' of the service principal does not reference a valid application object."
+        )
     )
-    assert is_replication_lag(_api_error(400, "Invalid value specified for property 'clientId' of resource 'X'."))
+    assert is_replication_lag(
+        _api_error(400, "Invalid value specified for property 'clientId' of resource 'X'.")
+    )
     assert not is_replication_lag(
-        _api_error(400, "Invalid value specified for property 'passwordCredentials' of resource 'Application'.")
+        _api_error(
+            400, "Invalid value specified for property 'passwordCredentials' of resource 'Application'."
+        )
     )
     assert not is_replication_lag(_api_error(403, "Insufficient privileges to complete the operation."))
 

@@ -34,7 +34,7 @@ from provisioner.emulator.graph.errors import (
     unknown_property,
 )
 from provisioner.emulator.graph.ids import is_guid, new_id
-from provisioner.emulator.store import GLOBAL
+from provisioner.emulator.store import GLOBAL, thaw
 
 KIND = "applications"
 DELETED_KIND = "deletedApplications"
@@ -237,12 +237,12 @@ def find(
         matches = ctx.store.find(tenant, KIND, appId=app_id.lower())
         return matches[0] if matches else None
     if unique_name is not None:
-        matches = ctx.store.find(tenant, KIND, uniqueName=unique_name) or [
-            a
-            for a in ctx.store.list(tenant, KIND)
-            if (a.get("uniqueName") or "").lower() == unique_name.lower()
+        # Scan read-only views and copy only the match: a create looks up a missing name (full scan).
+        wanted = unique_name.lower()
+        matches = ctx.store.find_views(tenant, KIND, uniqueName=unique_name) or [
+            a for a in ctx.store.views(tenant, KIND) if (a.get("uniqueName") or "").lower() == wanted
         ]
-        return matches[0] if matches else None
+        return thaw(matches[0]) if matches else None
     return None
 
 
@@ -411,7 +411,7 @@ def _validate(
         unique = app["uniqueName"]
         if not isinstance(unique, str) or not unique or len(unique) > 255:
             raise invalid_value("uniqueName", RESOURCE)
-        for other in ctx.store.list(tenant, KIND):
+        for other in ctx.store.views(tenant, KIND):  # read only: no copy of every application
             if other["id"] != app["id"] and (other.get("uniqueName") or "").lower() == unique.lower():
                 raise bad_request(
                     "Another object with the same value for property uniqueName already exists."
