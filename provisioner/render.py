@@ -81,7 +81,9 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
     table = Table(title="Connection values", title_justify="left")
     for column in ("app", "client ID", "secret", "expires"):
         table.add_column(column, overflow="fold", no_wrap=column != "client ID")
-    for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(show_secrets=show_secrets):
+    for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
+        show_secrets=show_secrets
+    ):
         table.add_row(_escape(app), client_id, _escape(secret), str(expires)[:10])
     out.print(table)
     for conn in outcome.connections:

@@ -161,7 +161,8 @@ def load_tenants(path: str | os.PathLike[str]) -> TenantsFile:
             line, column = _mark(_node_at(items_node, [index, "name"]))
             errors.append(
                 ManifestError(
-                    f"tenants[{index}].name: duplicate tenant name {name!r}", Location(str(file), line, column)
+                    f"tenants[{index}].name: duplicate tenant name {name!r}",
+                    Location(str(file), line, column),
                 )
             )
         if isinstance(name, str):

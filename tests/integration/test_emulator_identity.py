@@ -942,5 +942,7 @@ def test_logout_redirects_only_to_registered_uris(emulator: RunningEmulator) -> 
             params={"post_logout_redirect_uri": app["web"]["redirectUris"][0]},
         )
         assert ok.status_code == 302 and ok.headers["location"] == "https://app.example.com/signed-out"
-        evil = http.get(f"/{tenant}/oauth2/v2.0/logout", params={"post_logout_redirect_uri": "https://evil.example/"})
+        evil = http.get(
+            f"/{tenant}/oauth2/v2.0/logout", params={"post_logout_redirect_uri": "https://evil.example/"}
+        )
         assert evil.status_code == 200 and "location" not in evil.headers

@@ -347,7 +347,9 @@ def register(router: Router) -> None:
     router.add("DELETE", fic_key, _by_name(delete_fic))
     deleted = r"/directory/deletedItems/" + ID.format(name="deleted")
     # The SDK casts with the "graph." namespace alias; Graph accepts it as well as "microsoft.graph.".
-    router.add("GET", r"/directory/deletedItems/(?:microsoft\.)?graph\.application", list_deleted_applications)
+    router.add(
+        "GET", r"/directory/deletedItems/(?:microsoft\.)?graph\.application", list_deleted_applications
+    )
     router.add("GET", deleted, get_deleted_item)
     router.add("POST", deleted + r"/restore", restore_deleted_item)
     router.add("DELETE", deleted, purge_deleted_item)
