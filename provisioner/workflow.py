@@ -20,7 +20,10 @@ from typing import TYPE_CHECKING, Any
 from provisioner.errors import ManifestErrors, ProvisionerError, SinkError
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from provisioner.apply import ApplyResult
+    from provisioner.desired import Desired
     from provisioner.graph.state import TenantState
     from provisioner.graph.target import Target
     from provisioner.manifest.loader import LoadedApp
@@ -145,22 +148,50 @@ async def _plan(
     prune: bool = False,
     warnings: list[Any] | None = None,
 ) -> Plan:
-    """``prune``: add ``delete_app`` for managed apps no manifest declares; ``warnings`` collects adoption notes."""
-    from provisioner.desired import build_desired
     from provisioner.graph.connect import graph_client
+
+    async with graph_client(target) as client:
+        planned = await _make_plan(
+            client, target, loaded, state_dir=state_dir, base_dir=base_dir, prune=prune, warnings=warnings
+        )
+    return planned.plan
+
+
+@dataclass
+class _Planned:
+    """Everything a plan was computed from; apply executes against the same snapshot."""
+
+    state: TenantState
+    desired: Desired
+    plan: Plan
+    decisions: Any
+    now: datetime
+
+
+async def _make_plan(
+    client: Any,
+    target: Target,
+    loaded: list[LoadedApp],
+    *,
+    state_dir: Path,
+    base_dir: Path,
+    prune: bool,
+    warnings: list[Any] | None,
+) -> _Planned:
+    """Read the tenant once and diff it: ``prune`` adds ``delete_app`` for managed apps no
+    manifest declares; ``warnings`` collects adoption notes."""
+    from provisioner.desired import build_desired
     from provisioner.graph.state import read_state
     from provisioner.plan import make_plan
     from provisioner.rotation.actions import lifecycle_plan
     from provisioner.rotation.servertime import graph_now
 
-    async with graph_client(target) as client:
-        state = await read_state(client, loaded, tenant_id=target.tenant_id)
-        # Entra's clock judges expiry, not this machine's (the read's Date header; no extra request)
-        now = state.server_time or await graph_now(client)
-        pruned = await _prune_actions(client, target, loaded, state, state_dir) if prune else []
+    state = await read_state(client, loaded, tenant_id=target.tenant_id)
+    # Entra's clock judges expiry, not this machine's (the read's Date header; no extra request).
+    now = state.server_time or await graph_now(client)
     _adoption_warnings(loaded, state, warnings)
     desired = build_desired(loaded, state)
-    pending, _ = lifecycle_plan(
+    pending, decisions = lifecycle_plan(
         make_plan(desired, state, now=now),
         loaded,
         desired,
@@ -169,8 +200,9 @@ async def _plan(
         base_dir=base_dir,
         state_dir=state_dir,
     )
-    pending.actions += pruned
-    return pending
+    if prune:
+        pending.actions += await _prune_actions(client, target, loaded, state, state_dir)
+    return _Planned(state=state, desired=desired, plan=pending, decisions=decisions, now=now)
 
 
 async def _prune_actions(
@@ -236,43 +268,30 @@ async def _apply(
     warnings: list[Any] | None = None,
 ) -> ApplyOutcome:
     from provisioner.apply import apply_plan
-    from provisioner.desired import build_desired
     from provisioner.graph.connect import graph_client
-    from provisioner.graph.state import read_state
-    from provisioner.plan import make_plan
-    from provisioner.rotation.actions import blocked_errors, executable, lifecycle_plan, run_removals
+    from provisioner.rotation.actions import blocked_errors, executable, run_removals
     from provisioner.rotation.policy import AFTER_DELIVERY, BEFORE_MINT
-    from provisioner.rotation.servertime import graph_now
 
     async with graph_client(target) as client:
-        state = await read_state(client, loaded, tenant_id=target.tenant_id)
-        now = state.server_time or await graph_now(client)
-        _adoption_warnings(loaded, state, warnings)
-        desired = build_desired(loaded, state)
-        pending, decisions = lifecycle_plan(
-            make_plan(desired, state, now=now),
-            loaded,
-            desired,
-            state,
-            now=now,
-            base_dir=base_dir,
-            state_dir=state_dir,
+        planned = await _make_plan(
+            client, target, loaded, state_dir=state_dir, base_dir=base_dir, prune=prune, warnings=warnings
         )
-        if prune:
-            pending.actions += await _prune_actions(client, target, loaded, state, state_dir)
+        pending, state = planned.plan, planned.state
         decision = approve(pending)
         if not (await decision if inspect.isawaitable(decision) else decision):
             raise ProvisionerError("apply cancelled; nothing was changed")
         # Secret lifecycle (provisioner.rotation): unheld old secrets go first, orphans only once the
         # app's delivery succeeded, so a failed delivery leaves the previous secret in place.
         early, early_errors = await run_removals(client, pending, phase=BEFORE_MINT, progress=progress)
-        result = await apply_plan(client, executable(pending), desired, state, progress=progress, now=now)
+        result = await apply_plan(
+            client, executable(pending), planned.desired, state, progress=progress, now=planned.now
+        )
         connections = await _deliver(client, target, loaded, state, result, state_dir, base_dir)
         late, late_errors = await run_removals(
             client, pending, phase=AFTER_DELIVERY, apps={c.name for c in connections}, progress=progress
         )
         result.actions_done += len(early) + len(late)
-        result.errors.extend([*early_errors, *late_errors, *blocked_errors(decisions)])
+        result.errors.extend([*early_errors, *late_errors, *blocked_errors(planned.decisions)])
         if prune:  # declared apps first: a failed prune never holds up their delivery
             from provisioner.prune import run_deletions
 
