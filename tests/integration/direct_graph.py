@@ -9,13 +9,10 @@ serve`` prints, so CLI and test share one tenant state.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 import httpx
+from cli_support import base_env, ok, run_cli, tenant_env  # noqa: F401  (ok, run_cli: re-exported)
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
@@ -125,33 +122,4 @@ class DirectGraph:
 
 
 def cli_env(emulator: Any, tenant: Any, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
-    env.update(
-        {
-            "PROVISIONER_GRAPH_URL": emulator.graph_url,
-            "PROVISIONER_CA_CERT": str(emulator.ca_cert_path),
-            "AZURE_AUTHORITY_HOST": emulator.authority,
-            "AZURE_TENANT_ID": tenant.tenant_id,
-            "AZURE_CLIENT_ID": tenant.admin_client_id,
-            "AZURE_CLIENT_SECRET": tenant.admin_client_secret,
-        }
-    )
-    env.update(extra or {})
-    return env
-
-
-def run_cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "provisioner", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def ok(proc: subprocess.CompletedProcess[str]) -> subprocess.CompletedProcess[str]:
-    assert proc.returncode == 0, f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    return proc
+    return {**base_env(), **tenant_env(emulator, tenant), **(extra or {})}

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+from cli_support import base_env, ok, run_cli, tenant_env  # noqa: F401  (ok, run_cli: re-exported)
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "manifests"
@@ -115,19 +116,8 @@ def target_for(emulator: Any, tenant: Any, caller: Caller | None = None) -> Any:
 
 def cli_env(emulator: Any, tenant: Any, caller: Caller | None = None, **extra: str) -> dict[str, str]:
     """Environment for the CLI against a separately running emulator (as `emulator serve` prints)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
-    env.update(
-        {
-            "PROVISIONER_GRAPH_URL": emulator.graph_url,
-            "PROVISIONER_CA_CERT": str(emulator.ca_cert_path),
-            "AZURE_AUTHORITY_HOST": emulator.authority,
-            "AZURE_TENANT_ID": tenant.tenant_id,
-            "AZURE_CLIENT_ID": caller.client_id if caller else tenant.admin_client_id,
-            "AZURE_CLIENT_SECRET": caller.secret if caller else tenant.admin_client_secret,
-        }
-    )
-    env.update(extra)
-    return env
+    credential = {"client_id": caller.client_id, "client_secret": caller.secret} if caller else {}
+    return {**base_env(), **tenant_env(emulator, tenant, **credential), **extra}
 
 
 def copy_scenarios(workdir: Path, names: Iterable[str] | None = None) -> Path:
@@ -141,20 +131,6 @@ def copy_scenarios(workdir: Path, names: Iterable[str] | None = None) -> Path:
 
 def cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "provisioner", *args]
-
-
-def run_cli(
-    *args: str, cwd: Path, env: dict[str, str], timeout: float = 240
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        cli(*args),
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 # ---------------------------------------------------------------- killing at the k-th write

@@ -14,7 +14,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
-import os
 import queue
 import shutil
 import stat
@@ -27,9 +26,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
+import cli_support
 import httpx
 import jwt
 import pytest
+from cli_support import base_env
 from typer.testing import CliRunner
 
 from provisioner.commands import app as cli_app
@@ -58,7 +59,7 @@ URL_TIMEOUT = 60.0
 
 def cli_env(emulator: RunningEmulator | None) -> dict[str, str]:
     """The caller's environment without Azure/provisioner settings, plus the emulator's."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
+    env = base_env()
     env["NO_PROXY"] = env["no_proxy"] = "localhost,127.0.0.1"
     if emulator is not None:
         env.update(emulator.env())
@@ -68,18 +69,7 @@ def cli_env(emulator: RunningEmulator | None) -> dict[str, str]:
 def run_cli(
     *args: str, cwd: Path, env: dict[str, str], check: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run(
-        [sys.executable, "-m", "provisioner", *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        stdin=subprocess.DEVNULL,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}")
-    return proc
+    return cli_support.run_cli(*args, cwd=cwd, env=env, check=check, timeout=180)
 
 
 def copy_manifests(workdir: Path, *names: str) -> list[str]:

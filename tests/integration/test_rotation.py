@@ -13,15 +13,14 @@ requests against the emulator's token endpoint.
 from __future__ import annotations
 
 import json
-import os
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+from cli_support import base_env, ok, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -61,26 +60,7 @@ def write_manifest(
 def cli(
     running: Any, workdir: Path, *args: str, extra_env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
-    env.update(running.env())
-    env.update(extra_env or {})
-    return subprocess.run(
-        [sys.executable, "-m", "provisioner", *args],
-        cwd=workdir,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-    )
-
-
-def ok(proc: subprocess.CompletedProcess[str], *codes: int) -> subprocess.CompletedProcess[str]:
-    allowed = codes or (0,)
-    assert proc.returncode in allowed, (
-        f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
-    )
-    return proc
+    return run_cli(*args, cwd=workdir, env={**base_env(), **running.env(), **(extra_env or {})}, timeout=120)
 
 
 def json_out(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:

@@ -1,0 +1,55 @@
+"""Running the real CLI as a subprocess, the way a user or CI does: one helper for every test file."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+
+def base_env() -> dict[str, str]:
+    """This process's environment without Azure, provisioner or GitHub settings that could leak in."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
+
+
+def tenant_env(
+    emulator: Any, tenant: Any, *, client_id: str | None = None, client_secret: str | None = None
+) -> dict[str, str]:
+    """What `provisioner emulator serve` prints, for one tenant of a running emulator (admin by default)."""
+    return {
+        "PROVISIONER_GRAPH_URL": emulator.graph_url,
+        "PROVISIONER_CA_CERT": str(emulator.ca_cert_path),
+        "AZURE_AUTHORITY_HOST": emulator.authority,
+        "AZURE_TENANT_ID": tenant.tenant_id,
+        "AZURE_CLIENT_ID": client_id or tenant.admin_client_id,
+        "AZURE_CLIENT_SECRET": client_secret or tenant.admin_client_secret,
+    }
+
+
+def run_cli(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = False, timeout: float = 240
+) -> subprocess.CompletedProcess[str]:
+    """``python -m provisioner ARGS`` with no stdin (as in CI); ``check`` fails with both streams shown."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "provisioner", *args],
+        cwd=cwd,
+        env=base_env() if env is None else env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    if check:
+        ok(proc)
+    return proc
+
+
+def ok(proc: subprocess.CompletedProcess[str], *codes: int) -> subprocess.CompletedProcess[str]:
+    """Assert the exit code (0 unless ``codes`` are given), showing stdout and stderr when it differs."""
+    allowed = codes or (0,)
+    assert proc.returncode in allowed, (
+        f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
+    )
+    return proc
