@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from reliability_support import admin_http, cli_env, fresh_tenant, make_caller, target_for
+from reliability_support import admin_http, cli_env, fresh_tenant, make_caller, run_cli, target_for
 
 from provisioner.errors import CredentialError, ProvisionerError
 
@@ -266,3 +266,16 @@ def test_doctor_reports_a_bad_credential(
     result = _doctor([], env, monkeypatch)
     assert result.exit_code == 1
     assert "FAIL credential: credential failed (AADSTS7000215: invalid client secret)" in result.stdout
+
+
+def test_cli_prints_exactly_one_line_for_a_wrong_secret(emulator: Any, tenant: Any, tmp_path: Path) -> None:
+    """Through the real CLI: azure-identity's own warning log must not add the raw endpoint answer."""
+    (tmp_path / "m.yaml").write_text("apps:\n  - name: one-line\n    display_name: One line\n")
+    env = cli_env(emulator, tenant, AZURE_CLIENT_SECRET="not-the-secret")
+    proc = run_cli("plan", "m.yaml", cwd=tmp_path, env=env)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: credential failed (AADSTS7000215: invalid client secret): use the secret's value "
+        "(not its ID); update AZURE_CLIENT_SECRET"
+    ], proc.stderr
+    assert "not-the-secret" not in proc.stderr + proc.stdout
