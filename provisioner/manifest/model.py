@@ -13,7 +13,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from provisioner.durations import parse_duration
 
@@ -107,18 +107,6 @@ class Secret(_Strict):
     @property
     def overlap_period(self) -> timedelta:
         return parse_duration(self.overlap)
-
-    @model_validator(mode="after")
-    def _lifetime_policy(self) -> Secret:
-        if self.lifetime > timedelta(days=730) and not self.allow_long_lifetime:
-            raise ValueError(
-                f"expires_in {self.expires_in} is above 2 years; set allow_long_lifetime: true to opt in"
-            )
-        if self.rotate_window >= self.lifetime:
-            raise ValueError(
-                f"rotate_before {self.rotate_before} must be shorter than expires_in {self.expires_in}"
-            )
-        return self
 
 
 class JsonSink(_Strict):

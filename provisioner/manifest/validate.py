@@ -49,6 +49,7 @@ MAX_PERMISSIONS = 400
 PERSONAL_DISPLAY_NAME_MAX = 90
 PERSONAL_MAX_SECRETS = 2
 #: Microsoft recommends client secrets shorter than 12 months; "1y"/"12mo"/"365d" do not warn.
+MAX_LIFETIME = timedelta(days=730)
 RECOMMENDED_MAX_LIFETIME = timedelta(days=365)
 _KINDS: tuple[Kind, ...] = ("delegated", "application")
 _PLATFORMS = ("web", "spa", "public_client")
@@ -276,11 +277,22 @@ class _Checker:
     def secrets(self) -> None:
         for index, secret in enumerate(self.app.secrets):
             base = ("secrets", index)
-            if secret.lifetime > RECOMMENDED_MAX_LIFETIME:
+            # Policy, not shape: checked here (not in the model) so the error points at the line.
+            if secret.lifetime > MAX_LIFETIME and not secret.allow_long_lifetime:
+                self.error(
+                    (*base, "expires_in"),
+                    f"expires_in {secret.expires_in} is above 2 years; set allow_long_lifetime: true to opt in",
+                )
+            elif secret.lifetime > RECOMMENDED_MAX_LIFETIME:
                 self.warn(
                     (*base, "expires_in"),
                     f"expires_in {secret.expires_in} is longer than 12 months; Microsoft recommends less than "
                     "12 months (rotation is automatic, so a shorter lifetime costs nothing)",
+                )
+            if secret.rotate_window >= secret.lifetime:
+                self.error(
+                    (*base, "rotate_before"),
+                    f"rotate_before {secret.rotate_before} must be shorter than expires_in {secret.expires_in}",
                 )
             if secret.overlap_period > secret.rotate_window:
                 self.warn(
