@@ -325,4 +325,4 @@ def test_lifetime_above_two_years_is_refused_with_location(tmp_emulator: Any, wo
     )
     refused = cli(tmp_emulator, workdir, "rotate", "manifests", "--yes")
     assert refused.returncode == 1
-    assert "long.yaml:6" in refused.stderr and "allow_long_lifetime" in refused.stderr
+    assert "long.yaml:7:21" in refused.stderr and "allow_long_lifetime" in refused.stderr
