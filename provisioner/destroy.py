@@ -95,30 +95,31 @@ async def _locate(client: GraphServiceClient, loaded: list[LoadedApp]) -> dict[s
     """
     from provisioner.adoption import resolve
     from provisioner.graph.state import chunked, in_filter, odata_quote
-    from provisioner.inventory import applications
+    from provisioner.inventory import applications_matching
 
     names = [item.app.name for item in loaded]
-    batches = await asyncio.gather(
-        *(applications(client, filter=in_filter("uniqueName", chunk)) for chunk in chunked(names))
-    )
-    by_unique = {a.unique_name.lower(): a for batch in batches for a in batch if a.unique_name}
+    by_name = [in_filter("uniqueName", chunk) for chunk in chunked(names)]
+    adopted = [item for item in loaded if item.app.app_id or item.app.adopt]
+    by_key = [
+        f"appId eq {odata_quote(item.app.app_id.lower())}"
+        if item.app.app_id
+        else f"displayName eq {odata_quote(item.app.display_name)}"
+        for item in adopted
+    ]
+    # One set of round trips for both lookups: they do not depend on each other.
+    found = await applications_matching(client, [*by_name, *by_key])
+    by_unique = {a.unique_name.lower(): a for batch in found[: len(by_name)] for a in batch if a.unique_name}
 
-    async def one(item: LoadedApp) -> tuple[str, ExistingApp | None]:
-        app = item.app
-        have = by_unique.get(app.name.lower())
-        if not (app.app_id or app.adopt):
-            return app.name, have
-        flt = (
-            f"appId eq {odata_quote(app.app_id.lower())}"
-            if app.app_id
-            else f"displayName eq {odata_quote(app.display_name)}"
-        )
-        matches = await applications(client, filter=flt)
-        if app.app_id and not matches and have is None:
-            return app.name, None
-        return app.name, resolve(item, have, matches)
-
-    return dict(await asyncio.gather(*(one(item) for item in loaded)))
+    located: dict[str, ExistingApp | None] = {
+        item.app.name: by_unique.get(item.app.name.lower()) for item in loaded
+    }
+    for item, matches in zip(adopted, found[len(by_name) :], strict=True):
+        have = by_unique.get(item.app.name.lower())
+        if item.app.app_id and not matches and have is None:
+            located[item.app.name] = None
+        else:
+            located[item.app.name] = resolve(item, have, matches)
+    return located
 
 
 def _deleted_match(item: LoadedApp, deleted: list[DeletedApp]) -> DeletedApp | None:

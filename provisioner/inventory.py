@@ -17,11 +17,10 @@ Queries, all Graph v1.0 defaults (no advanced-query headers needed):
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from provisioner.graph.state import (
     APP_SELECT,
@@ -44,8 +43,6 @@ from provisioner.graph.state import (
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
-T = TypeVar("T")
-CONCURRENCY = 8  # parallel per-app reads (grants, assignments) for `export --all`
 MANAGED_FILTER = f"tags/any(t:t eq {odata_quote(MANAGED_TAG)})"
 
 
@@ -67,40 +64,86 @@ class DeletedApp:
     deleted_at: datetime | None
 
 
-async def list_all(builder: Any, **query: Any) -> list[Any]:
-    """Every item of a Graph collection (follows ``@odata.nextLink``)."""
+def _pages(kind: str) -> Any:
+    """The SDK collection-response class a collection of ``kind`` decodes into (what ``builder.get`` returns)."""
+    from msgraph.generated.models.app_role_assignment_collection_response import (
+        AppRoleAssignmentCollectionResponse,
+    )
+    from msgraph.generated.models.application_collection_response import ApplicationCollectionResponse
+    from msgraph.generated.models.o_auth2_permission_grant_collection_response import (
+        OAuth2PermissionGrantCollectionResponse,
+    )
+    from msgraph.generated.models.service_principal_collection_response import (
+        ServicePrincipalCollectionResponse,
+    )
+
+    return {
+        "applications": ApplicationCollectionResponse,
+        "servicePrincipals": ServicePrincipalCollectionResponse,
+        "oauth2PermissionGrants": OAuth2PermissionGrantCollectionResponse,
+        "appRoleAssignments": AppRoleAssignmentCollectionResponse,
+    }[kind]
+
+
+async def list_batched(
+    client: GraphServiceClient, queries: Sequence[tuple[Any, str, dict[str, Any]]], *, label: str
+) -> list[list[Any]]:
+    """Every item of several Graph collections, first pages as GETs folded into ``$batch`` requests.
+
+    Why: export and destroy read one collection per chunk of 15 ids or per app;
+    sent one by one that is a round trip each. Each ``(builder, kind, query)`` is
+    built by the SDK's request builder and decoded into the same SDK models its
+    ``get`` returns; later pages (``@odata.nextLink``, rare at ``$top=999``) are
+    followed one request at a time. A failed query raises its error (callers
+    map it with :func:`~provisioner.graph.errors.graph_errors`).
+    """
     from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-    # Every generated collection builder nests its own `<Builder>GetQueryParameters` dataclass.
-    qp_cls = getattr(type(builder), f"{type(builder).__name__}GetQueryParameters")
-    page = await builder.get(request_configuration=RequestConfiguration(query_parameters=qp_cls(**query)))
-    items = list(page.value or []) if page else []
-    while page is not None and page.odata_next_link:
-        page = await builder.with_url(page.odata_next_link).get()
-        items.extend((page.value or []) if page else [])
-    return items
+    from provisioner.graph.batch import Batcher, Request
 
-
-async def _bounded(calls: Iterable[Awaitable[T]], limit: int = CONCURRENCY) -> list[T]:
-    gate = asyncio.Semaphore(limit)
-
-    async def one(call: Awaitable[T]) -> T:
-        async with gate:
-            return await call
-
-    return list(await asyncio.gather(*(one(c) for c in calls)))
+    if not queries:
+        return []
+    requests = []
+    for builder, kind, query in queries:
+        # Every generated collection builder nests its own `<Builder>GetQueryParameters` dataclass.
+        qp_cls = getattr(type(builder), f"{type(builder).__name__}GetQueryParameters")
+        info = builder.to_get_request_information(RequestConfiguration(query_parameters=qp_cls(**query)))
+        requests.append(Request(info, model=_pages(kind)))
+    outcomes = await Batcher(client, label=label).each(requests)
+    results: list[list[Any]] = []
+    for (builder, _, _), outcome in zip(queries, outcomes, strict=True):
+        page = outcome.result()
+        items = list(page.value or []) if page else []
+        while page is not None and page.odata_next_link:
+            page = await builder.with_url(page.odata_next_link).get()
+            items.extend((page.value or []) if page else [])
+        results.append(items)
+    return results
 
 
 async def applications(client: GraphServiceClient, *, filter: str | None = None) -> list[ExistingApp]:
     """Applications matching an OData ``filter`` (all without one), as ExistingApp (no SP/consent yet)."""
+    return (await applications_matching(client, [filter]))[0]
+
+
+async def applications_matching(
+    client: GraphServiceClient, filters: Sequence[str | None]
+) -> list[list[ExistingApp]]:
+    """Applications per OData filter (``None``: all), the queries sharing ``$batch`` round trips."""
     from provisioner.graph.errors import graph_errors
 
-    query: dict[str, Any] = {"select": APP_SELECT, "top": PAGE_SIZE}
-    if filter:
-        query["filter"] = filter
+    queries: list[tuple[Any, str, dict[str, Any]]] = []
+    for flt in filters:
+        query: dict[str, Any] = {"select": APP_SELECT, "top": PAGE_SIZE}
+        if flt:
+            query["filter"] = flt
+        queries.append((client.applications, "applications", query))
     async with graph_errors("list applications"):
-        found = await list_all(client.applications, **query)
-    return sorted((app_from_sdk(a) for a in found), key=lambda a: (a.display_name.lower(), a.app_id))
+        found = await list_batched(client, queries, label="list applications")
+    return [
+        sorted((app_from_sdk(a) for a in items), key=lambda a: (a.display_name.lower(), a.app_id))
+        for items in found
+    ]
 
 
 async def managed_applications(client: GraphServiceClient) -> list[ExistingApp]:
@@ -133,16 +176,24 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
         # -- round 1: client service principals + resources named in requiredResourceAccess
         client_ids = sorted({a.app_id for a in apps})
         resource_ids = sorted({r for a in apps for r in a.required_resource_access})
-        calls: list[Awaitable[list[Any]]] = [
-            list_all(client.service_principals, filter=in_filter("appId", c), select=CLIENT_SP_SELECT)
+        queries: list[tuple[Any, str, dict[str, Any]]] = [
+            (
+                client.service_principals,
+                "servicePrincipals",
+                {"filter": in_filter("appId", c), "select": CLIENT_SP_SELECT},
+            )
             for c in chunked(client_ids)
         ]
-        n_clients = len(calls)
-        calls += [
-            list_all(client.service_principals, filter=in_filter("appId", c), select=RESOURCE_SELECT)
+        n_clients = len(queries)
+        queries += [
+            (
+                client.service_principals,
+                "servicePrincipals",
+                {"filter": in_filter("appId", c), "select": RESOURCE_SELECT},
+            )
             for c in chunked(resource_ids)
         ]
-        results = await _bounded(calls)
+        results = await list_batched(client, queries, label="read service principals")
         sps = {
             str(sp.app_id).lower(): ExistingSP(object_id=str(sp.id).lower(), app_id=str(sp.app_id).lower())
             for batch in results[:n_clients]
@@ -154,22 +205,24 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
 
         # -- round 2: consent per client service principal
         with_sp = [a for a in apps if a.service_principal is not None]
-        grant_calls = [
-            list_all(
+        sp_ids = [str(a.service_principal.object_id) for a in with_sp]  # type: ignore[union-attr]
+        queries = [
+            (
                 client.oauth2_permission_grants,
-                filter=f"clientId eq {odata_quote(a.service_principal.object_id)}",  # type: ignore[union-attr]
+                "oauth2PermissionGrants",
+                {"filter": f"clientId eq {odata_quote(sp_id)}"},
             )
-            for a in with_sp
+            for sp_id in sp_ids
         ]
-        role_calls = [
-            list_all(
-                client.service_principals.by_service_principal_id(
-                    a.service_principal.object_id  # type: ignore[union-attr]
-                ).app_role_assignments
+        queries += [
+            (
+                client.service_principals.by_service_principal_id(sp_id).app_role_assignments,
+                "appRoleAssignments",
+                {},
             )
-            for a in with_sp
+            for sp_id in sp_ids
         ]
-        results = await _bounded([*grant_calls, *role_calls])
+        results = await list_batched(client, queries, label="read consent")
     for index, app in enumerate(with_sp):
         app.delegated_grants = sorted((grant_from_sdk(g) for g in results[index]), key=lambda g: g.id)
         app.role_assignments = sorted(
@@ -190,8 +243,19 @@ async def deleted_applications(client: GraphServiceClient) -> list[DeletedApp]:
 
     builder = client.directory.deleted_items.graph_application
     async with graph_errors("list deleted applications"):
-        found = await list_all(
-            builder, select=["id", "appId", "uniqueName", "displayName", "deletedDateTime"], top=PAGE_SIZE
+        (found,) = await list_batched(
+            client,
+            [
+                (
+                    builder,
+                    "applications",
+                    {
+                        "select": ["id", "appId", "uniqueName", "displayName", "deletedDateTime"],
+                        "top": PAGE_SIZE,
+                    },
+                )
+            ],
+            label="list deleted applications",
         )
     apps = [
         DeletedApp(
@@ -239,9 +303,11 @@ __all__ = [
     "DeletedApp",
     "Inventory",
     "applications",
+    "applications_matching",
     "complete",
     "delete_application",
     "deleted_applications",
+    "list_batched",
     "managed_applications",
     "purge_deleted",
     "restore_deleted",

@@ -41,6 +41,45 @@ def print_fanout_apply(outcome: Any, *, show_secrets: bool) -> None:
     print_summary(outcome)
 
 
+def print_fanout_rotate(outcome: Any, *, show_secrets: bool) -> None:
+    from provisioner.rotation.report import print_rotate
+
+    for name, result in outcome.results.items():
+        _header(name, result.tenant_id)
+        if result.rotated is not None:
+            print_rotate(result.rotated, show_secrets=show_secrets)
+            for error in result.rotated.errors:
+                console().print(f"[red]error:[/] {_escape(str(error))}")
+        if result.error:
+            console().print(f"[red]failed:[/] {_escape(result.error)}")
+    out = console()
+    out.print()
+    for name, result in outcome.results.items():
+        verdict = result.rotated.status if result.rotated is not None and result.ok else "failed"
+        mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
+        out.print(f"{mark} {_escape(name)}: {verdict}")
+
+
+def print_fanout_status(outcome: Any) -> None:
+    from provisioner.rotation.report import print_status
+
+    for name, result in outcome.results.items():
+        _header(name, result.tenant_id)
+        if result.status is not None:
+            print_status(result.status)
+        if result.error:
+            console().print(f"[red]failed:[/] {_escape(result.error)}")
+    out = console()
+    out.print()
+    for name, result in outcome.results.items():
+        if not result.ok:
+            out.print(f"[red]✗[/] {_escape(name)}: failed")
+        elif result.status is not None and not result.status.healthy:
+            out.print(f"[yellow]![/] {_escape(name)}: needs attention")
+        else:
+            out.print(f"[green]✓[/] {_escape(name)}: healthy")
+
+
 def print_summary(outcome: Any) -> None:
     out = console()
     out.print()

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from provisioner.graph.target import Target
     from provisioner.manifest.loader import LoadedApp
     from provisioner.plan import Plan
+    from provisioner.rotation.run import RotateOutcome, StatusOutcome
     from provisioner.workflow import ApplyOutcome
 
 Progress = Callable[[str], None]
@@ -250,17 +251,24 @@ class TenantResult:
     tenant_id: str | None
     plan: Plan | None = None
     applied: ApplyOutcome | None = None
+    rotated: RotateOutcome | None = None
+    status: StatusOutcome | None = None
     error: str | None = None
     warnings: list[Any] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
-        return self.error is None
+        # A rotate that reports per-app errors failed in this tenant although it ran to the end.
+        return self.error is None and not (self.rotated is not None and self.rotated.errors)
 
     def to_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
         out: dict[str, Any] = {"ok": self.ok, "tenant_id": self.tenant_id}
         if self.applied is not None:
             out.update(self.applied.to_dict(show_secrets=show_secrets))
+        elif self.rotated is not None:
+            out.update(self.rotated.to_dict(show_secrets=show_secrets))
+        elif self.status is not None:
+            out.update(self.status.to_dict())
         elif self.plan is not None:
             out.update(self.plan.to_dict())
         if self.error is not None:
@@ -280,6 +288,16 @@ class FanOutOutcome:
     @property
     def changes_pending(self) -> bool:
         return any(r.plan is not None and not r.plan.is_empty for r in self.results.values())
+
+    @property
+    def rotated(self) -> bool:
+        """Some tenant minted, retired or removed a secret (``rotate --detailed-exitcode`` exits 3)."""
+        return any(r.rotated is not None and r.rotated.status == "rotated" for r in self.results.values())
+
+    @property
+    def unhealthy(self) -> list[str]:
+        """Tenants whose ``status`` found a problem (exit 4)."""
+        return [n for n, r in self.results.items() if r.status is not None and not r.status.healthy]
 
     def to_dict(self, *, show_secrets: bool = False) -> dict[str, Any]:
         return {
@@ -334,6 +352,98 @@ async def _in_tenant(name: str, call: Callable[[], Awaitable[Any]]) -> Any:
         CONNECTIONS_SUBDIR.reset(token)
 
 
+Work = Callable[[str, "Target", TenantResult], Awaitable[None]]
+ApprovedWork = Callable[[str, "Target", Callable[["Plan"], Awaitable[bool]], TenantResult], Awaitable[None]]
+
+
+def _start(tenants: TenantsFile, targets: dict[str, Target | ProvisionerError]) -> dict[str, TenantResult]:
+    """A result per tenant, in file order; a tenant without a usable target has failed already."""
+    results: dict[str, TenantResult] = {}
+    for entry in tenants.entries:
+        target = targets[entry.name]
+        results[entry.name] = TenantResult(entry.name, entry.tenant_id)
+        if isinstance(target, ProvisionerError):
+            results[entry.name].error = str(target)
+    return results
+
+
+def _run_each(
+    tenants: TenantsFile, targets: dict[str, Target | ProvisionerError], work: Work
+) -> dict[str, TenantResult]:
+    """``work`` in every tenant concurrently (read-only runs: nothing to approve)."""
+    results = _start(tenants, targets)
+
+    async def one(name: str, target: Target) -> None:
+        result = results[name]
+        try:
+            await _in_tenant(name, lambda: work(name, target, result))
+        except Exception as exc:  # one tenant's failure must not stop the others
+            result.error = _error_text(exc)
+        result.tenant_id = target.tenant_id
+
+    async def run() -> None:
+        await asyncio.gather(*(one(n, t) for n, t in targets.items() if not isinstance(t, ProvisionerError)))
+
+    asyncio.run(run())
+    return results
+
+
+def _run_approved(
+    tenants: TenantsFile,
+    targets: dict[str, Target | ProvisionerError],
+    approve_all: ApproveAll,
+    work: ApprovedWork,
+) -> tuple[dict[str, TenantResult], bool]:
+    """``work`` in every tenant; each plans, waits until all have, then one question decides for all.
+
+    Returns the results and whether the run was approved (True when no tenant could run).
+    """
+    results = _start(tenants, targets)
+    runnable = {n: t for n, t in targets.items() if not isinstance(t, ProvisionerError)}
+
+    async def run() -> bool:
+        plans: dict[str, Plan] = {}
+        waiting = len(runnable)
+        decided = asyncio.Event()
+        verdict = {"ok": False}
+
+        def arrive() -> None:
+            nonlocal waiting
+            waiting -= 1
+            if waiting == 0:  # every tenant has planned (or failed): one question for all of them
+                try:
+                    verdict["ok"] = approve_all(dict(plans), results) if plans else True
+                finally:
+                    decided.set()  # never leave the other tenants waiting
+
+        async def one(name: str, target: Target) -> None:
+            result = results[name]
+            arrived = False
+
+            async def approve(pending: Plan) -> bool:
+                nonlocal arrived
+                result.plan = pending
+                plans[name] = pending
+                arrived = True
+                arrive()
+                await decided.wait()
+                return verdict["ok"]
+
+            try:
+                await _in_tenant(name, lambda: work(name, target, approve, result))
+            except Exception as exc:  # one tenant's failure must not stop the others
+                result.error = _error_text(exc)
+            finally:
+                if not arrived:
+                    arrive()
+            result.tenant_id = target.tenant_id
+
+        await asyncio.gather(*(one(n, t) for n, t in runnable.items()))
+        return verdict["ok"] or not runnable
+
+    return results, asyncio.run(run())
+
+
 def plan_all(
     paths: list[str],
     tenants_file: str | os.PathLike[str],
@@ -350,40 +460,19 @@ def plan_all(
     loaded, warnings = load_manifests(paths)
     loaded, sink_warnings = _without_sinks(loaded)
     base = base_dir or Path.cwd()
-    results: dict[str, TenantResult] = {}
+
+    async def work(name: str, target: Target, result: TenantResult) -> None:
+        result.plan = await _plan(
+            target, loaded, state_dir=state_dir, base_dir=base, prune=prune, warnings=result.warnings
+        )
+
     with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
-
-        async def one(name: str, target: Target) -> None:
-            result = results[name]
-            try:
-                result.plan = await _in_tenant(
-                    name,
-                    lambda: _plan(
-                        target,
-                        loaded,
-                        state_dir=state_dir,
-                        base_dir=base,
-                        prune=prune,
-                        warnings=result.warnings,
-                    ),
-                )
-            except Exception as exc:  # one tenant's failure must not stop the others
-                result.error = _error_text(exc)
-            result.tenant_id = target.tenant_id
-
-        async def run() -> None:
-            calls = []
-            for entry in tenants.entries:
-                target = targets[entry.name]
-                results[entry.name] = TenantResult(entry.name, entry.tenant_id)
-                if isinstance(target, ProvisionerError):
-                    results[entry.name].error = str(target)
-                else:
-                    calls.append(one(entry.name, target))
-            await asyncio.gather(*calls)
-
-        asyncio.run(run())
+        results = _run_each(tenants, targets, work)
     return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
+
+
+def _tenant_progress(name: str, progress: Progress | None) -> Progress | None:
+    return (lambda message: progress(f"[{name}] {message}")) if progress else None
 
 
 def apply_all(
@@ -405,75 +494,103 @@ def apply_all(
     loaded, warnings = load_manifests(paths)
     loaded, sink_warnings = _without_sinks(loaded)
     base = base_dir or Path.cwd()
-    results: dict[str, TenantResult] = {}
+
+    async def work(
+        name: str, target: Target, approve: Callable[[Plan], Awaitable[bool]], result: TenantResult
+    ) -> None:
+        result.applied = await _apply(
+            target,
+            loaded,
+            approve,
+            _tenant_progress(name, progress),
+            state_dir=state_dir,
+            base_dir=base,
+            prune=prune,
+            warnings=result.warnings,
+        )
+
     with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
-
-        async def run() -> bool:
-            runnable = {
-                e.name: t
-                for e, t in ((e, targets[e.name]) for e in tenants.entries)
-                if not isinstance(t, ProvisionerError)
-            }
-            for entry in tenants.entries:
-                target = targets[entry.name]
-                results[entry.name] = TenantResult(entry.name, entry.tenant_id)
-                if isinstance(target, ProvisionerError):
-                    results[entry.name].error = str(target)
-            plans: dict[str, Plan] = {}
-            waiting = len(runnable)
-            decided = asyncio.Event()
-            verdict = {"ok": False}
-
-            def arrive() -> None:
-                nonlocal waiting
-                waiting -= 1
-                if waiting == 0:  # every tenant has planned (or failed): one question for all of them
-                    try:
-                        verdict["ok"] = approve_all(dict(plans), results) if plans else True
-                    finally:
-                        decided.set()  # never leave the other tenants waiting
-
-            async def one(name: str, target: Target) -> None:
-                result = results[name]
-                arrived = False
-
-                async def approve(pending: Plan) -> bool:
-                    nonlocal arrived
-                    result.plan = pending
-                    plans[name] = pending
-                    arrived = True
-                    arrive()
-                    await decided.wait()
-                    return verdict["ok"]
-
-                tenant_progress = (lambda m: progress(f"[{name}] {m}")) if progress else None
-                try:
-                    result.applied = await _in_tenant(
-                        name,
-                        lambda: _apply(
-                            target,
-                            loaded,
-                            approve,
-                            tenant_progress,
-                            state_dir=state_dir,
-                            base_dir=base,
-                            prune=prune,
-                            warnings=result.warnings,
-                        ),
-                    )
-                except Exception as exc:  # one tenant's failure must not stop the others
-                    result.error = _error_text(exc)
-                finally:
-                    if not arrived:
-                        arrive()
-                result.tenant_id = target.tenant_id
-
-            await asyncio.gather(*(one(n, t) for n, t in runnable.items()))
-            return verdict["ok"] or not runnable
-
-        approved = asyncio.run(run())
+        results, approved = _run_approved(tenants, targets, approve_all, work)
     if not approved:
         raise ProvisionerError("apply cancelled; nothing was changed in any tenant")
+    return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
+
+
+def rotate_all(
+    paths: list[str],
+    tenants_file: str | os.PathLike[str],
+    *,
+    emulator: bool,
+    cloud: str,
+    state_dir: Path,
+    approve_all: ApproveAll,
+    app_names: Sequence[str] = (),
+    force: bool = False,
+    progress: Progress | None = None,
+    base_dir: Path | None = None,
+) -> FanOutOutcome:
+    """``rotate --tenants``: decide in every tenant, ask once for all of them, then rotate everywhere.
+
+    New values go to each tenant's connection folder (the manifests' own sinks
+    are skipped, as for ``apply --tenants``), so the holdings that decide a
+    rotation are read from that folder too.
+    """
+    from provisioner.rotation.run import _rotate, select_apps
+    from provisioner.workflow import load_manifests
+
+    tenants = load_tenants(tenants_file)
+    loaded, warnings = load_manifests(paths)
+    loaded = [item for item in select_apps(loaded, app_names) if item.app.secrets]
+    loaded, sink_warnings = _without_sinks(loaded)
+    base = base_dir or Path.cwd()
+
+    async def work(
+        name: str, target: Target, approve: Callable[[Plan], Awaitable[bool]], result: TenantResult
+    ) -> None:
+        result.rotated = await _rotate(
+            target,
+            loaded,
+            approve,
+            _tenant_progress(name, progress),
+            force=force,
+            state_dir=state_dir,
+            base_dir=base,
+        )
+
+    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
+        results, approved = _run_approved(tenants, targets, approve_all, work)
+    if not approved:
+        raise ProvisionerError("rotate cancelled; nothing was changed in any tenant")
+    return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
+
+
+def status_all(
+    paths: list[str],
+    tenants_file: str | os.PathLike[str],
+    *,
+    emulator: bool,
+    cloud: str,
+    state_dir: Path,
+    app_names: Sequence[str] = (),
+    base_dir: Path | None = None,
+) -> FanOutOutcome:
+    """``status --tenants``: every tenant's secret report, read concurrently; nothing is changed."""
+    from provisioner.rotation.run import _read, select_apps, status_of
+    from provisioner.workflow import load_manifests
+
+    tenants = load_tenants(tenants_file)
+    loaded, warnings = load_manifests(paths)
+    loaded = [item for item in select_apps(loaded, app_names) if item.app.secrets]
+    loaded, sink_warnings = _without_sinks(loaded)
+    base = base_dir or Path.cwd()
+
+    async def work(name: str, target: Target, result: TenantResult) -> None:
+        state, now = await _read(target, loaded)
+        # inside the tenant's task: the default sink is read from <state_dir>/connections/<tenant>/
+        result.status = status_of(loaded, state, now, base_dir=base, state_dir=state_dir)
+
+    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
+        results = _run_each(tenants, targets, work)
     return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
 
 
@@ -488,4 +605,6 @@ __all__ = [
     "load_tenants",
     "open_targets",
     "plan_all",
+    "rotate_all",
+    "status_all",
 ]

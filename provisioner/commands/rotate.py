@@ -22,6 +22,7 @@ from provisioner.commands._base import (
     Paths,
     StateDirOpt,
     TenantOpt,
+    TenantsOpt,
     app,
     handles_errors,
     print_error,
@@ -51,6 +52,7 @@ def rotate(
     tenant: TenantOpt = None,
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
+    tenants: TenantsOpt = None,
 ) -> None:
     """Rotate client secrets inside their rotate_before window (or all with --force)."""
     from provisioner import workflow
@@ -58,6 +60,23 @@ def rotate(
     from provisioner.rotation import EXIT_ROTATED
     from provisioner.rotation.report import print_rotate, print_warnings
     from provisioner.rotation.run import rotate as run_rotate
+
+    if tenants is not None:
+        _rotate_tenants(
+            paths,
+            tenants,
+            app_names=app_names or [],
+            force=force,
+            yes=yes,
+            json_output=json_output,
+            show_secrets=show_secrets,
+            detailed_exitcode=detailed_exitcode,
+            emulator=emulator,
+            tenant=tenant,
+            cloud=cloud,
+            state_dir=state_dir,
+        )
+        return
 
     def approve(pending: Any) -> bool:
         if pending.is_empty:
@@ -89,4 +108,65 @@ def rotate(
     if outcome.errors:
         raise typer.Exit(1)
     if detailed_exitcode and outcome.status == "rotated":
+        raise typer.Exit(EXIT_ROTATED)
+
+
+def _rotate_tenants(
+    paths: list[Path],
+    tenants: Path,
+    *,
+    app_names: list[str],
+    force: bool,
+    yes: bool,
+    json_output: bool,
+    show_secrets: bool,
+    detailed_exitcode: bool,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+) -> None:
+    """``--tenants``: decide everywhere, ask once, rotate everywhere; exit 1 if a tenant failed, else 3 if
+    any rotated (with ``--detailed-exitcode``), like the single-tenant command."""
+    from provisioner import workflow
+    from provisioner.errors import ProvisionerError
+    from provisioner.render import confirm_plan
+    from provisioner.render_tenants import print_fanout_rotate, print_plans
+    from provisioner.rotation import EXIT_ROTATED
+    from provisioner.tenants import TenantsFailed, rotate_all
+
+    if tenant:
+        raise ProvisionerError(
+            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
+        )
+
+    def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
+        if all(p.is_empty for p in plans.values()):
+            return True
+        if not json_output:
+            print_plans({n: p for n, p in plans.items() if not p.is_empty}, results)
+        if yes or not sys.stdin.isatty():
+            return True
+        return confirm_plan()
+
+    outcome = rotate_all(
+        [str(p) for p in paths],
+        tenants,
+        emulator=emulator,
+        cloud=cloud,
+        state_dir=state_dir,
+        approve_all=approve_all,
+        app_names=app_names,
+        force=force,
+        progress=None if json_output else workflow.stderr_progress,
+    )
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+    else:
+        print_fanout_rotate(outcome, show_secrets=show_secrets)
+    if outcome.failed:
+        raise TenantsFailed(outcome.failed)
+    if detailed_exitcode and outcome.rotated:
         raise typer.Exit(EXIT_ROTATED)

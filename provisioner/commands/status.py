@@ -20,6 +20,7 @@ from provisioner.commands._base import (
     Paths,
     StateDirOpt,
     TenantOpt,
+    TenantsOpt,
     app,
     handles_errors,
 )
@@ -37,9 +38,14 @@ def status(
     tenant: TenantOpt = None,
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
+    tenants: TenantsOpt = None,
 ) -> None:
     """Show each app's secrets, days to expiry, the sinks holding them, and the next rotation."""
     from provisioner.rotation import EXIT_UNHEALTHY
+
+    if tenants is not None:
+        _status_tenants(paths, tenants, app_names or [], json_output, emulator, tenant, cloud, state_dir)
+        return
     from provisioner.rotation.report import print_status, print_warnings
     from provisioner.rotation.run import status as run_status
 
@@ -57,4 +63,44 @@ def status(
     else:
         print_status(outcome)
     if not outcome.healthy:
+        raise typer.Exit(EXIT_UNHEALTHY)
+
+
+def _status_tenants(
+    paths: list[Path],
+    tenants: Path,
+    app_names: list[str],
+    json_output: bool,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+) -> None:
+    """``--tenants``: every tenant's report; exit 1 if a tenant failed, else 4 if any is unhealthy."""
+    from provisioner.errors import ProvisionerError
+    from provisioner.render_tenants import print_fanout_status
+    from provisioner.rotation import EXIT_UNHEALTHY
+    from provisioner.tenants import TenantsFailed, status_all
+
+    if tenant:
+        raise ProvisionerError(
+            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
+        )
+    outcome = status_all(
+        [str(p) for p in paths],
+        tenants,
+        emulator=emulator,
+        cloud=cloud,
+        state_dir=state_dir,
+        app_names=app_names,
+    )
+    for warning in outcome.warnings:
+        typer.echo(f"warning: {warning}", err=True)
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        print_fanout_status(outcome)
+    if outcome.failed:
+        raise TenantsFailed(outcome.failed)
+    if outcome.unhealthy:
         raise typer.Exit(EXIT_UNHEALTHY)

@@ -7,7 +7,7 @@ HTTP response is sent: an acknowledged write survives a crash or a restart.
 Without a path the database lives in memory (tests, throwaway servers).
 
 Kinds in use (free-form strings, one namespace per tenant):
-``applications``, ``deletedApplications``, ``servicePrincipals``,
+``applications``, ``deletedApplications``, ``servicePrincipals``, ``deletedServicePrincipals``,
 ``oauth2PermissionGrants``, ``appRoleAssignments``, ``users``, ``messages``,
 ``authCodes``, ``refreshTokens``, ``meta`` (tenant settings, signing key, ...).
 The pseudo-tenant ``"*"`` holds workplace-wide records (kind ``tenants``).

@@ -64,6 +64,8 @@ if TYPE_CHECKING:
     from kiota_abstractions.serialization import ParseNode, SerializationWriter
     from msgraph import GraphServiceClient
 
+    from provisioner.errors import ProvisionerError
+
 MAX_BATCH = 20  # Graph's limit of requests per $batch
 MAX_IN_FLIGHT = 8  # default ceiling of concurrent $batch requests (a run's AIMD window)
 CONGESTION = frozenset({429, 503})  # inner answers that mean "slow down", not executed: always retried
@@ -145,12 +147,15 @@ class Request:
 
     info: RequestInformation
     model: Any = None  # an SDK model class (ParsableFactory); None: the parsed JSON
+    # False: after an ambiguous failure (504) report it instead of re-sending; for calls whose repeat
+    # answers an error although the first one worked (removePassword: "no password credential found").
+    replay_ambiguous: bool = True
 
     @property
     def replayable(self) -> bool:
         """May it be re-sent although Graph may have executed it (503/504)? Not for addPassword/addKey."""
         path = relative_url(self.info.url).split("?")[0].lower()
-        return not path.endswith(NEVER_REPLAY)
+        return self.replay_ambiguous and not path.endswith(NEVER_REPLAY)
 
 
 @dataclass
@@ -172,6 +177,22 @@ class Outcome:
         if self.error is not None:
             raise self.error
         return self.value
+
+    async def failure(self, action: str) -> ProvisionerError:
+        """This failed answer as the one-line error ``graph_errors(action)`` makes of the same exception.
+
+        Callers that batch independent operations (removals, deletions) keep one
+        error per item this way instead of raising on the first.
+        """
+        from provisioner.errors import GraphError, ProvisionerError
+        from provisioner.graph.errors import graph_errors
+
+        try:
+            async with graph_errors(action):
+                self.result()
+        except ProvisionerError as exc:
+            return exc
+        return GraphError(f"{action}: Graph {self.status}", status=self.status)
 
 
 def _odata_error(

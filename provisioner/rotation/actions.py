@@ -63,6 +63,7 @@ def facts_for(
         holdings_certain=holdings.certain if holdings is not None else False,
         secrets=tuple(have.secrets),
         held=holdings.key_ids if holdings is not None else frozenset(),
+        delivered=holdings.delivered if holdings is not None else None,
     )
 
 
@@ -195,32 +196,62 @@ async def run_removals(
 ) -> tuple[list[Action], list[ProvisionerError]]:
     """Remove the secrets of ``phase`` (only for ``apps`` when given); returns (actions done, per-app errors).
 
-    An app's failure stops its remaining removals (the next run retries them)
-    but not other apps'.
+    All removals go out as ``$batch`` requests (:class:`~provisioner.graph.batch.Batcher`),
+    one chain per app so ``dependsOn`` keeps an app's removals in order: a
+    rotation of many apps costs a round trip per 20 removals, not one per secret.
+    An app's failure stops its remaining removals (Graph answers 424 for the rest
+    of its chain; the next run retries them) but not other apps'. A 404 means a
+    concurrent run removed the secret already, which is what was wanted. The
+    batcher re-sends removePassword only when Graph said it was not executed
+    (429/503): after a 504 it may have run, and a repeat would answer 400 ("no
+    password credential found") for a removal that worked, so the app fails
+    with that 504 and the next run, reading Entra afresh, finishes the job.
     """
-    from provisioner.graph.errors import graph_errors
-    from provisioner.secrets_graph import remove_password
+    from provisioner.graph.batch import AdaptiveLimiter, Batcher
+    from provisioner.graph.retry import RetryPolicy
 
     assert phase in (BEFORE_MINT, AFTER_DELIVERY)
-    done: list[Action] = []
-    errors: list[ProvisionerError] = []
-    failed: set[str] = set()
+    chains: dict[str, list[Action]] = {}
     for action in plan.actions:
         if action.kind not in LIFECYCLE_KINDS or action.details.get("phase") != phase:
             continue
-        if (apps is not None and action.app not in apps) or action.app in failed:
+        if apps is not None and action.app not in apps:
             continue
-        try:
-            async with graph_errors(f"{action.app}: {action.summary}"):
-                await remove_password(client, action.details["object_id"], action.details["key_id"])
-        except ProvisionerError as exc:
-            failed.add(action.app)
-            errors.append(exc)
-            continue
-        done.append(action)
-        if progress:
-            progress(f"{action.app}: {action.summary}")
+        chains.setdefault(action.app, []).append(action)
+    if not chains:
+        return [], []
+    policy = RetryPolicy.from_env()
+    batcher = Batcher(
+        client, limiter=AdaptiveLimiter(), policy=policy, on_wait=progress, label="remove secrets"
+    )
+    names = list(chains)
+    outcomes = await batcher.run([[_remove_request(client, a) for a in chains[name]] for name in names])
+    done: list[Action] = []
+    errors: list[ProvisionerError] = []
+    for name, answers in zip(names, outcomes, strict=True):
+        for action, outcome in zip(chains[name], answers, strict=True):
+            if not outcome.ok and outcome.status != 404:
+                errors.append(await outcome.failure(f"{action.app}: {action.summary}"))
+                break  # the rest of this app's chain was not attempted (424)
+            done.append(action)
+            if progress:
+                progress(f"{action.app}: {action.summary}")
     return done, errors
+
+
+def _remove_request(client: Any, action: Action) -> Any:
+    """removePassword for one action, built by the SDK's request builder (sent inside a $batch)."""
+    from uuid import UUID
+
+    from msgraph.generated.applications.item.remove_password.remove_password_post_request_body import (
+        RemovePasswordPostRequestBody,
+    )
+
+    from provisioner.graph.batch import Request
+
+    body = RemovePasswordPostRequestBody(key_id=UUID(action.details["key_id"]))
+    builder = client.applications.by_application_id(action.details["object_id"]).remove_password
+    return Request(builder.to_post_request_information(body), None, replay_ambiguous=False)
 
 
 def lifecycle_plan(

@@ -37,6 +37,9 @@ class SinkHolding:
 class AppHoldings:
     app: str
     sinks: tuple[SinkHolding, ...]
+    #: keyIds this state dir ever delivered for the app (the delivery journal); None: no journal
+    #: entry, so an unheld secret older than the held one cannot be told from a predecessor.
+    delivered: frozenset[str] | None = None
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -76,6 +79,7 @@ def read_holdings(
     from provisioner.connections import read_connection_file
     from provisioner.sinks import all_sinks, describe, held_key_id
     from provisioner.sinks.common import resolve_path
+    from provisioner.sinks.journal import delivered_key_ids
 
     found: list[SinkHolding] = []
     for sink in all_sinks(app, base_dir, state_dir):
@@ -91,7 +95,8 @@ def read_holdings(
                 found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
         except ProvisionerError as exc:
             found.append(SinkHolding(where, frozenset(), error=str(exc)))
-    return AppHoldings(app.name, tuple(found))
+    journal_dir = Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner"
+    return AppHoldings(app.name, tuple(found), delivered=delivered_key_ids(app.name, journal_dir))
 
 
 def read_all_holdings(

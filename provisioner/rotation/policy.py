@@ -13,11 +13,15 @@ secrets Entra lists fall into these classes:
   delivery). Never removed while a sink holds it; the next delivery fixes it.
 * **predecessor** — an older live secret no sink holds: the one a rotation
   replaced. Kept for ``overlap`` after the current secret's ``startDateTime``
-  (consumers pick up the new value meanwhile), then retired.
+  (consumers pick up the new value meanwhile), then retired. With a delivery
+  journal (:attr:`AppFacts.delivered`), only a secret the journal lists was
+  ever delivered and so can be a predecessor.
 * **orphan** — a live secret no sink holds that is newer than the current one,
-  or any unheld live secret when no sink holds one at all: Graph returned its
-  value once and nobody kept it (the run was killed after ``addPassword``, or a
-  rollback failed). Useless to everyone: replaced if needed, then removed.
+  or any unheld live secret when no sink holds one at all, or an older unheld
+  secret the journal shows was never delivered: Graph returned its value once
+  and nobody kept it (the run was killed after ``addPassword``, or killed after
+  delivering the orphan's replacement but before removing it, or a rollback
+  failed). Useless to everyone: replaced if needed, then removed.
 * **expired** — removed (Entra keeps listing expired secrets otherwise).
 
 Removal of any kind needs ownership: only apps tagged ``provisioner:managed``
@@ -140,11 +144,19 @@ class AppFacts:
     holdings_certain: bool = True  # every sink could be read
     secrets: tuple[ExistingSecret, ...] = ()  # all of the app's secrets in Entra, declared or not
     held: frozenset[str] = field(default_factory=frozenset)  # keyIds some sink holds (lower case)
+    #: keyIds this state dir ever delivered (lower case); None: no journal entry for the app, so
+    #: an unheld secret older than the current one is taken for a predecessor (it might be one).
+    delivered: frozenset[str] | None = None
 
 
 def secret_limit(*audiences: str | None) -> int | None:
     """Personal-account audiences cap client secrets at 2 (the stricter audience wins during a change)."""
     return PERSONAL_SECRET_LIMIT if any(a in PERSONAL_AUDIENCES for a in audiences) else None
+
+
+def _maybe_delivered(secret: ExistingSecret, facts: AppFacts) -> bool:
+    """Could a consumer hold this unheld secret's value? Unknown without a journal, so yes."""
+    return facts.delivered is None or secret.key_id.lower() in {k.lower() for k in facts.delivered}
 
 
 def decide_secret(
@@ -173,7 +185,7 @@ def decide_secret(
             continue
         if secret.key_id.lower() in held:
             stale.append(secret)
-        elif current is not None and _age(secret) < _age(current):
+        elif current is not None and _age(secret) < _age(current) and _maybe_delivered(secret, facts):
             retire_at = current.start + spec.overlap_period if current.start else None
             if not may_remove:
                 untouched.append(secret)

@@ -14,7 +14,8 @@ lists, the sinks holding each, and what the next ``rotate`` would do.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Collection
+import inspect
+from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -32,7 +33,7 @@ if TYPE_CHECKING:
     from provisioner.rotation.holdings import AppHoldings
 
 Progress = Callable[[str], None]
-Approve = Callable[["Plan"], bool]
+Approve = Callable[["Plan"], "bool | Awaitable[bool]"]
 
 
 def _brief(secret: ExistingSecret | MintedSecret | None, now: datetime) -> dict[str, Any] | None:
@@ -212,7 +213,10 @@ async def _rotate(
         holdings = read_all_holdings(present, base_dir, state_dir=state_dir)
         decisions = decide_all(desired, state, holdings, now, force=force)
         pending = secret_plan(state.tenant_id, state, decisions)
-        if not approve(pending):
+        decision = approve(pending)
+        if inspect.isawaitable(decision):  # a fan-out run waits until every tenant has decided
+            decision = await decision
+        if not decision:
             raise ProvisionerError("rotate cancelled; nothing was changed")
 
         early, early_errors = await run_removals(client, pending, phase=BEFORE_MINT, progress=progress)

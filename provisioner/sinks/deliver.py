@@ -11,6 +11,7 @@ record it for removal) and restore the previous connection file.
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Collection, Mapping
 from contextvars import ContextVar
@@ -133,7 +134,13 @@ def deliver_all(
     state_dir: PathLike | None = None,
     credential: Any | None = None,
 ) -> list[DeliveryReceipt]:
-    """Deliver to the default sink, then to each manifest sink; stop at the first failure."""
+    """Deliver to the default sink, then to each manifest sink; stop at the first failure.
+
+    Every delivery goes through here (apply, rotate, multi-tenant), so this is where the
+    delivery journal (:mod:`provisioner.sinks.journal`) learns each keyId, before any sink
+    sees it.
+    """
+    _journal(app, values, _state_dir(base_dir, state_dir))
     receipts: list[DeliveryReceipt] = []
     for sink in all_sinks(app, base_dir, state_dir):
         try:
@@ -141,6 +148,32 @@ def deliver_all(
         except SinkError as exc:
             raise PartialDeliveryError(exc, receipts, describe(sink, app, base_dir=base_dir)) from None
     return receipts
+
+
+def _journal(app: App, values: Mapping[str, Any], state_dir: Path) -> None:
+    """Record the keyIds about to be delivered and those the default file held until now.
+
+    The default file's keyIds cover secrets delivered before the journal existed (an
+    upgrade): once replaced they must still count as predecessors, not orphans.
+    A journal that cannot be written stops the delivery: without the entry a later run
+    would take the replaced secret for an orphan and remove it inside its overlap.
+    """
+    from provisioner.connections import read_connection_file
+    from provisioner.rotation.holdings import json_key_ids
+    from provisioner.sinks.journal import journal_path, record_delivery
+
+    key_ids = set(json_key_ids(values))
+    if not key_ids:
+        return
+    with contextlib.suppress(SinkError):  # an unreadable default file is overwritten by this delivery
+        key_ids |= json_key_ids(read_connection_file(default_sink_path(app.name, state_dir)))
+    try:
+        record_delivery(app.name, sorted(key_ids), state_dir)
+    except OSError as exc:
+        cause = SinkError(
+            f"cannot write the delivery journal {journal_path(state_dir)}: {exc.strerror or type(exc).__name__}"
+        )
+        raise PartialDeliveryError(cause, [], "delivery journal") from None
 
 
 def recover_secret(

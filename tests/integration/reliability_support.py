@@ -25,6 +25,7 @@ from typing import Any
 
 import httpx
 from cli_support import base_env, ok, run_cli, tenant_env  # noqa: F401  (ok, run_cli: re-exported)
+from oauth_support import client_credentials_form
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "manifests"
@@ -46,12 +47,7 @@ def token(emulator: Any, tenant_id: str, client_id: str, secret: str) -> str:
     with httpx.Client(verify=str(emulator.ca_cert_path)) as http:
         answer = http.post(
             f"{emulator.base_url}/{tenant_id}/oauth2/v2.0/token",
-            data={
-                "client_id": client_id,
-                "client_secret": secret,
-                "grant_type": "client_credentials",
-                "scope": DOT_DEFAULT,
-            },
+            data=client_credentials_form(client_id, secret, DOT_DEFAULT),
         )
     answer.raise_for_status()
     return str(answer.json()["access_token"])

@@ -15,6 +15,7 @@ from typing import Any
 import httpx
 import jwt
 import pytest
+from reliability_support import target_for
 
 from provisioner.apply import ApplyResult, apply_plan
 from provisioner.desired import build_desired
@@ -33,15 +34,8 @@ def fresh_target(emulator: Any) -> Target:
     """A brand-new tenant in the running emulator, authenticated as its bootstrap admin."""
     from provisioner.emulator.seed import ensure_tenant
 
-    tenant = ensure_tenant(emulator.ctx, str(uuid.uuid4()))
-    return Target(
-        tenant_id=tenant.tenant_id,
-        graph_url=emulator.graph_url,
-        authority_host=emulator.authority,
-        ca_cert_path=str(emulator.ca_cert_path),
-        client_id=tenant.admin_client_id,
-        client_secret=tenant.admin_client_secret,
-    )
+    target: Target = target_for(emulator, ensure_tenant(emulator.ctx, str(uuid.uuid4())))
+    return target
 
 
 def apps_from(text: str) -> list[App]:

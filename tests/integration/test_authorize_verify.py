@@ -22,7 +22,6 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +30,7 @@ import httpx
 import jwt
 import pytest
 from cli_support import base_env
+from oauth_support import forms
 from typer.testing import CliRunner
 
 from provisioner.commands import app as cli_app
@@ -131,33 +131,6 @@ class AuthorizeProcess:
 
 
 # -- playing the user: the emulator's HTML forms --------------------------------------------------
-
-
-class _Forms(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: dict[str, dict[str, Any]] = {}
-        self._current: dict[str, Any] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._current = {"action": a.get("action", ""), "fields": {}, "buttons": []}
-            self.forms[a.get("id", "")] = self._current
-        elif tag == "input" and self._current is not None and a.get("type") == "hidden":
-            self._current["fields"][a["name"]] = a.get("value", "")
-        elif tag == "button" and self._current is not None:
-            self._current["buttons"].append(a)
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
-def forms(html: str) -> dict[str, dict[str, Any]]:
-    parser = _Forms()
-    parser.feed(html)
-    return parser.forms
 
 
 def sign_in_with_httpx(url: str, ca: Path, *, user: str = "admin@", expect_consent: bool = False) -> None:

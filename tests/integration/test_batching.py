@@ -19,6 +19,8 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
+from reliability_support import target_for
+
 from bench.manifests import app_name, write_manifests
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -99,20 +101,12 @@ def test_read_state_of_30_apps_is_two_batched_round_trips(
 
     from provisioner.graph.connect import graph_client
     from provisioner.graph.state import read_state
-    from provisioner.graph.target import Target
     from provisioner.manifest.loader import load
 
     manifests = write_manifests(tmp_path / "manifests", 30)
     _apply(manifests, tmp_path)
     loaded = load([manifests])
-    target = Target(
-        tenant_id=tenant_env.tenant_id,
-        graph_url=tmp_emulator.graph_url,
-        authority_host=tmp_emulator.authority,
-        ca_cert_path=str(tmp_emulator.ca_cert_path),
-        client_id=tenant_env.admin_client_id,
-        client_secret=tenant_env.admin_client_secret,
-    )
+    target = target_for(tmp_emulator, tenant_env)
 
     async def read() -> Any:
         async with graph_client(target, on_wait=None) as client:
@@ -209,7 +203,6 @@ def test_grant_created_by_another_run_mid_apply_mints_exactly_once(
     from provisioner.desired import build_desired
     from provisioner.graph.connect import graph_client
     from provisioner.graph.state import read_state
-    from provisioner.graph.target import Target
     from provisioner.manifest.loader import load_text
     from provisioner.plan import make_plan
 
@@ -220,14 +213,7 @@ def test_grant_created_by_another_run_mid_apply_mints_exactly_once(
         "inline.yaml",
     )
     assert not errors
-    target = Target(
-        tenant_id=tenant_env.tenant_id,
-        graph_url=tmp_emulator.graph_url,
-        authority_host=tmp_emulator.authority,
-        ca_cert_path=str(tmp_emulator.ca_cert_path),
-        client_id=tenant_env.admin_client_id,
-        client_secret=tenant_env.admin_client_secret,
-    )
+    target = target_for(tmp_emulator, tenant_env)
 
     async def run() -> Any:
         async with graph_client(target, on_wait=None) as client:

@@ -69,12 +69,18 @@ def _race(manifests: Path, dirs: list[tuple[Path, Path]], *, barrier: bool) -> l
     return results
 
 
-def test_same_state_dir_runs_are_serialised(
-    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def tenant_in_environment(emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
+    """A fresh tenant whose admin credentials the in-process workflow reads from the environment."""
     tenant = fresh_tenant(emulator)
     for key, value in cli_env(emulator, tenant).items():
         monkeypatch.setenv(key, value)
+    return tenant
+
+
+def test_same_state_dir_runs_are_serialised(
+    emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    tenant = tenant_in_environment(emulator, monkeypatch)
     manifests = copy_scenarios(tmp_path, SUBSET)
     state_dir = tmp_path / ".provisioner"
 
@@ -93,9 +99,7 @@ def test_different_state_dirs_race_on_graph_and_converge(
 ) -> None:
     from provisioner import workflow
 
-    tenant = fresh_tenant(tmp_emulator)
-    for key, value in cli_env(tmp_emulator, tenant).items():
-        monkeypatch.setenv(key, value)
+    tenant = tenant_in_environment(tmp_emulator, monkeypatch)
     manifests = copy_scenarios(tmp_path, SUBSET)
     machines = [(tmp_path / f"m{i}" / ".provisioner", tmp_path / f"m{i}") for i in (1, 2)]
 

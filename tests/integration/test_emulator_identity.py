@@ -20,7 +20,6 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -37,12 +36,12 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
+from oauth_support import GRAPH_DEFAULT, client_credentials_form, forms, pkce_pair
 
 from provisioner.emulator import RunningEmulator, start_emulator
 from provisioner.emulator.clock import iso
 from provisioner.emulator.identity.tokens import GRAPH_APP_ID, verify_access_token
 
-GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
 CALLBACK = "http://localhost/callback"
 
 
@@ -121,41 +120,6 @@ def register_app(
     return app
 
 
-class _Forms(HTMLParser):
-    """Collects forms: id -> {"action", "fields" (hidden inputs), "buttons" [(name, value, attrs)]}."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.forms: dict[str, dict[str, Any]] = {}
-        self._current: dict[str, Any] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "form":
-            self._current = {"action": a.get("action", ""), "fields": {}, "buttons": []}
-            self.forms[a.get("id", "")] = self._current
-        elif tag == "input" and self._current is not None and a.get("type") == "hidden":
-            self._current["fields"][a["name"]] = a.get("value", "")
-        elif tag == "button" and self._current is not None:
-            self._current["buttons"].append((a.get("name"), a.get("value"), a))
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "form":
-            self._current = None
-
-
-def forms(html: str) -> dict[str, dict[str, Any]]:
-    parser = _Forms()
-    parser.feed(html)
-    return parser.forms
-
-
-def pkce_pair() -> tuple[str, str]:
-    verifier = secrets.token_urlsafe(48)
-    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
-    return verifier, challenge
-
-
 def authorize_url(emulator: RunningEmulator, app: dict[str, Any], **params: str) -> str:
     query = {
         "client_id": app["appId"],
@@ -184,7 +148,9 @@ def sign_in(
     """Submit the sign-in page as ``upn``; accept (or cancel) the consent page if one is shown."""
     assert page.status_code == 200, page.text
     form = forms(page.text)["signin"]
-    user_id = next(v for name, v, a in form["buttons"] if name == "user" and a.get("data-upn") == upn)
+    user_id = next(
+        b["value"] for b in form["buttons"] if b.get("name") == "user" and b.get("data-upn") == upn
+    )
     response = http.post(form["action"], data={**form["fields"], "user": user_id})
     if response.status_code == 200 and "consent" in forms(response.text):
         consent = forms(response.text)["consent"]
@@ -207,6 +173,21 @@ def token_request(http: httpx.Client, emulator: RunningEmulator, **form: str) ->
     return http.post(f"/{emulator.tenant.tenant_id}/oauth2/v2.0/token", data=form)
 
 
+def redeem_code(
+    http: httpx.Client, emulator: RunningEmulator, app: dict[str, Any], code: str, **extra: str
+) -> httpx.Response:
+    """An authorization_code grant for ``app`` with the test's CALLBACK redirect URI."""
+    return token_request(
+        http,
+        emulator,
+        grant_type="authorization_code",
+        client_id=app["appId"],
+        code=code,
+        redirect_uri=CALLBACK,
+        **extra,
+    )
+
+
 def interactive_tokens(
     emulator: RunningEmulator,
     http: httpx.Client,
@@ -222,22 +203,51 @@ def interactive_tokens(
         )
     )
     code = code_from(sign_in(http, page, user_upn(emulator, upn_local)))
-    response = token_request(
-        http,
-        emulator,
-        grant_type="authorization_code",
-        client_id=app["appId"],
-        code=code,
-        redirect_uri=CALLBACK,
-        code_verifier=verifier,
-        scope=scope,
-    )
+    response = redeem_code(http, emulator, app, code, code_verifier=verifier, scope=scope)
     assert response.status_code == 200, response.text
     return response.json()
 
 
 def aadsts(response: httpx.Response) -> int:
     return int(response.json()["error_codes"][0])
+
+
+def admin_credential(emulator: RunningEmulator, secret: str | None = None) -> ClientSecretCredential:
+    """azure-identity's credential for the bootstrap admin app (with ``secret`` instead of its own if given)."""
+    tenant = emulator.tenant
+    return ClientSecretCredential(
+        tenant.tenant_id,
+        tenant.admin_client_id,
+        tenant.admin_client_secret if secret is None else secret,
+        authority=emulator.authority,
+        disable_instance_discovery=True,
+        connection_verify=str(emulator.ca_cert_path),
+    )
+
+
+def certificate_credential(emulator: RunningEmulator, app_id: str, pem: bytes) -> CertificateCredential:
+    return CertificateCredential(
+        emulator.tenant.tenant_id,
+        app_id,
+        certificate_data=pem,
+        authority=emulator.authority,
+        disable_instance_discovery=True,
+        connection_verify=str(emulator.ca_cert_path),
+    )
+
+
+def refresh(
+    http: httpx.Client,
+    emulator: RunningEmulator,
+    client_id: str,
+    refresh_token: str,
+    scope: str | None = None,
+) -> httpx.Response:
+    """A refresh_token grant for a public client (``scope`` left out of the request when None)."""
+    form = {"grant_type": "refresh_token", "client_id": client_id, "refresh_token": refresh_token}
+    if scope is not None:
+        form["scope"] = scope
+    return token_request(http, emulator, **form)
 
 
 # -- discovery ------------------------------------------------------------------------------------
@@ -272,15 +282,7 @@ def test_openid_configuration_and_jwks(emulator: RunningEmulator) -> None:
 
 def test_client_secret_credential_gets_graph_token(emulator: RunningEmulator) -> None:
     tenant = emulator.tenant
-    credential = ClientSecretCredential(
-        tenant.tenant_id,
-        tenant.admin_client_id,
-        tenant.admin_client_secret,
-        authority=emulator.authority,
-        disable_instance_discovery=True,
-        connection_verify=str(emulator.ca_cert_path),
-    )
-    token = credential.get_token(GRAPH_DEFAULT)
+    token = admin_credential(emulator).get_token(GRAPH_DEFAULT)
     claims = verify_access_token(emulator.ctx, token.token, audience="https://graph.microsoft.com")
     assert claims["idtyp"] == "app" and claims["tid"] == tenant.tenant_id
     assert "Application.ReadWrite.All" in claims["roles"]
@@ -310,14 +312,7 @@ def test_async_client_secret_credential(emulator: RunningEmulator) -> None:
 
 def test_wrong_secret_is_aadsts7000215(emulator: RunningEmulator) -> None:
     tenant = emulator.tenant
-    credential = ClientSecretCredential(
-        tenant.tenant_id,
-        tenant.admin_client_id,
-        "not-the-secret",
-        authority=emulator.authority,
-        disable_instance_discovery=True,
-        connection_verify=str(emulator.ca_cert_path),
-    )
+    credential = admin_credential(emulator, "not-the-secret")
     with pytest.raises(ClientAuthenticationError) as caught:
         credential.get_token(GRAPH_DEFAULT)
     assert "AADSTS7000215" in str(caught.value)
@@ -325,28 +320,15 @@ def test_wrong_secret_is_aadsts7000215(emulator: RunningEmulator) -> None:
 
 
 def test_expired_secret_is_aadsts7000222(tmp_emulator: RunningEmulator) -> None:
-    tenant = tmp_emulator.tenant
     tmp_emulator.ctx.clock.advance(3 * 365 * 24 * 3600)  # the bootstrap secret lives 2 years
-    credential = ClientSecretCredential(
-        tenant.tenant_id,
-        tenant.admin_client_id,
-        tenant.admin_client_secret,
-        authority=tmp_emulator.authority,
-        disable_instance_discovery=True,
-        connection_verify=str(tmp_emulator.ca_cert_path),
-    )
+    credential = admin_credential(tmp_emulator)
     with pytest.raises(ClientAuthenticationError, match="AADSTS7000222"):
         credential.get_token(GRAPH_DEFAULT)
 
 
 def test_client_credentials_errors(emulator: RunningEmulator) -> None:
     tenant = emulator.tenant
-    good = {
-        "grant_type": "client_credentials",
-        "client_id": tenant.admin_client_id,
-        "client_secret": tenant.admin_client_secret,
-        "scope": GRAPH_DEFAULT,
-    }
+    good = client_credentials_form(tenant.admin_client_id, tenant.admin_client_secret)
     with client(emulator) as http:
         wrong = token_request(http, emulator, **{**good, "client_secret": "x"})
         assert wrong.status_code == 401 and wrong.json()["error"] == "invalid_client"
@@ -419,25 +401,11 @@ def test_certificate_credential(world: RunningEmulator) -> None:
         "usage": "Verify",
     }
     app = register_app(world, key_credentials=[key_credential])
-    credential = CertificateCredential(
-        world.tenant.tenant_id,
-        app["appId"],
-        certificate_data=pem,
-        authority=world.authority,
-        disable_instance_discovery=True,
-        connection_verify=str(world.ca_cert_path),
-    )
+    credential = certificate_credential(world, app["appId"], pem)
     claims = verify_access_token(world.ctx, credential.get_token(GRAPH_DEFAULT).token)
     assert claims["appid"] == app["appId"] and claims["azpacr"] == "2" and "roles" not in claims
     other_pem, _ = _certificate()
-    stranger = CertificateCredential(
-        world.tenant.tenant_id,
-        app["appId"],
-        certificate_data=other_pem,
-        authority=world.authority,
-        disable_instance_discovery=True,
-        connection_verify=str(world.ca_cert_path),
-    )
+    stranger = certificate_credential(world, app["appId"], other_pem)
     with pytest.raises(ClientAuthenticationError, match="AADSTS700027"):
         stranger.get_token(GRAPH_DEFAULT)
 
@@ -461,7 +429,7 @@ def test_pkce_code_flow_with_consent(world: RunningEmulator) -> None:
         )
         assert page.status_code == 200 and "Pick an account" in page.text
         form = forms(page.text)["signin"]
-        user_id = next(v for n, v, a in form["buttons"] if a.get("data-upn") == user_upn(world, "user"))
+        user_id = next(b["value"] for b in form["buttons"] if b.get("data-upn") == user_upn(world, "user"))
         consent_page = http.post(form["action"], data={**form["fields"], "user": user_id})
         consent = forms(consent_page.text)["consent"]
         assert "admin_consent" not in consent_page.text  # only an admin may consent for the organization
@@ -523,23 +491,9 @@ def test_pkce_mismatch_plain_method_and_code_expiry(tmp_emulator: RunningEmulato
         page = http.get(authorize_url(emulator, app, scope="User.Read"))
         code = code_from(page if page.status_code == 302 else sign_in(http, page, user_upn(emulator, "user")))
         emulator.ctx.clock.advance(61)
-        late = token_request(
-            http,
-            emulator,
-            grant_type="authorization_code",
-            client_id=app["appId"],
-            code=code,
-            redirect_uri=CALLBACK,
-        )
+        late = redeem_code(http, emulator, app, code)
         assert aadsts(late) == 70008
-        garbage = token_request(
-            http,
-            emulator,
-            grant_type="authorization_code",
-            client_id=app["appId"],
-            code="not-a-code",
-            redirect_uri=CALLBACK,
-        )
+        garbage = redeem_code(http, emulator, app, "not-a-code")
         assert garbage.json()["error"] == "invalid_grant" and aadsts(garbage) == 70000
 
 
@@ -631,48 +585,22 @@ def test_refresh_token_rotation(world: RunningEmulator) -> None:
     app = register_app(world, public=[CALLBACK])
     with client(world) as http:
         first = interactive_tokens(world, http, app)
-        refreshed = token_request(
-            http,
-            world,
-            grant_type="refresh_token",
-            client_id=app["appId"],
-            refresh_token=first["refresh_token"],
-            scope="openid User.Read offline_access",
+        refreshed = refresh(
+            http, world, app["appId"], first["refresh_token"], "openid User.Read offline_access"
         )
         assert refreshed.status_code == 200, refreshed.text
         second = refreshed.json()
         assert second["refresh_token"] != first["refresh_token"] and second["access_token"]
         assert "id_token" in second
-        again = token_request(
-            http,
-            world,
-            grant_type="refresh_token",
-            client_id=app["appId"],
-            refresh_token=second["refresh_token"],
-            scope="User.Read",
-        )
+        again = refresh(http, world, app["appId"], second["refresh_token"], "User.Read")
         assert again.status_code == 200 and again.json()["refresh_token"] not in (
             first["refresh_token"],
             second["refresh_token"],
         )
-        more = token_request(
-            http,
-            world,
-            grant_type="refresh_token",
-            client_id=app["appId"],
-            refresh_token=second["refresh_token"],
-            scope="User.Read Mail.Read",
-        )
+        more = refresh(http, world, app["appId"], second["refresh_token"], "User.Read Mail.Read")
         assert more.json()["error"] == "invalid_grant" and aadsts(more) == 65001
         other_app = register_app(world, public=[CALLBACK])
-        stolen = token_request(
-            http,
-            world,
-            grant_type="refresh_token",
-            client_id=other_app["appId"],
-            refresh_token=second["refresh_token"],
-            scope="User.Read",
-        )
+        stolen = refresh(http, world, other_app["appId"], second["refresh_token"], "User.Read")
         assert aadsts(stolen) == 70000
     stored = world.ctx.store.list(world.tenant.tenant_id, "refreshTokens")
     assert first["refresh_token"] not in str(stored)  # only hashes are kept
@@ -684,14 +612,7 @@ def test_revoked_and_expired_refresh_tokens_are_distinguishable(tmp_emulator: Ru
     with client(emulator) as http:
         aged = interactive_tokens(emulator, http, app)["refresh_token"]
         emulator.ctx.clock.advance(91 * 24 * 3600)
-        expired = token_request(
-            http,
-            emulator,
-            grant_type="refresh_token",
-            client_id=app["appId"],
-            refresh_token=aged,
-            scope="User.Read",
-        )
+        expired = refresh(http, emulator, app["appId"], aged, "User.Read")
         assert expired.json()["error"] == "invalid_grant" and aadsts(expired) == 700082
         assert "inactivity" in expired.json()["error_description"]
 
@@ -705,14 +626,7 @@ def test_revoked_and_expired_refresh_tokens_are_distinguishable(tmp_emulator: Ru
         )
         user["signInSessionsValidFromDateTime"] = iso(emulator.ctx.clock.now())  # revokeSignInSessions
         emulator.ctx.store.put(tenant, "users", user)
-        revoked = token_request(
-            http,
-            emulator,
-            grant_type="refresh_token",
-            client_id=app["appId"],
-            refresh_token=fresh,
-            scope="User.Read",
-        )
+        revoked = refresh(http, emulator, app["appId"], fresh, "User.Read")
         assert revoked.json()["error"] == "invalid_grant" and aadsts(revoked) == 50173
         assert "revoked" in revoked.json()["error_description"]
         assert revoked.json()["error_description"] != expired.json()["error_description"]
@@ -737,12 +651,7 @@ def test_admin_routes_and_faults(tmp_emulator: RunningEmulator) -> None:
         assert other["tenant_id"] == other_id and other["admin_client_secret"]
         token = http.post(
             f"/{other_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": other["admin_client_id"],
-                "client_secret": other["admin_client_secret"],
-                "scope": GRAPH_DEFAULT,
-            },
+            data=client_credentials_form(other["admin_client_id"], other["admin_client_secret"]),
         )
         assert token.status_code == 200
         assert http.put("/_emulator/faults", json={"error_rate": 1.0, "seed": 1}).status_code == 200
@@ -773,14 +682,7 @@ def test_state_survives_restart(tmp_path: Path) -> None:
         assert second.ca_cert_path.read_bytes() == ca_pem
         with httpx.Client(verify=old_context, base_url=second.base_url) as http:
             assert http.get(f"/{tenant.tenant_id}/discovery/v2.0/keys").json()["keys"][0]["kid"] == kid
-        credential = ClientSecretCredential(
-            tenant.tenant_id,
-            tenant.admin_client_id,
-            tenant.admin_client_secret,
-            authority=second.authority,
-            disable_instance_discovery=True,
-            connection_verify=str(second.ca_cert_path),
-        )
+        credential = admin_credential(second)
         assert (
             verify_access_token(second.ctx, credential.get_token(GRAPH_DEFAULT).token)["tid"]
             == tenant.tenant_id
@@ -859,12 +761,7 @@ def test_serve_prints_connection_values_and_stops_on_sigterm(tmp_path: Path, jso
         with httpx.Client(verify=context) as http:
             token = http.post(
                 f"{env['PROVISIONER_EMULATOR_URL']}/{env['AZURE_TENANT_ID']}/oauth2/v2.0/token",
-                data={
-                    "grant_type": "client_credentials",
-                    "client_id": env["AZURE_CLIENT_ID"],
-                    "client_secret": env["AZURE_CLIENT_SECRET"],
-                    "scope": GRAPH_DEFAULT,
-                },
+                data=client_credentials_form(env["AZURE_CLIENT_ID"], env["AZURE_CLIENT_SECRET"]),
             )
         assert token.status_code == 200
         process.send_signal(signal.SIGTERM)
@@ -881,14 +778,8 @@ def test_serve_prints_connection_values_and_stops_on_sigterm(tmp_path: Path, jso
 def _admin_graph(emulator: RunningEmulator) -> httpx.Client:
     """httpx against the emulator's Graph with the bootstrap admin's client-credentials token."""
     with client(emulator) as http:
-        token = token_request(
-            http,
-            emulator,
-            grant_type="client_credentials",
-            client_id=emulator.tenant.admin_client_id,
-            client_secret=emulator.tenant.admin_client_secret,
-            scope="https://graph.microsoft.com/.default",
-        ).json()["access_token"]
+        form = client_credentials_form(emulator.tenant.admin_client_id, emulator.tenant.admin_client_secret)
+        token = token_request(http, emulator, **form).json()["access_token"]
     return httpx.Client(
         verify=emulator.ssl_context(),
         base_url=emulator.graph_url + "/",
@@ -901,13 +792,11 @@ def test_revocation_through_graph_covers_a_sign_in_in_the_same_second(tmp_emulat
     emulator = tmp_emulator
     app = register_app(emulator, public=[CALLBACK])
     with client(emulator) as http, _admin_graph(emulator) as graph:
-        refresh = interactive_tokens(emulator, http, app)["refresh_token"]
+        refresh_token = interactive_tokens(emulator, http, app)["refresh_token"]
         user = graph.get(f"users/{user_upn(emulator, 'user')}").json()
         # No clock movement: the revocation lands in the same second as the sign-in.
         assert graph.post(f"users/{user['id']}/revokeSignInSessions").status_code == 200
-        answer = token_request(
-            http, emulator, grant_type="refresh_token", client_id=app["appId"], refresh_token=refresh
-        )
+        answer = refresh(http, emulator, app["appId"], refresh_token)
         assert aadsts(answer) == 50173, answer.text
         shown = graph.get(f"users/{user['id']}").json()
         assert not any(key.startswith("_") for key in shown)
@@ -920,14 +809,12 @@ def test_public_client_redemption_with_a_secret_is_aadsts700025(tmp_emulator: Ru
         verifier, challenge = pkce_pair()
         page = http.get(authorize_url(emulator, app, code_challenge=challenge, code_challenge_method="S256"))
         code = code_from(sign_in(http, page, user_upn(emulator, "user")))
-        answer = token_request(
+        answer = redeem_code(
             http,
             emulator,
-            grant_type="authorization_code",
-            client_id=app["appId"],
+            app,
+            code,
             client_secret="s3cret-value-for-a-public-client",
-            code=code,
-            redirect_uri=CALLBACK,
             code_verifier=verifier,
         )
         assert answer.status_code == 401 and aadsts(answer) == 700025, answer.text

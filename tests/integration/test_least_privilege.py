@@ -113,38 +113,47 @@ def test_row_read_only_caller_is_told_what_creating_needs(emulator: Any, tenant:
     )
 
 
-def test_row_delegated_admin_consent_needs_delegated_permission_grant(
-    emulator: Any, tenant: Any, tmp_path: Path
+@pytest.mark.parametrize(
+    ("body", "lacking", "needed_for", "missing", "granted"),
+    [
+        pytest.param(
+            DELEGATED_CONSENT,
+            DELEGATED_GRANTS,
+            "delegated permissions",
+            [OWNED],
+            [OWNED, DELEGATED_GRANTS],
+            id="delegated_needs_delegated_permission_grant",
+        ),
+        pytest.param(
+            APPLICATION_CONSENT,
+            ROLE_ASSIGNMENTS,
+            "application permissions",
+            [OWNED, DELEGATED_GRANTS],
+            [OWNED, ROLE_ASSIGNMENTS],
+            id="application_needs_app_role_assignment",
+        ),
+    ],
+)
+def test_row_admin_consent_needs_its_grant_permission(
+    emulator: Any,
+    tenant: Any,
+    tmp_path: Path,
+    body: str,
+    lacking: str,
+    needed_for: str,
+    missing: list[str],
+    granted: list[str],
 ) -> None:
-    path, _ = manifest(tmp_path, DELEGATED_CONSENT)
-    without = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED]))
+    """Admin consent fails with the one permission it lacks named, then succeeds once that is granted."""
+    path, _ = manifest(tmp_path, body)
+    without = target_for(emulator, tenant, make_caller(emulator, tenant, missing))
     with pytest.raises(ProvisionerError) as failure:
         apply_as(without, path, tmp_path)
-    assert (
-        f"the caller lacks {DELEGATED_GRANTS} needed to grant admin consent for delegated permissions"
-        in str(failure.value)
-    )
-    with_grant = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED, DELEGATED_GRANTS]))
-    path2, _ = manifest(tmp_path, DELEGATED_CONSENT)
+    assert f"the caller lacks {lacking} needed to grant admin consent for {needed_for}" in str(failure.value)
+    with_grant = target_for(emulator, tenant, make_caller(emulator, tenant, granted))
+    path2, _ = manifest(tmp_path, body)
     apply_as(with_grant, path2, tmp_path)
     assert plan_as(with_grant, path2, tmp_path).is_empty
-
-
-def test_row_application_admin_consent_needs_app_role_assignment(
-    emulator: Any, tenant: Any, tmp_path: Path
-) -> None:
-    path, _ = manifest(tmp_path, APPLICATION_CONSENT)
-    without = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED, DELEGATED_GRANTS]))
-    with pytest.raises(ProvisionerError) as failure:
-        apply_as(without, path, tmp_path)
-    assert (
-        f"the caller lacks {ROLE_ASSIGNMENTS} needed to grant admin consent for application permissions"
-        in str(failure.value)
-    )
-    with_roles = target_for(emulator, tenant, make_caller(emulator, tenant, [OWNED, ROLE_ASSIGNMENTS]))
-    path2, _ = manifest(tmp_path, APPLICATION_CONSENT)
-    apply_as(with_roles, path2, tmp_path)
-    assert plan_as(with_roles, path2, tmp_path).is_empty
 
 
 def test_row_adopting_a_registration_needs_application_readwrite_all(

@@ -21,6 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from cli_support import base_env, ok, run_cli
+from oauth_support import client_credentials_form
 
 pytestmark = pytest.mark.slow
 
@@ -63,6 +64,15 @@ def cli(
     return run_cli(*args, cwd=workdir, env={**base_env(), **running.env(), **(extra_env or {})}, timeout=120)
 
 
+def rotate_json(
+    running: Any, workdir: Path, extra_env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`provisioner rotate manifests --yes --json --detailed-exitcode`: exit 3 means something rotated."""
+    return cli(
+        running, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode", extra_env=extra_env
+    )
+
+
 def json_out(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
     """stdout as JSON; GitHub's ``::add-mask::`` workflow commands (printed first) are skipped."""
     lines = [line for line in proc.stdout.splitlines() if not line.startswith("::")]
@@ -73,12 +83,7 @@ def token_status(running: Any, client_id: str, secret: str) -> tuple[int, str]:
     """A real client-credentials token request; (HTTP status, error description or "")."""
     response = httpx.post(
         f"{running.base_url}/{running.tenant.tenant_id}/oauth2/v2.0/token",
-        data={
-            "client_id": client_id,
-            "client_secret": secret,
-            "grant_type": "client_credentials",
-            "scope": "https://graph.microsoft.com/.default",
-        },
+        data=client_credentials_form(client_id, secret),
         verify=str(running.ca_cert_path),
         timeout=30,
     )
@@ -143,18 +148,7 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     client_id, old_value, old_id = first["client_id"], first["client_secret"], first["client_secret_id"]
 
     # Before the window (day 0 of 90, window opens at day 60): nothing to do, exit 0.
-    before = ok(
-        cli(
-            tmp_emulator,
-            workdir,
-            "rotate",
-            "manifests",
-            "--yes",
-            "--json",
-            "--detailed-exitcode",
-            extra_env=gh,
-        )
-    )
+    before = ok(rotate_json(tmp_emulator, workdir, extra_env=gh))
     report = json_out(before)
     assert report["status"] == "unchanged"
     assert report["secrets"][0]["current"]["key_id"] == old_id
@@ -163,16 +157,7 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     tmp_emulator.ctx.clock.advance(61 * DAY)
     inode_before = (workdir / "out" / "daemon.json").stat().st_ino
     rotated = ok(
-        cli(
-            tmp_emulator,
-            workdir,
-            "rotate",
-            "manifests",
-            "--yes",
-            "--json",
-            "--detailed-exitcode",
-            extra_env=gh,
-        ),
+        rotate_json(tmp_emulator, workdir, extra_env=gh),
         3,
     )
     report = json_out(rotated)
@@ -211,16 +196,7 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     kinds = [a["kind"] for a in json.loads(pending.stdout)["actions"]]
     assert kinds == ["retire_secret"]
     retired = ok(
-        cli(
-            tmp_emulator,
-            workdir,
-            "rotate",
-            "manifests",
-            "--yes",
-            "--json",
-            "--detailed-exitcode",
-            extra_env=gh,
-        ),
+        rotate_json(tmp_emulator, workdir, extra_env=gh),
         3,
     )
     entry = json_out(retired)["secrets"][0]
@@ -247,7 +223,7 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
     (workdir / "blocker").write_text("not a directory\n")
     write_manifest(workdir, dotenv="blocker/daemon.env")
     tmp_emulator.ctx.clock.advance(61 * DAY)
-    failed = cli(tmp_emulator, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode")
+    failed = rotate_json(tmp_emulator, workdir)
     assert failed.returncode == 1, failed.stdout + failed.stderr
     report = json_out(failed)
     assert report["status"] == "failed" and report["secrets"][0]["status"] == "failed"
@@ -259,9 +235,7 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
 
     # Fix the sink; the next run completes the rotation.
     (workdir / "blocker").unlink()
-    done = json_out(
-        ok(cli(tmp_emulator, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode"), 3)
-    )
+    done = json_out(ok(rotate_json(tmp_emulator, workdir), 3))
     new_id = done["secrets"][0]["current"]["key_id"]
     assert done["status"] == "rotated" and new_id != old_id
     assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
@@ -294,9 +268,7 @@ def test_secret_minted_but_never_delivered_is_replaced(tmp_emulator: Any, workdi
     actions = json.loads(planned.stdout)["actions"]
     assert [(a["kind"], a["details"]["key_id"]) for a in actions] == [("replace_orphan_secret", orphan_id)]
 
-    rotated = ok(
-        cli(tmp_emulator, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode"), 3
-    )
+    rotated = ok(rotate_json(tmp_emulator, workdir), 3)
     repaired = json_out(rotated)
     assert [r["key_id"] for r in repaired["secrets"][0]["removed"]] == [orphan_id]
     assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [held_id]

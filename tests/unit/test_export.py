@@ -8,14 +8,15 @@ tests/integration/test_adoption.py.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import pytest
 import yaml
 from hypothesis import given
 from hypothesis import strategies as st
+from state_support import GRAPH, NOW, RESOURCES, TENANT
 
-from provisioner.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID, resources
+from provisioner.catalog import GRAPH_APP_ID
 from provisioner.desired import build_desired
 from provisioner.export import export_manifest, manifest_name, manifest_text, round_lifetime, scalar, slug
 from provisioner.graph.state import (
@@ -24,7 +25,6 @@ from provisioner.graph.state import (
     ExistingSecret,
     ExistingSP,
     Grant,
-    ResourceSP,
     RoleAssignment,
     TenantState,
 )
@@ -34,23 +34,6 @@ from provisioner.manifest.model import NAME_PATTERN
 from provisioner.manifest.validate import validate_apps
 from provisioner.plan import make_plan
 
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
-TENANT = "11111111-1111-1111-1111-111111111111"
-SP_IDS = {
-    GRAPH_APP_ID: "aaaaaaaa-0000-0000-0000-000000000001",
-    EXCHANGE_APP_ID: "aaaaaaaa-0000-0000-0000-000000000002",
-}
-RESOURCES = {
-    r.app_id: ResourceSP(
-        id=SP_IDS[r.app_id],
-        app_id=r.app_id,
-        display_name=r.display_name,
-        scopes={v: p.id for v, p in r.scopes.items()},
-        roles={v: p.id for v, p in r.roles.items()},
-    )
-    for r in resources()
-}
-GRAPH = RESOURCES[GRAPH_APP_ID]
 CLIENT_SP = "bbbbbbbb-0000-0000-0000-000000000001"
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import pytest
+from state_support import GRAPH, NOW, RESOURCES, TENANT
 
-from provisioner.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID, resources
+from provisioner.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID
 from provisioner.desired import ROLE, SCOPE, Desired, build_desired
 from provisioner.errors import ManifestErrors
 from provisioner.graph.state import (
@@ -17,36 +18,11 @@ from provisioner.graph.state import (
     ExistingSecret,
     ExistingSP,
     Grant,
-    ResourceSP,
     RoleAssignment,
     TenantState,
 )
 from provisioner.manifest.model import App
 from provisioner.plan import make_plan
-
-NOW = datetime(2026, 3, 1, tzinfo=UTC)
-TENANT = "11111111-1111-1111-1111-111111111111"
-SP_IDS = {
-    GRAPH_APP_ID: "aaaaaaaa-0000-0000-0000-000000000001",
-    EXCHANGE_APP_ID: "aaaaaaaa-0000-0000-0000-000000000002",
-}
-
-
-def _resources() -> dict[str, ResourceSP]:
-    out = {}
-    for res in resources():
-        out[res.app_id] = ResourceSP(
-            id=SP_IDS[res.app_id],
-            app_id=res.app_id,
-            display_name=res.display_name,
-            scopes={v: p.id for v, p in res.scopes.items()},
-            roles={v: p.id for v, p in res.roles.items()},
-        )
-    return out
-
-
-RESOURCES = _resources()
-GRAPH = RESOURCES[GRAPH_APP_ID]
 
 
 def make_app(**overrides: object) -> App:

@@ -1,4 +1,4 @@
-"""HTTP handlers for /applications, their owners, secrets, federated credentials and deleted items.
+"""HTTP handlers for /applications, their owners, secrets, keys and federated credentials.
 
 Thin: parse the request, check the permission, call the model in
 ``applications.py``, shape the Graph response (``@odata.context``, 201/204).
@@ -8,7 +8,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.emulator.graph import applications, directory_objects
+from provisioner.emulator.graph import (
+    applications,
+    deleted_item_handlers,
+    directory_objects,
+    expansions,
+    key_rollover,
+)
 from provisioner.emulator.graph.auth import require
 from provisioner.emulator.graph.errors import GraphError, bad_request, not_found
 from provisioner.emulator.graph.routing import (
@@ -20,7 +26,6 @@ from provisioner.emulator.graph.routing import (
     candidates,
     collection_response,
     entity_response,
-    project,
     public,
 )
 from provisioner.emulator.store import thaw
@@ -47,7 +52,12 @@ def target(call: Call) -> dict[str, Any]:
 def _app_response(
     call: Call, app: dict[str, Any], *, status: int = 200, secrets: list[str] | None = None
 ) -> GraphResponse:
-    select = call.query().select if call.request.method == "GET" else None
+    get = call.request.method == "GET"
+    select = (
+        call.query(expandable=expansions.APPLICATION, type_name=applications.TYPE_NAME).select
+        if get
+        else None
+    )
     shown = applications.hide_key_material(app, select)
     if secrets:
         creds = [{**c, "secretText": v} for c, v in zip(shown["passwordCredentials"], secrets, strict=True)]
@@ -59,6 +69,8 @@ def _app_response(
         type_name=applications.TYPE_NAME,
         status=status,
         known=applications.KNOWN_PROPERTIES,
+        expandable=expansions.APPLICATION,
+        expand=expansions.expander(call),
     )
 
 
@@ -67,12 +79,18 @@ def _app_response(
 
 def list_applications(call: Call) -> GraphResponse:
     require(call.caller, "applications.read")
-    query = call.query()
+    query = call.query(expandable=expansions.APPLICATION, type_name=applications.TYPE_NAME)
     items = [
         applications.hide_key_material(a, query.select) for a in candidates(call, applications.KIND, query)
     ]
     return collection_response(
-        call, ENTITY_SET, items, query, type_name=applications.TYPE_NAME, known=applications.KNOWN_PROPERTIES
+        call,
+        ENTITY_SET,
+        items,
+        query,
+        type_name=applications.TYPE_NAME,
+        known=applications.KNOWN_PROPERTIES,
+        expand=expansions.expander(call),
     )
 
 
@@ -148,6 +166,29 @@ def remove_password(call: Call) -> GraphResponse:
     app = target(call)
     require(call.caller, "applications.write", owners=app.get("_owners", []))
     applications.remove_password(call.ctx, call.tenant, app, call.request.json_object().get("keyId"))
+    return GraphResponse(204)
+
+
+def _require_key_rollover(call: Call, app: dict[str, Any]) -> None:
+    """ "An application does not need any specific permission to roll its own keys" (addKey docs)."""
+    if not call.caller.delegated and call.caller.app_id.lower() == app["appId"].lower():
+        return
+    require(call.caller, "applications.write", owners=app.get("_owners", []))
+
+
+def add_key(call: Call) -> GraphResponse:
+    app = target(call)
+    _require_key_rollover(call, app)
+    entry = key_rollover.add_key(call.ctx, call.tenant, app, call.request.json_object())
+    return GraphResponse(
+        200, {"@odata.context": call.metadata("microsoft.graph.keyCredential"), **entry, "key": None}
+    )
+
+
+def remove_key(call: Call) -> GraphResponse:
+    app = target(call)
+    _require_key_rollover(call, app)
+    key_rollover.remove_key(call.ctx, call.tenant, app, call.request.json_object())
     return GraphResponse(204)
 
 
@@ -264,68 +305,6 @@ def delete_fic(call: Call) -> GraphResponse:
     return GraphResponse(204)
 
 
-# --------------------------------------------------------------------------- deleted items
-
-
-def _deleted_view(app: dict[str, Any]) -> dict[str, Any]:
-    return {"@odata.type": "#microsoft.graph.application", **public(app)}
-
-
-def list_deleted_applications(call: Call) -> GraphResponse:
-    require(call.caller, "applications.read")
-    items = call.ctx.store.list(call.tenant, applications.DELETED_KIND)
-    query = call.query()
-    response = collection_response(
-        call,
-        "directoryObjects",
-        items,
-        query,
-        type_name=applications.TYPE_NAME,
-        known=applications.KNOWN_PROPERTIES,
-    )
-    response.body["@odata.context"] = call.metadata("directory/deletedItems/microsoft.graph.application")
-    return response
-
-
-def _deleted(call: Call) -> dict[str, Any]:
-    object_id = call.params["deleted"]
-    applications.find(call.ctx, call.tenant, object_id=object_id)  # 400 for a malformed id
-    deleted = call.ctx.store.get(call.tenant, applications.DELETED_KIND, object_id.lower())
-    if deleted is None:
-        raise not_found(object_id)
-    return deleted
-
-
-def get_deleted_item(call: Call) -> GraphResponse:
-    require(call.caller, "applications.read")
-    deleted = _deleted(call)
-    select = call.query().select
-    body = {
-        "@odata.context": call.metadata("directoryObjects/$entity"),
-        "@odata.type": "#microsoft.graph.application",
-    }
-    body.update(
-        project(deleted, select, type_name=applications.TYPE_NAME, known=applications.KNOWN_PROPERTIES)
-    )
-    return GraphResponse(200, body)
-
-
-def restore_deleted_item(call: Call) -> GraphResponse:
-    deleted = _deleted(call)
-    require(call.caller, "applications.write", owners=deleted.get("_owners", []))
-    restored = applications.restore(call.ctx, call.tenant, deleted["id"])
-    return GraphResponse(
-        200, {"@odata.context": call.metadata("directoryObjects/$entity"), **_deleted_view(restored)}
-    )
-
-
-def purge_deleted_item(call: Call) -> GraphResponse:
-    deleted = _deleted(call)
-    require(call.caller, "applications.write", owners=deleted.get("_owners", []))
-    applications.purge(call.ctx, call.tenant, deleted["id"])
-    return GraphResponse(204)
-
-
 def register(router: Router) -> None:
     router.add("GET", r"/applications/\$count", count_applications)
     router.add("GET", r"/applications", list_applications)
@@ -335,6 +314,8 @@ def register(router: Router) -> None:
     router.add("DELETE", APP, delete_application)
     router.add("POST", APP + r"/addPassword", add_password)
     router.add("POST", APP + r"/removePassword", remove_password)
+    router.add("POST", APP + r"/addKey", add_key)
+    router.add("POST", APP + r"/removeKey", remove_key)
     router.add("GET", APP + r"/owners", get_app_owners)
     router.add("POST", APP + r"/owners/\$ref", add_app_owner)
     router.add("DELETE", APP + r"/owners/" + ID.format(name="owner") + r"/\$ref", remove_app_owner)
@@ -345,14 +326,7 @@ def register(router: Router) -> None:
     router.add("GET", fic_key, _by_name(get_fic))
     router.add("PATCH", fic_key, _by_name(patch_fic))
     router.add("DELETE", fic_key, _by_name(delete_fic))
-    deleted = r"/directory/deletedItems/" + ID.format(name="deleted")
-    # The SDK casts with the "graph." namespace alias; Graph accepts it as well as "microsoft.graph.".
-    router.add(
-        "GET", r"/directory/deletedItems/(?:microsoft\.)?graph\.application", list_deleted_applications
-    )
-    router.add("GET", deleted, get_deleted_item)
-    router.add("POST", deleted + r"/restore", restore_deleted_item)
-    router.add("DELETE", deleted, purge_deleted_item)
+    deleted_item_handlers.register(router)
 
 
 def _by_name(handler: Any) -> Any:

@@ -337,7 +337,7 @@ def _merge_into(
         else:
             app[key] = copy.deepcopy(value)
     if "keyCredentials" in body:
-        app["keyCredentials"] = _key_credentials(
+        app["keyCredentials"] = parse_key_credentials(
             body["keyCredentials"], (previous or {}).get("keyCredentials", [])
         )
     if (
@@ -700,8 +700,8 @@ def _replace_passwords(app: dict[str, Any], creds: Any) -> None:
     app["_secretHashes"] = {k: v for k, v in app.get("_secretHashes", {}).items() if k in keep_ids}
 
 
-def _key_credentials(creds: list[Any], previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """keyCredentials via PATCH: certificates are parsed for thumbprint and validity, like Graph does."""
+def parse_key_credentials(creds: list[Any], previous: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """keyCredentials via PATCH or addKey: certificates are parsed for thumbprint and validity, like Graph."""
     old = {c["keyId"].lower(): c for c in previous}
     result = []
     for cred in creds:

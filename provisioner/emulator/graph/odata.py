@@ -501,10 +501,53 @@ class Query:
     offset: int = 0
     count: bool = False
     orderby: list[tuple[str, bool]] = field(default_factory=list)  # (property, descending)
+    expand: list[tuple[str, list[str] | None]] = field(default_factory=list)  # (navigation, nested $select)
     raw: dict[str, str] = field(default_factory=dict)
 
 
-_SUPPORTED = {"$filter", "$select", "$top", "$skiptoken", "$count", "$orderby", "$search", "$skip"}
+_SUPPORTED = {"$filter", "$select", "$top", "$skiptoken", "$count", "$orderby", "$search", "$skip", "$expand"}
+_EXPAND_ITEM = re.compile(r"^\s*(?P<name>[A-Za-z][A-Za-z0-9]*)\s*(?:\((?P<options>[^()]*)\))?\s*$")
+
+
+def parse_expand(text: str, expandable: frozenset[str], type_name: str) -> list[tuple[str, list[str] | None]]:
+    """``$expand=owners`` or ``owners($select=id,displayName)``: one level, nested ``$select`` only.
+
+    Graph's directory resources support no more than that (no nested $filter/$expand).
+    """
+    items: list[str] = []
+    depth, current = 0, ""
+    for char in text:
+        depth += char == "("
+        depth -= char == ")"
+        if char == "," and depth == 0:
+            items.append(current)
+            current = ""
+        else:
+            current += char
+    items.append(current)
+    by_lower = {name.lower(): name for name in expandable}
+    result: list[tuple[str, list[str] | None]] = []
+    for item in items:
+        match = _EXPAND_ITEM.match(item)
+        if match is None:
+            raise bad_request(
+                f"Parsing OData Select and Expand failed: invalid $expand clause '{item.strip()}'."
+            )
+        name = by_lower.get(match["name"].lower())
+        if name is None:
+            raise bad_request(
+                f"Parsing OData Select and Expand failed: Could not find a property named '{match['name']}'"
+                f" on type '{type_name}'."
+            )
+        select: list[str] | None = None
+        options = (match["options"] or "").strip()
+        if options:
+            key, _, value = options.partition("=")
+            if key.strip().lower() != "$select":
+                raise bad_request(f"Query option '{key.strip()}' is not supported inside $expand.")
+            select = [n.strip() for n in value.split(",") if n.strip()]
+        result.append((name, select))
+    return result
 
 
 def parse_query(
@@ -513,14 +556,23 @@ def parse_query(
     *,
     directory: bool = True,
     max_top: int = 999,
+    expandable: frozenset[str] = frozenset(),
+    type_name: str = "",
 ) -> Query:
     """Validate and parse the system query options of one request.
+
+    ``expandable``: navigation properties this endpoint can ``$expand``; without any,
+    ``$expand`` is refused as an unsupported option.
 
     ``directory`` selects Entra ID rules (advanced queries, $skiptoken paging);
     Outlook resources (messages) page with ``$skip`` and have no advanced-query gate.
     """
     query = Query(raw={k: v for k, v in params.items()})
-    unknown = [k for k in params if k.startswith("$") and k.lower() not in _SUPPORTED]
+    unknown = [
+        k
+        for k in params
+        if k.startswith("$") and (k.lower() not in _SUPPORTED or (k.lower() == "$expand" and not expandable))
+    ]
     if unknown:
         raise bad_request(f"Query option '{unknown[0]}' is not supported by this endpoint.")
     lowered = {k.lower(): v for k, v in params.items()}
@@ -586,6 +638,9 @@ def parse_query(
             if not words or len(words) > 2 or (len(words) == 2 and words[1].lower() not in ("asc", "desc")):
                 raise bad_request(f"Invalid $orderby clause '{part.strip()}'.")
             query.orderby.append((words[0], len(words) == 2 and words[1].lower() == "desc"))
+
+    if (text := lowered.get("$expand")) is not None:
+        query.expand = parse_expand(text, expandable, type_name)
     return query
 
 

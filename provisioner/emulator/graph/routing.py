@@ -70,9 +70,21 @@ class Call:
     def tenant(self) -> str:
         return self.caller.tenant
 
-    def query(self, *, directory: bool = True, max_top: int = 999) -> odata.Query:
+    def query(
+        self,
+        *,
+        directory: bool = True,
+        max_top: int = 999,
+        expandable: frozenset[str] = frozenset(),
+        type_name: str = "",
+    ) -> odata.Query:
         return odata.parse_query(
-            self.request.query, self.request.headers, directory=directory, max_top=max_top
+            self.request.query,
+            self.request.headers,
+            directory=directory,
+            max_top=max_top,
+            expandable=expandable,
+            type_name=type_name,
         )
 
     def metadata(self, fragment: str) -> str:
@@ -80,6 +92,8 @@ class Call:
 
 
 Handler = Callable[[Call], GraphResponse]
+# Adds the requested navigation properties ($expand: (name, nested $select) pairs) to one object.
+Expander = Callable[[Mapping[str, Any], list[tuple[str, list[str] | None]]], dict[str, Any]]
 
 
 @dataclass
@@ -211,6 +225,7 @@ def collection_response(
     default_select: tuple[str, ...] | None = None,
     default_top: int = 100,
     directory: bool = True,
+    expand: Expander | None = None,
 ) -> GraphResponse:
     """The ``{"@odata.context", "@odata.count"?, "value", "@odata.nextLink"?}`` envelope."""
     if query.filter is not None and known is not None:
@@ -239,6 +254,9 @@ def collection_response(
         project(item, query.select, type_name=type_name, known=known, default=default_select)
         for item in page.items
     ]
+    if expand is not None and query.expand:
+        for shown, item in zip(body["value"], page.items, strict=True):
+            shown.update(expand(item, query.expand))
     return GraphResponse(200, body)
 
 
@@ -252,10 +270,15 @@ def entity_response(
     known: set[str] | frozenset[str] | None = None,
     default_select: tuple[str, ...] | None = None,
     context: str | None = None,
+    expandable: frozenset[str] = frozenset(),
+    expand: Expander | None = None,
 ) -> GraphResponse:
-    select = call.query().select if call.request.method == "GET" else None
+    query = call.query(expandable=expandable, type_name=type_name) if call.request.method == "GET" else None
+    select = query.select if query else None
     body = {"@odata.context": context or entity_context(call, entity_set, select)}
     body.update(project(obj, select, type_name=type_name, known=known, default=default_select))
+    if query and query.expand and expand is not None:
+        body.update(expand(obj, query.expand))
     return GraphResponse(status, body)
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.emulator.graph import app_role_assignments, grants, service_principals
+from provisioner.emulator.graph import app_role_assignments, expansions, grants, service_principals
 from provisioner.emulator.graph.application_handlers import (
     add_owner,
     count_response,
@@ -48,6 +48,8 @@ def _sp_response(call: Call, sp: dict[str, Any], status: int = 200) -> GraphResp
         type_name=service_principals.TYPE_NAME,
         status=status,
         known=service_principals.KNOWN_PROPERTIES,
+        expandable=expansions.SERVICE_PRINCIPAL,
+        expand=expansions.expander(call),
     )
 
 
@@ -56,7 +58,7 @@ def _sp_response(call: Call, sp: dict[str, Any], status: int = 200) -> GraphResp
 
 def list_sps(call: Call) -> GraphResponse:
     require(call.caller, "servicePrincipals.read")
-    query = call.query()
+    query = call.query(expandable=expansions.SERVICE_PRINCIPAL, type_name=service_principals.TYPE_NAME)
     items = candidates(call, service_principals.KIND, query)
     return collection_response(
         call,
@@ -65,6 +67,7 @@ def list_sps(call: Call) -> GraphResponse:
         query,
         type_name=service_principals.TYPE_NAME,
         known=service_principals.KNOWN_PROPERTIES,
+        expand=expansions.expander(call),
     )
 
 

@@ -5,7 +5,8 @@ names and reply URLs from its application and follows later changes of the app,
 like Entra does for an app's home tenant. One per appId (409 otherwise), and it
 can only be created once the application exists (400 "does not reference a
 valid application object", the error that makes tools retry after replication
-lag). Deleting one removes the grants and app role assignments that name it.
+lag). Deleting one soft-deletes it (``directory/deletedItems``, restorable) and
+removes the grants and app role assignments that name it.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import app_role_assignments, grants, replication
 from provisioner.emulator.graph.errors import (
@@ -26,6 +28,7 @@ from provisioner.emulator.graph.errors import (
 from provisioner.emulator.graph.ids import is_guid, new_id
 
 KIND = "servicePrincipals"
+DELETED_KIND = "deletedServicePrincipals"
 TYPE_NAME = "microsoft.graph.servicePrincipal"
 RESOURCE = "ServicePrincipal"
 # Audiences whose applications may be instantiated in other tenants.
@@ -271,10 +274,50 @@ def _apply(sp: dict[str, Any], body: dict[str, Any]) -> None:
 
 
 def delete(ctx: EmulatorContext, tenant: str, sp: dict[str, Any]) -> None:
-    """Removing a service principal removes consent and role assignments that reference it."""
+    """Soft delete, as Entra does: the object waits in deletedItems for 30 days.
+
+    Consent and role assignments that reference it are removed (the emulator does
+    not bring them back on restore: re-consent after restoring, as the tool does).
+    """
     grants.delete_referencing(ctx, tenant, sp["id"])
     app_role_assignments.delete_referencing(ctx, tenant, sp["id"])
     ctx.store.delete(tenant, KIND, sp["id"])
+    ctx.store.put(tenant, DELETED_KIND, {**sp, "deletedDateTime": iso(ctx.clock.now())})
+
+
+def restore(ctx: EmulatorContext, tenant: str, object_id: str) -> dict[str, Any]:
+    """Bring a soft-deleted service principal back; restoring its application does not do this.
+
+    Refused while another service principal holds the appId (409, as on create) or
+    while the application behind it sits in the deleted items itself (400).
+    """
+    deleted = ctx.store.get(tenant, DELETED_KIND, object_id.lower())
+    if deleted is None:
+        raise not_found(object_id)
+    app_id = deleted["appId"]
+    if find(ctx, tenant, app_id=app_id) is not None:
+        raise GraphError(
+            409,
+            "Request_MultipleObjectsWithSameKeyValue",
+            f"The service principal cannot be created, updated, or restored because the service principal name"
+            f" {app_id} is already in use.",
+        )
+    owned_by_tenant_app = any(
+        ctx.store.find_views(t, "deletedApplications", appId=app_id) for t in ctx.store.tenants()
+    )
+    if owned_by_tenant_app and _application_for(ctx, tenant, app_id) is None:
+        raise bad_request(
+            f"The appId '{app_id}' of the service principal does not reference a valid application object."
+        )
+    restored = {**deleted, "deletedDateTime": None}
+    ctx.store.delete(tenant, DELETED_KIND, deleted["id"])
+    ctx.store.put(tenant, KIND, restored)
+    return restored
+
+
+def purge(ctx: EmulatorContext, tenant: str, object_id: str) -> None:
+    if not ctx.store.delete(tenant, DELETED_KIND, object_id.lower()):
+        raise not_found(object_id)
 
 
 def sync_from_application(ctx: EmulatorContext, tenant: str, app: dict[str, Any]) -> None:

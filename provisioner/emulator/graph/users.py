@@ -175,7 +175,8 @@ def new_message(
         "id": message_id,
         "createdDateTime": when,
         "lastModifiedDateTime": when,
-        "changeKey": secrets.token_urlsafe(12),
+        # Shaped like Exchange change keys ("CQAAABYAAAA…"); never starts with "_" either.
+        "changeKey": "CQAAABYAAAA" + secrets.token_urlsafe(12),
         "categories": [],
         "receivedDateTime": when,
         "sentDateTime": when,
