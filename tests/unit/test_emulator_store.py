@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+from pathlib import Path
 
 import pytest
 
@@ -82,7 +83,6 @@ def test_rollback_restores_the_previous_objects() -> None:
 
 
 def test_state_survives_a_restart_frozen(tmp_path: object) -> None:
-    from pathlib import Path
 
     path = Path(str(tmp_path)) / "state.db"
     first = Store(path)
