@@ -11,6 +11,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from provisioner.errors import ProvisionerError
 
@@ -32,9 +33,7 @@ def open_target(*, emulator: bool, tenant: str | None, cloud: str, state_dir: Pa
     if cloud not in CLOUDS:
         raise ProvisionerError(f"unknown cloud {cloud!r}: choose one of {', '.join(CLOUDS)}")
     if emulator:
-        from provisioner.emulator.server import start_emulator
-
-        with start_emulator(state_path=state_dir / "emulator.db", tenant_id=tenant) as running:
+        with start_embedded_emulator(state_dir, tenant) as running:
             yield target_from_emulator(running)
         return
     graph_url = os.environ.get("PROVISIONER_GRAPH_URL")
@@ -60,9 +59,7 @@ def open_emulator(state_dir: Path) -> Iterator[object]:
     One emulator hosts every tenant of the run; :func:`emulator_tenant_target`
     creates (once) and addresses each of them.
     """
-    from provisioner.emulator.server import start_emulator
-
-    with start_emulator(state_path=state_dir / "emulator.db") as running:
+    with start_embedded_emulator(state_dir) as running:
         yield running
 
 
@@ -93,3 +90,30 @@ def emulator_endpoint_from_env() -> dict[str, str | None] | None:
         or graph_url.rstrip("/").rsplit("/v1.0", 1)[0],
         "ca_cert_path": os.environ.get("PROVISIONER_CA_CERT"),
     }
+
+
+def start_embedded_emulator(state_dir: Path, tenant_id: str | None = None) -> Any:
+    """Start the ``--emulator`` emulator on the port it had last time in this state dir.
+
+    Connection files record the authority and Graph URLs; a new random port per run
+    would make every run rewrite them (and leave stale URLs behind). The port is kept
+    in ``state_dir/emulator.port``; when it is taken (another run is using it), any
+    free port will do and becomes the new remembered one.
+    """
+    from provisioner.emulator.server import EmulatorError, start_emulator
+
+    port_file = state_dir / "emulator.port"
+    try:
+        port = int(port_file.read_text().strip())
+    except (OSError, ValueError):
+        port = 0
+    state_path = state_dir / "emulator.db"
+    try:
+        running = start_emulator(port=port, state_path=state_path, tenant_id=tenant_id)
+    except EmulatorError:
+        if port == 0:
+            raise
+        running = start_emulator(port=0, state_path=state_path, tenant_id=tenant_id)
+    if running.port != port:
+        port_file.write_text(f"{running.port}\n")
+    return running

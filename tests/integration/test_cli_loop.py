@@ -110,3 +110,14 @@ def test_apply_keeps_a_sink_secret_when_the_default_file_is_gone(workdir: Path) 
     assert secret_line in dotenv.read_text().splitlines()
     restored = json.loads((workdir / ".provisioner" / "connections" / "logistics-ops.json").read_text())
     assert restored["client_secret"] == secret_line.split("=", 1)[1].strip("'")
+
+
+def test_embedded_emulator_keeps_its_port_so_connection_files_stay_put(workdir: Path) -> None:
+    """--emulator runs reuse the state dir's port: a no-change apply leaves the URLs as they were."""
+    run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
+    path = workdir / ".provisioner" / "connections" / "logistics-ops.json"
+    first = json.loads(path.read_text())
+    run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
+    second = json.loads(path.read_text())
+    assert second["token_url"] == first["token_url"] and second["authority_host"] == first["authority_host"]
+    assert (workdir / ".provisioner" / "emulator.port").read_text().strip() in first["authority_host"]
