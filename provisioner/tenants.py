@@ -388,6 +388,24 @@ def _run_each(
     return results
 
 
+def _fan_out_approved(
+    tenants: TenantsFile,
+    approve_all: ApproveAll,
+    work: ApprovedWork,
+    *,
+    emulator: bool,
+    cloud: str,
+    state_dir: Path,
+    command: str,
+) -> dict[str, TenantResult]:
+    """Open every tenant, run ``work`` under one shared approval; refusing changes nothing anywhere."""
+    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
+        results, approved = _run_approved(tenants, targets, approve_all, work)
+    if not approved:
+        raise ProvisionerError(f"{command} cancelled; nothing was changed in any tenant")
+    return results
+
+
 def _run_approved(
     tenants: TenantsFile,
     targets: dict[str, Target | ProvisionerError],
@@ -509,10 +527,9 @@ def apply_all(
             warnings=result.warnings,
         )
 
-    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
-        results, approved = _run_approved(tenants, targets, approve_all, work)
-    if not approved:
-        raise ProvisionerError("apply cancelled; nothing was changed in any tenant")
+    results = _fan_out_approved(
+        tenants, approve_all, work, emulator=emulator, cloud=cloud, state_dir=state_dir, command="apply"
+    )
     return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
 
 
@@ -557,10 +574,9 @@ def rotate_all(
             base_dir=base,
         )
 
-    with open_targets(tenants, emulator=emulator, cloud=cloud, state_dir=state_dir) as targets:
-        results, approved = _run_approved(tenants, targets, approve_all, work)
-    if not approved:
-        raise ProvisionerError("rotate cancelled; nothing was changed in any tenant")
+    results = _fan_out_approved(
+        tenants, approve_all, work, emulator=emulator, cloud=cloud, state_dir=state_dir, command="rotate"
+    )
     return FanOutOutcome(results=results, warnings=[*warnings, *sink_warnings])
 
 

@@ -85,3 +85,20 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(130) from None
 
     return wrapper  # type: ignore[return-value]
+
+
+def reject_tenant_with_tenants(tenant: str | None) -> None:
+    """``--tenant`` and ``--tenants`` both name the target; one run takes one of them."""
+    if tenant:
+        raise ProvisionerError(
+            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
+        )
+
+
+def confirmed(yes: bool) -> bool:
+    """Go ahead with ``--yes`` or without a terminal (CI, cron); otherwise ask for a literal 'yes'."""
+    import sys
+
+    from provisioner.render import confirm_plan
+
+    return yes or not sys.stdin.isatty() or confirm_plan()

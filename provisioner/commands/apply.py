@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,7 +18,9 @@ from provisioner.commands._base import (
     TenantOpt,
     TenantsOpt,
     app,
+    confirmed,
     handles_errors,
+    reject_tenant_with_tenants,
 )
 
 
@@ -41,7 +42,7 @@ def apply(
 ) -> None:
     """Converge the tenant to the manifests and write connection values."""
     from provisioner import workflow
-    from provisioner.render import confirm_plan, print_apply_result, print_plan
+    from provisioner.render import print_apply_result, print_plan
 
     if tenants is not None:
         _apply_tenants(
@@ -52,9 +53,7 @@ def apply(
     def approve(pending: Any) -> bool:
         if not json_output:
             print_plan(pending)
-        if pending.is_empty or yes or not sys.stdin.isatty():
-            return True
-        return confirm_plan()
+        return pending.is_empty or confirmed(yes)
 
     outcome = workflow.apply(
         [str(p) for p in paths],
@@ -88,22 +87,15 @@ def _apply_tenants(
 ) -> None:
     """``--tenants``: plan everywhere, ask once, apply everywhere; exit 1 naming the failed tenants."""
     from provisioner import workflow
-    from provisioner.errors import ProvisionerError
-    from provisioner.render import confirm_plan
     from provisioner.render_tenants import print_fanout_apply, print_plans
     from provisioner.tenants import TenantsFailed, apply_all
 
-    if tenant:
-        raise ProvisionerError(
-            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
-        )
+    reject_tenant_with_tenants(tenant)
 
     def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
         if not json_output:
             print_plans(plans, results)
-        if all(p.is_empty for p in plans.values()) or yes or not sys.stdin.isatty():
-            return True
-        return confirm_plan()
+        return all(p.is_empty for p in plans.values()) or confirmed(yes)
 
     outcome = apply_all(
         [str(p) for p in paths],

@@ -19,6 +19,7 @@ from provisioner.commands._base import (
     TenantsOpt,
     app,
     handles_errors,
+    reject_tenant_with_tenants,
 )
 from provisioner.errors import ExitCode
 
@@ -75,14 +76,10 @@ def _plan_tenants(
     prune: bool,
 ) -> None:
     """``--tenants``: a section (text) or a key (JSON) per tenant; exit 1 naming the failed tenants."""
-    from provisioner.errors import ProvisionerError
     from provisioner.render_tenants import print_fanout_plan
     from provisioner.tenants import TenantsFailed, plan_all
 
-    if tenant:
-        raise ProvisionerError(
-            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
-        )
+    reject_tenant_with_tenants(tenant)
     outcome = plan_all(
         [str(p) for p in paths], tenants, emulator=emulator, cloud=cloud, state_dir=state_dir, prune=prune
     )

@@ -9,7 +9,6 @@ orphan removed. See docs/rotation.md.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -24,8 +23,10 @@ from provisioner.commands._base import (
     TenantOpt,
     TenantsOpt,
     app,
+    confirmed,
     handles_errors,
     print_error,
+    reject_tenant_with_tenants,
 )
 
 
@@ -56,7 +57,7 @@ def rotate(
 ) -> None:
     """Rotate client secrets inside their rotate_before window (or all with --force)."""
     from provisioner import workflow
-    from provisioner.render import confirm_plan, print_plan
+    from provisioner.render import print_plan
     from provisioner.rotation import EXIT_ROTATED
     from provisioner.rotation.report import print_rotate, print_warnings
     from provisioner.rotation.run import rotate as run_rotate
@@ -83,9 +84,7 @@ def rotate(
             return True
         if not json_output:
             print_plan(pending)
-        if yes or not sys.stdin.isatty():
-            return True
-        return confirm_plan()
+        return confirmed(yes)
 
     outcome = run_rotate(
         [str(p) for p in paths],
@@ -129,25 +128,18 @@ def _rotate_tenants(
     """``--tenants``: decide everywhere, ask once, rotate everywhere; exit 1 if a tenant failed, else 3 if
     any rotated (with ``--detailed-exitcode``), like the single-tenant command."""
     from provisioner import workflow
-    from provisioner.errors import ProvisionerError
-    from provisioner.render import confirm_plan
     from provisioner.render_tenants import print_fanout_rotate, print_plans
     from provisioner.rotation import EXIT_ROTATED
     from provisioner.tenants import TenantsFailed, rotate_all
 
-    if tenant:
-        raise ProvisionerError(
-            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
-        )
+    reject_tenant_with_tenants(tenant)
 
     def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
         if all(p.is_empty for p in plans.values()):
             return True
         if not json_output:
             print_plans({n: p for n, p in plans.items() if not p.is_empty}, results)
-        if yes or not sys.stdin.isatty():
-            return True
-        return confirm_plan()
+        return confirmed(yes)
 
     outcome = rotate_all(
         [str(p) for p in paths],

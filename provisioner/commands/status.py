@@ -23,6 +23,7 @@ from provisioner.commands._base import (
     TenantsOpt,
     app,
     handles_errors,
+    reject_tenant_with_tenants,
 )
 
 
@@ -77,15 +78,11 @@ def _status_tenants(
     state_dir: Path,
 ) -> None:
     """``--tenants``: every tenant's report; exit 1 if a tenant failed, else 4 if any is unhealthy."""
-    from provisioner.errors import ProvisionerError
     from provisioner.render_tenants import print_fanout_status
     from provisioner.rotation import EXIT_UNHEALTHY
     from provisioner.tenants import TenantsFailed, status_all
 
-    if tenant:
-        raise ProvisionerError(
-            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
-        )
+    reject_tenant_with_tenants(tenant)
     outcome = status_all(
         [str(p) for p in paths],
         tenants,
