@@ -96,7 +96,7 @@ def list_applications(call: Call) -> GraphResponse:
 
 def count_applications(call: Call) -> GraphResponse:
     require(call.caller, "applications.read")
-    return count_response(call, len(call.ctx.store.list(call.tenant, applications.KIND)))
+    return count_response(call, len(call.ctx.store.views(call.tenant, applications.KIND)))
 
 
 def count_response(call: Call, total: int) -> GraphResponse:

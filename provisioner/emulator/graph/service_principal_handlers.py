@@ -73,7 +73,7 @@ def list_sps(call: Call) -> GraphResponse:
 
 def count_sps(call: Call) -> GraphResponse:
     require(call.caller, "servicePrincipals.read")
-    return count_response(call, len(call.ctx.store.list(call.tenant, service_principals.KIND)))
+    return count_response(call, len(call.ctx.store.views(call.tenant, service_principals.KIND)))
 
 
 def create_sp(call: Call) -> GraphResponse:
