@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from graph_support import internal_keys
 from starlette.testclient import TestClient
 
 from provisioner.emulator import RunningEmulator
@@ -106,15 +107,6 @@ def world() -> Iterator[World]:
     # Internal keys (secret hashes, owners, mailbox links) never leave the emulator. Keys, not
     # values: ids and change keys are base64url and may well start with "_".
     assert not internal_keys(w.seen)
-
-
-def internal_keys(node: Any) -> list[str]:
-    """Every mapping key starting with "_" anywhere in ``node``."""
-    if isinstance(node, dict):
-        return [k for k in node if k.startswith("_")] + [x for v in node.values() for x in internal_keys(v)]
-    if isinstance(node, list):
-        return [x for v in node for x in internal_keys(v)]
-    return []
 
 
 def error_of(response: Any) -> tuple[int, str, str]:
