@@ -23,20 +23,19 @@ Design notes:
 from __future__ import annotations
 
 import difflib
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
-from pathlib import Path
 from types import MappingProxyType
 from typing import Literal
+
+from provisioner.data import NAMES, load_catalog
 
 Kind = Literal["delegated", "application"]
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 
-_FILES = ("graph-permissions.json", "exchange-permissions.json")
 
 #: Short names accepted wherever a resource is named (keys are lower-case).
 ALIASES: Mapping[str, str] = MappingProxyType(
@@ -155,8 +154,7 @@ def _build(doc: dict) -> Resource:
 @cache
 def resources() -> tuple[Resource, ...]:
     """All bundled resources (loaded on first call, then cached for the process)."""
-    here = Path(__file__).resolve().parent
-    return tuple(_build(json.loads((here / name).read_text(encoding="utf-8"))) for name in _FILES)
+    return tuple(_build(load_catalog(name)) for name in NAMES)
 
 
 @cache

@@ -10,13 +10,11 @@ admin-consented application permissions. Later calls return the same values.
 
 from __future__ import annotations
 
-import functools
-import json
 from dataclasses import dataclass, field
 from datetime import timedelta
-from importlib import resources
 from typing import Any
 
+from provisioner.data import CatalogName, load_catalog
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import (
@@ -56,12 +54,9 @@ class TenantInfo:
     users: list[dict[str, Any]] = field(default_factory=list)
 
 
-@functools.cache
-def catalog(name: str) -> dict[str, Any]:
+def catalog(name: CatalogName) -> dict[str, Any]:
     """A bundled permission catalogue (``graph`` or ``exchange``), parsed once per process."""
-    text = resources.files("provisioner.catalog").joinpath(f"{name}-permissions.json").read_text("utf-8")
-    data: dict[str, Any] = json.loads(text)
-    return data
+    return load_catalog(name)
 
 
 def ensure_tenant(ctx: EmulatorContext, tenant_id: str | None = None) -> TenantInfo:
