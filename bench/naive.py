@@ -177,9 +177,9 @@ async def rotate_one(client: Any, call: Calls, app: Any) -> None:
 
 
 async def run(mode: str, folder: Path) -> dict[str, Any]:
+    from provisioner.engine.targeting import open_target
+    from provisioner.engine.workflow import load_manifests
     from provisioner.graph.connect import graph_client
-    from provisioner.targeting import open_target
-    from provisioner.workflow import load_manifests
 
     loaded, _ = load_manifests([str(folder)])
     one = {"apply": apply_one, "plan": plan_one, "rotate": rotate_one}[mode]

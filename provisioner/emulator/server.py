@@ -33,7 +33,7 @@ from provisioner.emulator.faults import FaultConfig
 from provisioner.emulator.identity.tokens import signing_key
 from provisioner.emulator.store import Store
 from provisioner.emulator.tls import ensure_tls_files
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 
 if TYPE_CHECKING:
     from provisioner.emulator.seed import TenantInfo

@@ -8,7 +8,7 @@
   permission, :mod:`.least_privilege`); bounded, reported retries of throttling, outages and
   replication lag (:mod:`.trace` carries the current action to the messages).
 
-The CLI loop is ``graph_client`` -> ``read_state`` -> ``provisioner.desired.build_desired``
--> ``provisioner.plan.make_plan`` -> ``provisioner.apply.apply_plan``. Nothing here imports
+The CLI loop is ``graph_client`` -> ``read_state`` -> ``provisioner.model.desired.build_desired``
+-> ``provisioner.engine.planner.make_plan`` -> ``provisioner.engine.apply.apply_plan``. Nothing here imports
 msgraph or azure at module import time, so ``provisioner validate`` stays fast.
 """

@@ -27,7 +27,7 @@ that carries ``addPassword``.
 decoded into the SDK model as soon as the batch answer arrives. After an
 ambiguous failure (an inner 504, a lost batch answer) it is never replayed (a
 second secret would be minted that nobody holds); the request fails and the
-next run repairs the orphan (:mod:`provisioner.rotation`). 429 and 503 mean
+next run repairs the orphan (:mod:`provisioner.engine.rotation`). 429 and 503 mean
 "not executed" and are retried for every request, as the retry middleware does.
 
 Three msgraph-core defects are worked around here, not patched in site-packages:
@@ -64,7 +64,7 @@ if TYPE_CHECKING:
     from kiota_abstractions.serialization import ParseNode, SerializationWriter
     from msgraph import GraphServiceClient
 
-    from provisioner.errors import ProvisionerError
+    from provisioner.core.errors import ProvisionerError
 
 MAX_BATCH = 20  # Graph's limit of requests per $batch
 MAX_IN_FLIGHT = 8  # default ceiling of concurrent $batch requests (a run's AIMD window)
@@ -184,7 +184,7 @@ class Outcome:
         Callers that batch independent operations (removals, deletions) keep one
         error per item this way instead of raising on the first.
         """
-        from provisioner.errors import GraphError, ProvisionerError
+        from provisioner.core.errors import GraphError, ProvisionerError
         from provisioner.graph.errors import graph_errors
 
         try:

@@ -1,6 +1,6 @@
 """DesiredApp -> msgraph-sdk request bodies.
 
-Kept apart from the pure :mod:`provisioner.desired` so the planner never
+Kept apart from the pure :mod:`provisioner.model.desired` so the planner never
 imports the SDK. An update sends every managed field (one PATCH either way,
 and it heals drift the plan did not list), but carries the unmanaged parts of
 ``web`` along because PATCHing a complex property replaces it whole. ``api``
@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from provisioner.desired import DesiredApp
-from provisioner.graph.state import ExistingApp
+from provisioner.model.desired import DesiredApp
+from provisioner.model.tenant import ExistingApp
 
 SP_TAGS = ["WindowsAzureActiveDirectoryIntegratedApp"]  # what the portal sets: listed under Enterprise apps
 

@@ -16,7 +16,8 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any
 
-from provisioner.errors import CredentialError
+from provisioner.core.errors import CredentialError
+from provisioner.core.progress import print_progress
 from provisioner.graph.errors import graph_errors
 from provisioner.graph.target import Target
 
@@ -108,18 +109,12 @@ def graph_middleware(on_wait: Callable[[str], None] | None = None, stats: Any = 
     return chain
 
 
-def _stderr(message: str) -> None:
-    from provisioner.render import print_progress
-
-    print_progress(message)
-
-
 @asynccontextmanager
 async def graph_client(
     target: Target,
     *,
     check_credential: bool = True,
-    on_wait: Callable[[str], None] | None = _stderr,
+    on_wait: Callable[[str], None] | None = print_progress,
     stats: Any = None,
 ) -> AsyncIterator[GraphServiceClient]:
     """Yield a GraphServiceClient for ``target``; closes the HTTP client and credential on exit.

@@ -13,7 +13,7 @@ import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from provisioner.errors import CredentialError, GraphError, ProvisionerError
+from provisioner.core.errors import CredentialError, GraphError, ProvisionerError
 from provisioner.graph import trace
 from provisioner.graph.trace import Refusal
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 from provisioner.graph.errors import error_message, error_status
 
 T = TypeVar("T")

@@ -41,135 +41,28 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from provisioner.core.progress import print_progress
+from provisioner.model.tenant import (
+    ExistingApp,
+    ExistingSecret,
+    ExistingSP,
+    Grant,
+    ResourceSP,
+    RoleAssignment,
+    TenantState,
+    resource_app_id_for_key,
+)
+
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
 
-MANAGED_TAG = "provisioner:managed"
-"""Ownership marker added to every application the tool manages.
-
-Only applications carrying it have undeclared secrets removed (and are
-candidates for ``--prune``); an adopted registration gets it only when its
-manifest lists it in ``tags`` (see :mod:`provisioner.adoption`).
-"""
-
 IN_CHUNK = 15  # Graph caps `in (...)` filters on directory objects at 15 values
 PAGE_SIZE = 999
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
-class ResourceSP:
-    id: str
-    app_id: str
-    display_name: str
-    scopes: dict[str, str] = field(default_factory=dict)  # value -> id
-    roles: dict[str, str] = field(default_factory=dict)  # value -> id
-
-    def scope_name(self, scope_id: str) -> str:
-        return next((v for v, i in self.scopes.items() if i == scope_id), scope_id)
-
-    def role_name(self, role_id: str) -> str:
-        return next((v for v, i in self.roles.items() if i == role_id), role_id)
-
-
-@dataclass(frozen=True)
-class ExistingSecret:
-    key_id: str
-    display_name: str | None
-    hint: str | None
-    start: datetime | None
-    end: datetime | None
-
-
-@dataclass(frozen=True)
-class ExistingSP:
-    object_id: str
-    app_id: str
-
-
-@dataclass(frozen=True)
-class Grant:
-    id: str
-    client_id: str
-    resource_id: str
-    consent_type: str
-    principal_id: str | None
-    scopes: frozenset[str]
-
-
-@dataclass(frozen=True)
-class RoleAssignment:
-    id: str
-    principal_id: str
-    resource_id: str
-    app_role_id: str
-
-
-@dataclass
-class ExistingApp:
-    object_id: str
-    app_id: str
-    unique_name: str | None
-    display_name: str
-    sign_in_audience: str | None = None
-    web_redirect_uris: list[str] = field(default_factory=list)
-    spa_redirect_uris: list[str] = field(default_factory=list)
-    public_client_redirect_uris: list[str] = field(default_factory=list)
-    implicit_access_tokens: bool = False
-    implicit_id_tokens: bool = False
-    # not managed, but carried along: PATCHing `web` replaces the whole complex value
-    web_home_page_url: str | None = None
-    web_logout_url: str | None = None
-    is_fallback_public_client: bool = False
-    required_resource_access: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
-    notes: str | None = None
-    tags: list[str] = field(default_factory=list)
-    requested_access_token_version: int | None = None
-    owners: list[str] | None = None  # not read yet (needs $expand); None = unknown
-    secrets: list[ExistingSecret] = field(default_factory=list)
-    service_principal: ExistingSP | None = None
-    delegated_grants: list[Grant] = field(default_factory=list)
-    role_assignments: list[RoleAssignment] = field(default_factory=list)
-
-    @property
-    def managed(self) -> bool:
-        return MANAGED_TAG in self.tags
-
-
-@dataclass
-class TenantState:
-    tenant_id: str | None
-    resources: dict[str, ResourceSP]  # by appId
-    apps: dict[str, ExistingApp | None]  # by manifest name
-    resource_keys: dict[str, str] = field(default_factory=dict)  # manifest resource key -> appId
-    requests: int = 0  # HTTP requests to Graph (``$batch`` round trips) made while reading
-    # Graph's clock (Date header) while reading: callers need no extra request to learn "now".
-    server_time: datetime | None = None
-
-    def resource_by_id(self, object_id: str) -> ResourceSP | None:
-        return next((r for r in self.resources.values() if r.id == object_id), None)
-
-
 # ---------------------------------------------------------------- helpers
-
-
-def is_guid(value: str) -> bool:
-    return bool(_GUID.match(value))
-
-
-def resource_app_id_for_key(key: str) -> str | None:
-    """appId for a manifest resource key that needs no lookup: a GUID, or a bundled name/alias.
-
-    Other names are looked up by displayName in the tenant.
-    """
-    from provisioner.catalog import resolve_resource
-
-    if is_guid(key.strip()):
-        return key.strip().lower()
-    bundled = resolve_resource(key)
-    return bundled.app_id.lower() if bundled else None
 
 
 def odata_quote(value: str) -> str:
@@ -415,13 +308,6 @@ class _List:
         return self.builder.to_get_request_information(config)
 
 
-def _report_wait(message: str) -> None:
-    """Throttling waits while reading go to stderr, like the retry middleware's (stdout may be JSON)."""
-    from provisioner.render import print_progress
-
-    print_progress(message)
-
-
 class _Reader:
     """Batched, paged list reads: all lists of a round share ``$batch`` requests; errors raise.
 
@@ -432,7 +318,7 @@ class _Reader:
         from provisioner.graph.batch import Batcher
 
         self.client = client
-        self.batcher = Batcher(client, on_wait=_report_wait, label="read tenant state")
+        self.batcher = Batcher(client, on_wait=print_progress, label="read tenant state")
 
     @property
     def requests(self) -> int:
@@ -569,7 +455,7 @@ async def _read_state(
         state_apps[app.name] = _adopt(
             located[app.name], state_apps[app.name], [app_from_json(m) for m in matches]
         )
-    from provisioner.adoption import check_unique
+    from provisioner.model.adoption import check_unique
 
     check_unique(items, state_apps)  # two entries must never own one registration
 
@@ -700,8 +586,8 @@ def _per_resource(client: GraphServiceClient, resources: Sequence[ResourceSP]) -
 def _adopt(app: Any, by_unique_name: ExistingApp | None, matches: list[ExistingApp]) -> ExistingApp | None:
     """Pick the registration an ``app_id``/``adopt`` app (``App`` or ``LoadedApp``) refers to.
 
-    The rules, and the located errors for ambiguity, live in :mod:`provisioner.adoption`.
+    The rules, and the located errors for ambiguity, live in :mod:`provisioner.model.adoption`.
     """
-    from provisioner.adoption import resolve
+    from provisioner.model.adoption import resolve
 
     return resolve(app, by_unique_name, matches)

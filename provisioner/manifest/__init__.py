@@ -13,8 +13,8 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.manifest.loader import LoadedApp, SourceMap, format_path, load, load_paths, load_text
-from provisioner.manifest.model import App, Audience, ManifestFile
 from provisioner.manifest.validate import ValidationResult, validate_apps, validate_paths
+from provisioner.model.manifest import App, Audience, ManifestFile
 
 
 def json_schema() -> dict[str, Any]:

@@ -35,9 +35,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from provisioner.catalog import suggest
-from provisioner.errors import Location, ManifestError, ManifestErrors
-from provisioner.manifest.model import NAME_PATTERN, App, ManifestFile
+from provisioner.core.errors import Location, ManifestError, ManifestErrors
+from provisioner.model.catalog import suggest
+from provisioner.model.manifest import NAME_PATTERN, App, ManifestFile
 
 MAX_FILE_BYTES = 1024 * 1024
 #: Nesting deeper than this is certainly not a manifest (the model is ~6 deep); it also keeps

@@ -2,7 +2,7 @@
 
 Generated from the pydantic model so it cannot drift, then enriched:
 
-* durations get their ``pattern`` (the same one :func:`provisioner.durations.parse_duration` uses);
+* durations get their ``pattern`` (the same one :func:`provisioner.core.durations.parse_duration` uses);
 * permission lists of the two bundled resources get the **real permission names as
   ``enum``**, so editors complete ``Mail.Send`` and underline ``Mail.Sendd``.
 
@@ -21,9 +21,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from provisioner import durations
-from provisioner.catalog import ALIASES, Resource, resources
-from provisioner.manifest.model import ManifestFile
+from provisioner.core import durations
+from provisioner.model.catalog import ALIASES, Resource, resources
+from provisioner.model.manifest import ManifestFile
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 SCHEMA_ID = "urn:provisioner:manifest:v1"

@@ -12,10 +12,10 @@ Microsoft's documented limits:
 * permission names per kind, with "did you mean" and "that is a delegated
   permission, not an application one" hints; duplicates; the 50-API / 400-permission
   limits of requiredResourceAccess.
-* privileged permissions (privilegeLevel 4 or :data:`provisioner.catalog.ALWAYS_PRIVILEGED`)
+* privileged permissions (privilegeLevel 4 or :data:`provisioner.model.catalog.ALWAYS_PRIVILEGED`)
   combined with ``admin_consent: true`` need ``allow_privileged: true``: tenant-wide
   consent to them should be an explicit, reviewable decision.
-* redirect URIs (:mod:`provisioner.manifest.redirects`), audience limits for
+* redirect URIs (:mod:`provisioner.model.redirects`), audience limits for
   personal-account apps (90-char display name, 2 secrets, 100 redirect URIs).
 
 Warnings do not fail validation; they flag choices Microsoft advises against.
@@ -29,7 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from provisioner.catalog import (
+from provisioner.core.errors import Location, ManifestError, ManifestErrors
+from provisioner.manifest.loader import LoadedApp, load_paths
+from provisioner.model.catalog import (
     Kind,
     Resource,
     is_privileged,
@@ -38,10 +40,8 @@ from provisioner.catalog import (
     resources,
     suggest,
 )
-from provisioner.errors import Location, ManifestError, ManifestErrors
-from provisioner.manifest.loader import LoadedApp, load_paths
-from provisioner.manifest.model import KeyVaultSink
-from provisioner.manifest.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
+from provisioner.model.manifest import KeyVaultSink
+from provisioner.model.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_RESOURCES = 50

@@ -22,9 +22,9 @@ from urllib.parse import urlencode
 
 import jwt
 
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
-from provisioner.manifest.redirects import normalize
+from provisioner.model.redirects import normalize
 from provisioner.oauth.client_config import ClientConfig
 from provisioner.oauth.errors import AuthorizationFailed
 from provisioner.oauth.loopback import LoopbackListener, RegisteredLoopback, choose_redirect

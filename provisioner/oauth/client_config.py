@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from provisioner.connections import read_connection_file
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
+from provisioner.model.connections import read_connection_file
 
 
 def connection_path(state_dir: Path, app: str) -> Path:

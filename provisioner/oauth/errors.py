@@ -10,7 +10,7 @@ secret, code or token.
 
 from __future__ import annotations
 
-from provisioner.errors import CredentialError
+from provisioner.core.errors import CredentialError
 
 
 class TokenError(CredentialError):

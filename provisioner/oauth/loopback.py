@@ -26,7 +26,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Literal
 from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
 from provisioner.oauth.errors import AuthorizationFailed
 

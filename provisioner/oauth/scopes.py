@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from provisioner.connections import MICROSOFT_GRAPH, OIDC_SCOPES
+from provisioner.model.connections import MICROSOFT_GRAPH, OIDC_SCOPES
 
 GRAPH_KEY = MICROSOFT_GRAPH.identifier_uri
 

@@ -6,7 +6,7 @@ and integration tools ask for; ``expires_at`` (Unix seconds) saves them arithmet
 ``client_id``/``tenant_id``/``token_url`` say which registration the refresh token
 belongs to, so ``verify`` can tell a token invalidated by a changed client ID (a
 re-created app) from a revoked or expired one. Refresh tokens rotate on every use,
-so every refresh re-writes the file through :func:`provisioner.fileio.atomic_write_json`.
+so every refresh re-writes the file through :func:`provisioner.core.fileio.atomic_write_json`.
 """
 
 from __future__ import annotations
@@ -17,8 +17,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import ProvisionerError
-from provisioner.fileio import atomic_write_json
+from provisioner.core.errors import ProvisionerError
+from provisioner.core.fileio import atomic_write_json
 
 FIELDS = (
     "access_token",

@@ -28,9 +28,9 @@ from typing import Any, Literal
 
 import jwt
 
-from provisioner.connections import MICROSOFT_GRAPH, OIDC_SCOPES, Resource, resolve_resource
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
+from provisioner.model.connections import MICROSOFT_GRAPH, OIDC_SCOPES, Resource, resolve_resource
 from provisioner.oauth.client_config import ClientConfig
 from provisioner.oauth.errors import TokenError, TokenInvalidated
 from provisioner.oauth.loopback import choose_redirect

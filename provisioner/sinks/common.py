@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from provisioner.connections import SECRET_KEYS
+from provisioner.model.connections import SECRET_KEYS
 
 
 @dataclass(frozen=True)

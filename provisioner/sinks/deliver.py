@@ -18,8 +18,8 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import SinkError
-from provisioner.manifest.model import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
+from provisioner.core.errors import SinkError
+from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
 from provisioner.sinks import dotenv_sink, github_sink, json_sink, keyvault_sink
 from provisioner.sinks.common import DeliveryReceipt
 
@@ -158,8 +158,8 @@ def _journal(app: App, values: Mapping[str, Any], state_dir: Path) -> None:
     A journal that cannot be written stops the delivery: without the entry a later run
     would take the replaced secret for an orphan and remove it inside its overlap.
     """
-    from provisioner.connections import read_connection_file
-    from provisioner.rotation.holdings import json_key_ids
+    from provisioner.model.connections import read_connection_file
+    from provisioner.sinks.holdings import json_key_ids
     from provisioner.sinks.journal import journal_path, record_delivery
 
     key_ids = set(json_key_ids(values))

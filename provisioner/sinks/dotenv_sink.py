@@ -30,9 +30,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from provisioner.errors import SinkError
-from provisioner.fileio import atomic_write_text
-from provisioner.manifest.model import App, DotenvSink
+from provisioner.core.errors import SinkError
+from provisioner.core.fileio import atomic_write_text
+from provisioner.model.manifest import App, DotenvSink
 from provisioner.sinks.common import DeliveryReceipt, flat_values, held_secret_id, reason, resolve_path
 
 DOTENV_NAMES: dict[str, str] = {

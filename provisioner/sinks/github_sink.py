@@ -29,8 +29,8 @@ import uuid
 from collections.abc import Mapping
 from typing import Any
 
-from provisioner.errors import SinkError
-from provisioner.manifest.model import App, GithubSink
+from provisioner.core.errors import SinkError
+from provisioner.model.manifest import App, GithubSink
 from provisioner.sinks.common import DeliveryReceipt, flat_values, held_secret_id, reason, secret_strings
 
 _OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")

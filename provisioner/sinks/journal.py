@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from provisioner.fileio import atomic_write_json, ensure_private_dir
+from provisioner.core.fileio import atomic_write_json, ensure_private_dir
 from provisioner.sinks.deliver import CONNECTIONS_SUBDIR
 
 PathLike = str | os.PathLike[str]

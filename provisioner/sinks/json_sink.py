@@ -12,10 +12,10 @@ import os
 from collections.abc import Mapping
 from typing import Any
 
-from provisioner.connections import read_connection_file
-from provisioner.errors import SinkError
-from provisioner.fileio import atomic_write_json
-from provisioner.manifest.model import App, JsonSink
+from provisioner.core.errors import SinkError
+from provisioner.core.fileio import atomic_write_json
+from provisioner.model.connections import read_connection_file
+from provisioner.model.manifest import App, JsonSink
 from provisioner.sinks.common import DeliveryReceipt, held_secret_id, reason, resolve_path
 
 

@@ -21,8 +21,8 @@ from typing import Any
 
 from azure.core.exceptions import ResourceNotFoundError  # azure-core ships with azure-identity
 
-from provisioner.errors import SinkError
-from provisioner.manifest.model import App, KeyVaultSink
+from provisioner.core.errors import SinkError
+from provisioner.model.manifest import App, KeyVaultSink
 from provisioner.sinks.common import DeliveryReceipt, held_secret_id, reason
 
 CONTENT_TYPE = "application/vnd.provisioner.client-secret"

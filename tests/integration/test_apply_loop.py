@@ -17,14 +17,15 @@ import jwt
 import pytest
 from reliability_support import target_for
 
-from provisioner.apply import ApplyResult, apply_plan
-from provisioner.desired import build_desired
+from provisioner.engine.apply import ApplyResult, apply_plan
+from provisioner.engine.planner import Plan, make_plan
 from provisioner.graph.connect import graph_client
-from provisioner.graph.state import TenantState, in_filter, read_state
+from provisioner.graph.state import in_filter, read_state
 from provisioner.graph.target import Target
 from provisioner.manifest.loader import load, load_text
-from provisioner.manifest.model import App
-from provisioner.plan import Plan, make_plan
+from provisioner.model.desired import build_desired
+from provisioner.model.manifest import App
+from provisioner.model.tenant import TenantState
 
 REPO = Path(__file__).resolve().parents[2]
 SCENARIOS = REPO / "manifests"
@@ -245,7 +246,7 @@ def _query(builder: Any, flt: str) -> Any:
 
 
 def test_wrong_secret_is_one_line_credential_error(emulator: Any) -> None:
-    from provisioner.errors import CredentialError
+    from provisioner.core.errors import CredentialError
 
     target = fresh_target(emulator)
     bad = Target(
@@ -364,7 +365,7 @@ def test_adopt_by_display_name_then_manage_secrets(emulator: Any) -> None:
     first, result, again = asyncio.run(converge(target, apps))
     assert [a.kind for a in first.actions] == ["update_app", "create_service_principal", "mint_secret"]
     assert result.apps["legacy-mail"].app_id == app_id  # adopted, not re-created
-    # adopted, not owned (provisioner.adoption): the hand-made secret's value lives elsewhere, it stays
+    # adopted, not owned (provisioner.model.adoption): the hand-made secret's value lives elsewhere, it stays
     assert again.is_empty, summaries(again)
 
     # listing the ownership marker hands the registration over: undeclared secrets are now the tool's

@@ -33,7 +33,7 @@ from cli_support import base_env
 from oauth_support import forms
 from typer.testing import CliRunner
 
-from provisioner.commands import app as cli_app
+from provisioner.cli import app as cli_app
 from provisioner.emulator import RunningEmulator, start_emulator
 from provisioner.graph.target import target_from_emulator
 from provisioner.manifest import validate_paths

@@ -32,7 +32,7 @@ def test_broken_manifest_is_refused_before_any_graph_call(
 ) -> None:
     from typer.testing import CliRunner
 
-    from provisioner.commands import app
+    from provisioner.cli import app
 
     for key, value in tenant_env.items():
         monkeypatch.setenv(key, value)

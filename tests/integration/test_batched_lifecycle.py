@@ -45,13 +45,13 @@ def _common(workdir: Path) -> dict[str, Any]:
 
 
 def _apply(manifests: Path, workdir: Path) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     return workflow.apply([str(manifests)], approve=lambda plan: True, base_dir=workdir, **_common(workdir))
 
 
 def _rotate(manifests: Path, workdir: Path, *, force: bool = False) -> Any:
-    from provisioner.rotation.run import rotate
+    from provisioner.engine.rotation.run import rotate
 
     return rotate(
         [str(manifests)], approve=lambda plan: True, force=force, base_dir=workdir, **_common(workdir)
@@ -103,7 +103,7 @@ def test_forced_rotation_then_retirement_of_30_apps_is_a_few_round_trips(
 
 
 def test_destroy_of_30_apps_is_a_few_round_trips(tmp_emulator: Any, tenant_env: Any, tmp_path: Path) -> None:
-    from provisioner.destroy import destroy
+    from provisioner.engine.destroy import destroy
 
     manifests = write_manifests(tmp_path / "manifests", APPS)
     _apply(manifests, tmp_path)

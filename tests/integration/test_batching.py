@@ -3,7 +3,7 @@
 Round trips are counted at the emulator (``ctx.counters``: HTTP requests under
 /v1.0, and token requests), which is deterministic: these are tests, not
 timing benchmarks (``make bench`` times things). The tool runs in-process
-through :mod:`provisioner.workflow`, pointed at a private emulator the way
+through :mod:`provisioner.engine.workflow`, pointed at a private emulator the way
 ``provisioner emulator serve`` users point it (environment variables).
 """
 
@@ -44,7 +44,7 @@ def tenant_env(tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _apply(manifests: Path, workdir: Path) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     return workflow.apply(
         [str(manifests)],
@@ -58,7 +58,7 @@ def _apply(manifests: Path, workdir: Path) -> Any:
 
 
 def _plan(manifests: Path, workdir: Path) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     return workflow.plan(
         [str(manifests)],
@@ -199,12 +199,12 @@ def test_grant_created_by_another_run_mid_apply_mints_exactly_once(
 
     from msgraph.generated.models.o_auth2_permission_grant import OAuth2PermissionGrant
 
-    from provisioner.apply import apply_plan
-    from provisioner.desired import build_desired
+    from provisioner.engine.apply import apply_plan
+    from provisioner.engine.planner import make_plan
     from provisioner.graph.connect import graph_client
     from provisioner.graph.state import read_state
     from provisioner.manifest.loader import load_text
-    from provisioner.plan import make_plan
+    from provisioner.model.desired import build_desired
 
     loaded, errors = load_text(
         "version: 1\napps:\n  - name: raced\n    display_name: Raced\n    permissions:\n"
@@ -228,7 +228,7 @@ def test_grant_created_by_another_run_mid_apply_mints_exactly_once(
             assert app is not None and app.service_principal is not None
             for grant in app.delegated_grants:
                 await client.oauth2_permission_grants.by_o_auth2_permission_grant_id(grant.id).delete()
-            from provisioner.secrets_graph import remove_password
+            from provisioner.graph.passwords import remove_password
 
             for secret in app.secrets:
                 await remove_password(client, app.object_id, secret.key_id)

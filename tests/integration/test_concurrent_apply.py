@@ -28,7 +28,7 @@ APPS = {"outlook-etl", "logistics-ops"}
 
 
 def _apply(manifests: Path, state_dir: Path, base_dir: Path, approve: Any) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     return workflow.apply(
         [str(manifests)],
@@ -97,7 +97,7 @@ def test_same_state_dir_runs_are_serialised(
 def test_different_state_dirs_race_on_graph_and_converge(
     tmp_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     tenant = tenant_in_environment(tmp_emulator, monkeypatch)
     manifests = copy_scenarios(tmp_path, SUBSET)

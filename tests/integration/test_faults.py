@@ -90,7 +90,7 @@ def test_batch_throttles_each_inner_request(tmp_emulator: Any) -> None:
 def test_5xx_are_retried_within_bounds_and_reported(
     tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provisioner.errors import GraphError
+    from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
     from provisioner.graph.retry import RetryStats
@@ -121,7 +121,7 @@ def test_5xx_are_retried_within_bounds_and_reported(
 def test_retry_after_above_the_cap_is_not_waited_for(
     tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provisioner.errors import GraphError
+    from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
 
@@ -140,10 +140,10 @@ def test_retry_after_above_the_cap_is_not_waited_for(
 
 def test_gateway_timeout_never_replays_add_password(tmp_emulator: Any) -> None:
     """504 may mean "executed, answer lost": a second addPassword would mint a secret nobody holds."""
-    from provisioner.errors import GraphError
+    from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
-    from provisioner.secrets_graph import add_password
+    from provisioner.graph.passwords import add_password
 
     target = target_for(tmp_emulator, tmp_emulator.tenant)
     with admin_http(tmp_emulator, tmp_emulator.tenant) as admin:
@@ -169,7 +169,7 @@ def test_gateway_timeout_never_replays_add_password(tmp_emulator: Any) -> None:
 def test_connection_failures_are_retried_then_reported(
     tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provisioner.errors import GraphError
+    from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
     from provisioner.graph.errors import graph_errors
 
@@ -193,7 +193,7 @@ def test_connection_failures_are_retried_then_reported(
 @pytest.mark.slow
 def test_scenarios_apply_under_throttling_errors_and_lag(tmp_emulator: Any, tmp_path: Path) -> None:
     """20% 429, 5% 503, replication lag: apply converges in one run, re-plan is empty, waits are reported."""
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     tenant = fresh_tenant(tmp_emulator)
     target = target_for(tmp_emulator, tenant)
@@ -279,7 +279,7 @@ def test_emulator_serve_takes_fault_options(tmp_path: Path) -> None:
 def test_invalid_fault_option_is_one_error_line(tmp_path: Path) -> None:
     from typer.testing import CliRunner
 
-    from provisioner.commands import app
+    from provisioner.cli import app
 
     result = CliRunner().invoke(app, ["emulator", "serve", "--error-rate", "2"])
     assert result.exit_code == 1

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from reliability_support import admin_http, cli_env, fresh_tenant, make_caller, run_cli, target_for
 
-from provisioner.errors import CredentialError, ProvisionerError
+from provisioner.core.errors import CredentialError, ProvisionerError
 
 OWNED = "Application.ReadWrite.OwnedBy"
 DELEGATED_GRANTS = "DelegatedPermissionGrant.ReadWrite.All"
@@ -51,7 +51,7 @@ APPLICATION_CONSENT = """    permissions:
 
 
 def apply_as(target: Any, path: Path, tmp_path: Path) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     loaded, _ = workflow.load_manifests([str(path)])
     state_dir = tmp_path / ".provisioner"
@@ -61,7 +61,7 @@ def apply_as(target: Any, path: Path, tmp_path: Path) -> Any:
 
 
 def plan_as(target: Any, path: Path, tmp_path: Path) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     loaded, _ = workflow.load_manifests([str(path)])
     return asyncio.run(workflow._plan(target, loaded, state_dir=tmp_path / ".provisioner", base_dir=tmp_path))
@@ -231,7 +231,7 @@ def test_unknown_tenant_and_unknown_client(emulator: Any, tenant: Any) -> None:
 def _doctor(args: list[str], env: dict[str, str], monkeypatch: pytest.MonkeyPatch) -> Any:
     from typer.testing import CliRunner
 
-    from provisioner.commands import app
+    from provisioner.cli import app
 
     for key, value in env.items():
         monkeypatch.setenv(key, value)

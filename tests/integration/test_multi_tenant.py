@@ -138,9 +138,9 @@ def test_certificate_entry_signs_in(emulator: Any, tmp_path: Path, monkeypatch: 
     from direct_graph import DirectGraph
 
     from provisioner.emulator.seed import ensure_tenant
+    from provisioner.engine.tenants import entry_target, load_tenants
     from provisioner.graph.connect import graph_client
-    from provisioner.inventory import applications
-    from provisioner.tenants import entry_target, load_tenants
+    from provisioner.graph.inventory import applications
 
     tenant = ensure_tenant(emulator.ctx, str(uuid.uuid4()))
     key = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -24,7 +24,9 @@ from reliability_support import fresh_tenant, inventory, target_for
 
 pytestmark = pytest.mark.slow
 
-_CATALOG = json.loads(resources.files("provisioner.catalog").joinpath("graph-permissions.json").read_text())
+_CATALOG = json.loads(
+    resources.files("provisioner.data").joinpath("graph-permissions.json").read_text()
+)
 SCOPES = sorted(s["value"] for s in _CATALOG["oauth2PermissionScopes"] if (s.get("privilegeLevel") or 0) < 4)
 ROLES = sorted(r["value"] for r in _CATALOG["appRoles"] if (r.get("privilegeLevel") or 0) < 4)
 WEB = ["https://app.example.com/auth/callback", "https://example.org/signin-oidc", "http://localhost:8400/cb"]
@@ -80,7 +82,7 @@ def property_tenant(emulator: Any) -> Any:
 def test_plan_after_apply_is_empty(
     drawn: list[dict[str, Any]], emulator: Any, property_tenant: Any, tmp_path: Path
 ) -> None:
-    from provisioner import workflow
+    from provisioner.engine import workflow
     from provisioner.manifest import validate_paths
 
     folder = tmp_path / f"m{next(_names)}"

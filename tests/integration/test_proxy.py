@@ -88,7 +88,7 @@ def proxy() -> Iterator[ConnectProxy]:
 
 
 def _plan(emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **proxy_env: str) -> Any:
-    from provisioner import workflow
+    from provisioner.engine import workflow
 
     tenant = fresh_tenant(emulator)
     for key, value in (cli_env(emulator, tenant) | proxy_env).items():

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from provisioner.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID, resources
-from provisioner.graph.state import ResourceSP
+from provisioner.model.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID, resources
+from provisioner.model.tenant import ResourceSP
 
 NOW = datetime(2026, 3, 1, tzinfo=UTC)
 TENANT = "11111111-1111-1111-1111-111111111111"

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.adoption import adopted_by_name, check_unique, resolve, warnings
-from provisioner.errors import ManifestError, ManifestErrors, ProvisionerError
-from provisioner.graph.state import MANAGED_TAG, ExistingApp, TenantState
+from provisioner.core.errors import ManifestError, ManifestErrors, ProvisionerError
+from provisioner.engine.prune import prune_candidates
 from provisioner.manifest.loader import load_text
-from provisioner.prune import prune_candidates
+from provisioner.model.adoption import adopted_by_name, check_unique, resolve, warnings
+from provisioner.model.tenant import MANAGED_TAG, ExistingApp, TenantState
 
 
 def existing(

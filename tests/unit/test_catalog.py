@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import catalog
-from provisioner.catalog import (
+from provisioner import data
+from provisioner.model import catalog
+from provisioner.model.catalog import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
     is_privileged,
@@ -20,7 +21,7 @@ from provisioner.catalog import (
     suggest,
 )
 
-CATALOG_DIR = Path(catalog.__file__).resolve().parent
+CATALOG_DIR = Path(data.__file__).resolve().parent
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from provisioner.connections import (
+from provisioner.core.errors import ProvisionerError, SinkError
+from provisioner.model.connections import (
     EXCHANGE_ONLINE,
     MintedSecret,
     Resource,
@@ -21,8 +22,7 @@ from provisioner.connections import (
     read_connection_file,
     resolve_resource,
 )
-from provisioner.errors import ProvisionerError, SinkError
-from provisioner.manifest.model import App, Audience
+from provisioner.model.manifest import App, Audience
 
 TENANT = "11111111-2222-3333-4444-555555555555"
 CLIENT = "aaaaaaaa-bbbb-cccc-dddd-eeeeeeeeeeee"

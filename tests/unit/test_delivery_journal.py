@@ -7,9 +7,9 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from provisioner.graph.state import ExistingSecret
-from provisioner.manifest.model import Secret
-from provisioner.rotation.policy import AppFacts, decide_secret
+from provisioner.engine.rotation.policy import AppFacts, decide_secret
+from provisioner.model.manifest import Secret
+from provisioner.model.tenant import ExistingSecret
 from provisioner.sinks.deliver import CONNECTIONS_SUBDIR
 from provisioner.sinks.journal import KEEP_PER_APP, delivered_key_ids, journal_path, record_delivery
 

@@ -16,10 +16,22 @@ from hypothesis import given
 from hypothesis import strategies as st
 from state_support import GRAPH, NOW, RESOURCES, TENANT
 
-from provisioner.catalog import GRAPH_APP_ID
-from provisioner.desired import build_desired
-from provisioner.export import export_manifest, manifest_name, manifest_text, round_lifetime, scalar, slug
-from provisioner.graph.state import (
+from provisioner.engine.export import (
+    export_manifest,
+    manifest_name,
+    manifest_text,
+    round_lifetime,
+    scalar,
+    slug,
+)
+from provisioner.engine.planner import make_plan
+from provisioner.graph.inventory import Inventory
+from provisioner.manifest.loader import load_text
+from provisioner.manifest.validate import validate_apps
+from provisioner.model.catalog import GRAPH_APP_ID
+from provisioner.model.desired import build_desired
+from provisioner.model.manifest import NAME_PATTERN
+from provisioner.model.tenant import (
     MANAGED_TAG,
     ExistingApp,
     ExistingSecret,
@@ -28,11 +40,6 @@ from provisioner.graph.state import (
     RoleAssignment,
     TenantState,
 )
-from provisioner.inventory import Inventory
-from provisioner.manifest.loader import load_text
-from provisioner.manifest.model import NAME_PATTERN
-from provisioner.manifest.validate import validate_apps
-from provisioner.plan import make_plan
 
 CLIENT_SP = "bbbbbbbb-0000-0000-0000-000000000001"
 

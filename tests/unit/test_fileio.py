@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner import fileio
-from provisioner.fileio import atomic_write_json, atomic_write_text
+from provisioner.core import fileio
+from provisioner.core.fileio import atomic_write_json, atomic_write_text
 
 
 def _mode(path: Path) -> int:

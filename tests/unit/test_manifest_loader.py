@@ -11,11 +11,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from provisioner.errors import Location, ManifestError, ManifestErrors
+from provisioner.core.errors import Location, ManifestError, ManifestErrors
 from provisioner.manifest import loader
 from provisioner.manifest.loader import MAX_FILE_BYTES, format_path, load, load_paths, load_text
-from provisioner.manifest.model import App
 from provisioner.manifest.validate import validate_paths
+from provisioner.model.manifest import App
 
 BROKEN = Path(__file__).resolve().parents[1] / "data" / "broken"
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from provisioner.durations import DurationError, parse_duration
+from provisioner.core.durations import DurationError, parse_duration
 from provisioner.manifest import json_schema, load
 from provisioner.manifest.schema import SCHEMA_DIALECT, SCHEMA_ID
 

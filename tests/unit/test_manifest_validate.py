@@ -13,9 +13,9 @@ import yaml
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.errors import ManifestErrors
+from provisioner.core.errors import ManifestErrors
 from provisioner.manifest import ValidationResult, load_text, validate_apps, validate_paths
-from provisioner.manifest.model import Audience
+from provisioner.model.manifest import Audience
 
 MANIFESTS = Path(__file__).resolve().parents[2] / "manifests"
 CUSTOM_API = "11111111-2222-3333-4444-555555555555"

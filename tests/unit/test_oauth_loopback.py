@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 from provisioner.manifest import LoadedApp, load_text
 from provisioner.oauth.errors import AuthorizationFailed
 from provisioner.oauth.loopback import (

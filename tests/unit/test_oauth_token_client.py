@@ -8,7 +8,7 @@ from email.utils import format_datetime
 import httpx
 import pytest
 
-from provisioner.errors import CredentialError
+from provisioner.core.errors import CredentialError
 from provisioner.oauth import errors as oauth_errors
 from provisioner.oauth.token_client import (
     MAX_WAIT_SECONDS,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError
 from provisioner.oauth.scopes import group_scopes
 from provisioner.oauth.token_file import FIELDS, build_token_file, read_token_file, write_token_file
 

@@ -14,7 +14,7 @@ from provisioner.oauth.client_config import ClientConfig, rebase
 from provisioner.oauth.token_client import TokenClient
 from provisioner.oauth.token_file import write_token_file
 from provisioner.oauth.verify import VerifyReport, verify_app
-from provisioner.oauth.verify_table import print_report
+from provisioner.views.verify import print_report
 
 CLIENT_ID = "11111111-1111-1111-1111-111111111111"
 TENANT_ID = "22222222-2222-2222-2222-222222222222"

@@ -9,10 +9,12 @@ from datetime import datetime, timedelta
 import pytest
 from state_support import GRAPH, NOW, RESOURCES, TENANT
 
-from provisioner.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID
-from provisioner.desired import ROLE, SCOPE, Desired, build_desired
-from provisioner.errors import ManifestErrors
-from provisioner.graph.state import (
+from provisioner.core.errors import ManifestErrors
+from provisioner.engine.planner import make_plan
+from provisioner.model.catalog import EXCHANGE_APP_ID, GRAPH_APP_ID
+from provisioner.model.desired import ROLE, SCOPE, Desired, build_desired
+from provisioner.model.manifest import App
+from provisioner.model.tenant import (
     MANAGED_TAG,
     ExistingApp,
     ExistingSecret,
@@ -21,8 +23,6 @@ from provisioner.graph.state import (
     RoleAssignment,
     TenantState,
 )
-from provisioner.manifest.model import App
-from provisioner.plan import make_plan
 
 
 def make_app(**overrides: object) -> App:

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provisioner.manifest.model import Audience
-from provisioner.manifest.redirects import check_uri, max_uris, normalize
+from provisioner.model.manifest import Audience
+from provisioner.model.redirects import check_uri, max_uris, normalize
 
 ORG = Audience.SINGLE_TENANT
 PERSONAL = Audience.MULTI_TENANT_AND_PERSONAL

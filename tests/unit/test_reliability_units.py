@@ -13,12 +13,12 @@ from types import SimpleNamespace
 import httpx
 import pytest
 
+from provisioner.core.errors import ProvisionerError
+from provisioner.core.locking import apply_lock
 from provisioner.emulator.faults import FaultConfig, _Runtime, caller_key, format_retry_after
-from provisioner.errors import ProvisionerError
 from provisioner.graph import least_privilege as lp
 from provisioner.graph.http_retry import _replayable
 from provisioner.graph.retry import RetryPolicy, describe_wait, is_replication_lag, parse_retry_after
-from provisioner.locking import apply_lock
 
 # ---------------------------------------------------------------- retry policy
 

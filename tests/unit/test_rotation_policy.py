@@ -1,4 +1,4 @@
-"""The pure rotation rules (provisioner.rotation.policy) and their plan actions, on plain dataclasses."""
+"""The pure rotation rules (provisioner.engine.rotation.policy) and their plan actions, on plain dataclasses."""
 
 from __future__ import annotations
 
@@ -9,19 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from provisioner.desired import Desired, DesiredApp
-from provisioner.graph.state import MANAGED_TAG, ExistingApp, ExistingSecret, TenantState
-from provisioner.manifest.model import Secret
-from provisioner.plan import Action, Plan
-from provisioner.rotation.actions import (
+from provisioner.engine.planner import Action, Plan
+from provisioner.engine.rotation.actions import (
     LIFECYCLE_KINDS,
     decide_all,
     executable,
     revise_plan,
     secret_plan,
 )
-from provisioner.rotation.holdings import AppHoldings, SinkHolding, json_key_ids
-from provisioner.rotation.policy import (
+from provisioner.engine.rotation.policy import (
     AFTER_DELIVERY,
     BEFORE_MINT,
     AppFacts,
@@ -30,6 +26,10 @@ from provisioner.rotation.policy import (
     decide_secret,
     secret_limit,
 )
+from provisioner.model.desired import Desired, DesiredApp
+from provisioner.model.manifest import Secret
+from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSecret, TenantState
+from provisioner.sinks.holdings import AppHoldings, SinkHolding, json_key_ids
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -253,7 +253,7 @@ def test_revise_plan_drops_make_plan_mint_when_sinks_hold_a_live_secret() -> Non
 
 
 def test_secret_plan_and_text_rendering(capsys: pytest.CaptureFixture[str]) -> None:
-    from provisioner.render import print_plan
+    from provisioner.views.render import print_plan
 
     have = _have(sec("old1", 70), sec("new1", 8))
     decisions = decide_all(_desired(SPEC), _state(have), _holdings("new1"), NOW)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import httpx
 
-from provisioner.rotation.servertime import parse_http_date
+from provisioner.graph.servertime import parse_http_date
 
 
 def test_parse_http_date() -> None:

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from provisioner.connections import MintedSecret, connection_values, masked
-from provisioner.errors import SinkError
-from provisioner.manifest.model import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink
+from provisioner.core.errors import SinkError
+from provisioner.model.connections import MintedSecret, connection_values, masked
+from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink
 from provisioner.sinks import (
     DeliveryReceipt,
     PartialDeliveryError,

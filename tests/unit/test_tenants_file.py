@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from provisioner.errors import CredentialError, ManifestErrors, ProvisionerError
-from provisioner.tenants import entry_target, load_tenants
+from provisioner.core.errors import CredentialError, ManifestErrors, ProvisionerError
+from provisioner.engine.tenants import entry_target, load_tenants
 
 
 def write(tmp_path: Path, text: str) -> Path:

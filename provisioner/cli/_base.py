@@ -1,0 +1,104 @@
+"""Shared pieces of every command: the Typer apps, common options, and error handling.
+
+Exit codes (documented in README "Exit codes"):
+    0  success / no changes
+    1  error (bad input, credential or Graph failure)
+    2  ``plan --detailed-exitcode``: changes pending
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+
+from provisioner.core.errors import ProvisionerError
+
+app = typer.Typer(
+    name="provisioner",
+    help="Infrastructure-as-code for Microsoft Entra ID app registrations.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+emulator_app = typer.Typer(help="Local Microsoft Graph + identity platform emulator.", no_args_is_help=True)
+app.add_typer(emulator_app, name="emulator")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+Paths = Annotated[
+    list[Path], typer.Argument(help="Manifest files or folders.", show_default=False, metavar="PATH")
+]
+EmulatorOpt = Annotated[
+    bool, typer.Option("--emulator", help="Run against the embedded emulator (state under --state-dir).")
+]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant ID (default: AZURE_TENANT_ID or the credential's).")
+]
+CloudOpt = Annotated[str, typer.Option("--cloud", help="public, usgov or china.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+StateDirOpt = Annotated[
+    Path,
+    typer.Option(
+        "--state-dir", envvar="PROVISIONER_STATE_DIR", help="Where connections and emulator state live."
+    ),
+]
+PruneOpt = Annotated[
+    bool,
+    typer.Option(
+        "--prune",
+        help="Also delete (plan: list) apps tagged provisioner:managed that none of the given manifests "
+        "declares. Pass all of the tenant's manifests.",
+    ),
+]
+TenantsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--tenants",
+        help="YAML file naming several target tenants and their credentials; runs them concurrently.",
+        show_default=False,
+    ),
+]
+
+
+def print_error(message: str) -> None:
+    for line in message.splitlines() or [message]:
+        typer.echo(f"error: {line}", err=True)
+
+
+def handles_errors(fn: F) -> F:
+    """Turn typed errors into one line each on stderr and the documented exit code."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except ProvisionerError as exc:
+            print_error(str(exc))
+            raise typer.Exit(exc.exit_code) from None
+        except KeyboardInterrupt:
+            print_error("interrupted")
+            raise typer.Exit(130) from None
+
+    return wrapper  # type: ignore[return-value]
+
+
+def reject_tenant_with_tenants(tenant: str | None) -> None:
+    """``--tenant`` and ``--tenants`` both name the target; one run takes one of them."""
+    if tenant:
+        raise ProvisionerError(
+            "--tenant and --tenants exclude each other (the tenants file names the tenants)"
+        )
+
+
+def confirmed(yes: bool) -> bool:
+    """Go ahead with ``--yes`` or without a terminal (CI, cron); otherwise ask for a literal 'yes'."""
+    import sys
+
+    from provisioner.views.render import confirm_plan
+
+    return yes or not sys.stdin.isatty() or confirm_plan()

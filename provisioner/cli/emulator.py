@@ -1,0 +1,77 @@
+"""`provisioner emulator serve`: the local Graph + identity emulator."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provisioner.cli._base import (
+    JsonOpt,
+    emulator_app,
+    handles_errors,
+)
+from provisioner.core.errors import ProvisionerError
+
+
+@emulator_app.command("serve")
+@handles_errors
+def emulator_serve(
+    host: Annotated[str, typer.Option(help="Address to bind (loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="HTTPS port (0 picks a free one).")] = 8443,
+    state: Annotated[Path | None, typer.Option(help="SQLite file to persist state across restarts.")] = None,
+    tenant_id: Annotated[str | None, typer.Option("--tenant-id", help="Tenant ID to create (UUID).")] = None,
+    json_output: JsonOpt = False,
+    latency_ms: Annotated[int, typer.Option("--latency-ms", help="Fault: delay every Graph request.")] = 0,
+    throttle_rate: Annotated[
+        float,
+        typer.Option("--throttle-rate", help="Fault: requests per second per caller (appid) before 429."),
+    ] = 0.0,
+    throttle_burst: Annotated[
+        int, typer.Option("--throttle-burst", help="Fault: token-bucket size (default: the rate).")
+    ] = 0,
+    throttle_probability: Annotated[
+        float, typer.Option("--throttle-probability", help="Fault: fraction of requests throttled at random.")
+    ] = 0.0,
+    error_rate: Annotated[
+        float, typer.Option("--error-rate", help="Fault: fraction of Graph requests answered 503.")
+    ] = 0.0,
+    timeout_rate: Annotated[
+        float, typer.Option("--timeout-rate", help="Fault: fraction of Graph requests answered 504.")
+    ] = 0.0,
+    retry_after: Annotated[
+        float, typer.Option("--retry-after", help="Fault: Retry-After seconds sent with random 429/5xx.")
+    ] = 1.0,
+    replication_lag_ms: Annotated[
+        int, typer.Option("--replication-lag-ms", help="Fault: new objects invisible to lookups for N ms.")
+    ] = 0,
+    fault_seed: Annotated[
+        int | None, typer.Option("--fault-seed", help="Fault: random seed, to replay a run.")
+    ] = None,
+    fault_identity: Annotated[
+        bool, typer.Option("--fault-identity", help="Fault: also fault the token endpoint.")
+    ] = False,
+) -> None:
+    """Serve the emulator over HTTPS and print what a client needs to reach it."""
+    from provisioner.emulator.faults import FaultConfig
+    from provisioner.emulator.server import serve
+
+    try:
+        faults = FaultConfig.from_json(
+            {
+                "latency_ms": latency_ms,
+                "throttle_rate_per_s": throttle_rate,
+                "throttle_burst": throttle_burst,
+                "throttle_probability": throttle_probability,
+                "error_rate": error_rate,
+                "timeout_rate": timeout_rate,
+                "retry_after_s": retry_after,
+                "replication_lag_ms": replication_lag_ms,
+                "seed": fault_seed,
+                "include_identity": fault_identity,
+            }
+        )
+    except ValueError as exc:
+        raise ProvisionerError(f"invalid fault option: {exc}") from None
+    serve(host=host, port=port, state_path=state, tenant_id=tenant_id, json_output=json_output, faults=faults)

@@ -1,0 +1,49 @@
+"""`provisioner restore`: bring back a deleted registration within Entra's 30-day retention window."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provisioner.cli._base import (
+    CloudOpt,
+    EmulatorOpt,
+    JsonOpt,
+    StateDirOpt,
+    TenantOpt,
+    app,
+    handles_errors,
+)
+
+
+@app.command()
+@handles_errors
+def restore(
+    app_id: Annotated[str | None, typer.Option("--app-id", help="Application (client) ID.")] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Manifest name (uniqueName) or display name.")
+    ] = None,
+    json_output: JsonOpt = False,
+    emulator: EmulatorOpt = False,
+    tenant: TenantOpt = None,
+    cloud: CloudOpt = "public",
+    state_dir: StateDirOpt = Path(".provisioner"),
+) -> None:
+    """Restore a deleted application; then `apply` recreates its service principal, consent and secret."""
+    from provisioner.engine.destroy import restore as run_restore
+
+    outcome = run_restore(
+        app_id=app_id, name=name, emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir
+    )
+    if json_output:
+        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+        return
+    label = outcome.unique_name or outcome.display_name
+    typer.echo(f"restored {label} (appId {outcome.app_id})")
+    typer.echo(
+        "Entra does not restore its service principal, so it has no admin consent: run `provisioner apply` "
+        "to recreate both; the secret values went with the connection file, so apply mints a new one."
+    )

@@ -1,0 +1,30 @@
+"""`provisioner schema`: the manifest JSON Schema."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from provisioner.cli._base import (
+    app,
+    handles_errors,
+)
+
+
+@app.command()
+@handles_errors
+def schema(
+    out: Annotated[Path | None, typer.Option("--out", help="Write to a file instead of stdout.")] = None,
+) -> None:
+    """Print the manifest JSON Schema (for editor completion and checks)."""
+    from provisioner.manifest.schema import json_schema
+
+    text = json.dumps(json_schema(), indent=2) + "\n"
+    if out:
+        out.write_text(text)
+    else:
+        sys.stdout.write(text)

@@ -1,0 +1,475 @@
+"""The plan: a pure diff of desired vs. current tenant state.
+
+``make_plan`` never calls Graph and never sees a secret value, so it is unit
+tested on plain dataclasses and its JSON form is safe to print or snapshot.
+Each :class:`Action` is one logical step that apply executes (one or a few
+Graph calls); ``details`` carries the object IDs apply needs, ``changes`` the
+field-level before/after a reviewer reads.
+
+Consent policy (see :mod:`provisioner.graph.consent`): with ``admin_consent: true``
+the delegated grant (consentType AllPrincipals) and the app role assignments
+mirror the manifest exactly. With ``admin_consent: false`` the tool grants
+nothing, but still revokes consent for permissions the manifest no longer
+declares, so removing a permission always removes access.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from provisioner.model.desired import ROLE, SCOPE, Desired, DesiredApp
+from provisioner.model.redirects import normalize
+from provisioner.model.tenant import ExistingApp, Grant, ResourceSP, TenantState
+
+KIND_ORDER: tuple[str, ...] = (
+    "create_app",
+    "update_app",
+    "create_service_principal",
+    "grant_delegated",
+    "update_delegated_grant",
+    "revoke_delegated",
+    "assign_app_role",
+    "revoke_app_role",
+    "mint_secret",
+    "remove_secret",
+    "retire_secret",  # added by provisioner.engine.rotation (secret lifecycle)
+    "replace_orphan_secret",
+    "delete_app",  # prune / destroy (provisioner.engine.prune, provisioner.engine.destroy): apps no manifest keeps
+)
+ALL_PRINCIPALS = "AllPrincipals"
+
+
+@dataclass(frozen=True)
+class Change:
+    field: str
+    before: Any
+    after: Any
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"field": self.field, "before": self.before, "after": self.after}
+
+
+@dataclass
+class Action:
+    kind: str
+    app: str
+    summary: str
+    changes: list[Change] = field(default_factory=list)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "app": self.app,
+            "summary": self.summary,
+            "changes": [c.to_dict() for c in self.changes],
+            "details": self.details,
+        }
+
+
+@dataclass
+class Plan:
+    tenant_id: str | None
+    actions: list[Action] = field(default_factory=list)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.actions
+
+    def for_app(self, name: str) -> list[Action]:
+        return [a for a in self.actions if a.app == name]
+
+    def counts(self) -> dict[str, int]:
+        counts = {kind: sum(1 for a in self.actions if a.kind == kind) for kind in KIND_ORDER}
+        return {k: v for k, v in counts.items() if v}
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-friendly, deterministic, and free of secret values by construction."""
+        return {
+            "tenant_id": self.tenant_id,
+            "changes_pending": not self.is_empty,
+            "counts": self.counts(),
+            "actions": [a.to_dict() for a in self.actions],
+        }
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _names(values: Iterable[str]) -> str:
+    return ", ".join(sorted(values))
+
+
+def _set_diff(before: Iterable[str], after: Iterable[str]) -> str:
+    b, a = set(before), set(after)
+    return " ".join([*(f"[+{v}]" for v in sorted(a - b)), *(f"[-{v}]" for v in sorted(b - a))])
+
+
+def _label(resources: dict[str, ResourceSP], app_id: str) -> str:
+    res = resources.get(app_id)
+    return res.display_name if res else app_id
+
+
+def _permission_labels(
+    resources: dict[str, ResourceSP], rra: dict[str, frozenset[tuple[str, str]]]
+) -> list[str]:
+    """``requiredResourceAccess`` as sorted readable strings: "Microsoft Graph Mail.Send (delegated)"."""
+    out: list[str] = []
+    for app_id, pairs in rra.items():
+        res = resources.get(app_id)
+        for perm_id, kind in pairs:
+            if kind == SCOPE:
+                name = res.scope_name(perm_id) if res else perm_id
+                out.append(f"{_label(resources, app_id)} {name} (delegated)")
+            else:
+                name = res.role_name(perm_id) if res else perm_id
+                out.append(f"{_label(resources, app_id)} {name} (application)")
+    return sorted(out)
+
+
+def _norm_set(uris: Iterable[str]) -> list[str]:
+    return sorted({normalize(u) for u in uris})
+
+
+# ---------------------------------------------------------------- application fields
+
+
+def app_changes(want: DesiredApp, have: ExistingApp, resources: dict[str, ResourceSP]) -> list[Change]:
+    """Field-level differences that an application PATCH fixes (order-insensitive for lists)."""
+    changes: list[Change] = []
+
+    def scalar(name: str, before: Any, after: Any) -> None:
+        if before != after:
+            changes.append(Change(name, before, after))
+
+    def as_set(name: str, before: Iterable[str], after: Iterable[str]) -> None:
+        b, a = sorted(set(before)), sorted(set(after))
+        if b != a:
+            changes.append(Change(name, b, a))
+
+    scalar("displayName", have.display_name, want.display_name)
+    scalar("signInAudience", have.sign_in_audience, want.sign_in_audience)
+    if want.requested_access_token_version is not None:
+        scalar(
+            "api.requestedAccessTokenVersion",
+            have.requested_access_token_version,
+            want.requested_access_token_version,
+        )
+    as_set("web.redirectUris", _norm_set(have.web_redirect_uris), want.web_redirect_uris)
+    scalar(
+        "web.implicitGrantSettings.enableAccessTokenIssuance",
+        have.implicit_access_tokens,
+        want.implicit_access_tokens,
+    )
+    scalar(
+        "web.implicitGrantSettings.enableIdTokenIssuance", have.implicit_id_tokens, want.implicit_id_tokens
+    )
+    as_set("spa.redirectUris", _norm_set(have.spa_redirect_uris), want.spa_redirect_uris)
+    as_set(
+        "publicClient.redirectUris",
+        _norm_set(have.public_client_redirect_uris),
+        want.public_client_redirect_uris,
+    )
+    scalar("isFallbackPublicClient", have.is_fallback_public_client, want.is_fallback_public_client)
+    have_rra = {k: v for k, v in have.required_resource_access.items() if v}
+    want_rra = want.required_resource_access_sets()
+    if have_rra != want_rra:
+        changes.append(
+            Change(
+                "requiredResourceAccess",
+                _permission_labels(resources, have_rra),
+                _permission_labels(resources, want_rra),
+            )
+        )
+    scalar("notes", have.notes or None, want.notes or None)
+    as_set("tags", have.tags, want.tags)
+    return changes
+
+
+def _change_text(change: Change) -> str:
+    if isinstance(change.after, list):
+        return f"{change.field} {_set_diff(change.before or [], change.after)}"
+    if isinstance(change.after, bool) or isinstance(change.before, bool):
+        return f"{change.field} {str(change.before).lower()} -> {str(change.after).lower()}"
+    return f"{change.field} {change.before!r} -> {change.after!r}"
+
+
+def _create_changes(want: DesiredApp, resources: dict[str, ResourceSP]) -> list[Change]:
+    fields: list[tuple[str, Any]] = [
+        ("uniqueName", want.name),
+        ("displayName", want.display_name),
+        ("signInAudience", want.sign_in_audience),
+        ("api.requestedAccessTokenVersion", want.requested_access_token_version),
+        ("web.redirectUris", sorted(want.web_redirect_uris)),
+        ("web.implicitGrantSettings.enableAccessTokenIssuance", want.implicit_access_tokens),
+        ("web.implicitGrantSettings.enableIdTokenIssuance", want.implicit_id_tokens),
+        ("spa.redirectUris", sorted(want.spa_redirect_uris)),
+        ("publicClient.redirectUris", sorted(want.public_client_redirect_uris)),
+        ("isFallbackPublicClient", want.is_fallback_public_client),
+        ("requiredResourceAccess", _permission_labels(resources, want.required_resource_access_sets())),
+        ("notes", want.notes),
+        ("tags", sorted(want.tags)),
+    ]
+    return [Change(name, None, value) for name, value in fields if value not in (None, [], False)]
+
+
+# ---------------------------------------------------------------- consent
+
+
+def _consent_actions(
+    want: DesiredApp, have: ExistingApp | None, resources: dict[str, ResourceSP]
+) -> list[Action]:
+    actions: list[Action] = []
+    requested: dict[str, set[str]] = {}  # resource appId -> declared scope values
+    requested_roles: dict[str, set[str]] = {}  # resource appId -> declared role ids
+    for app_id, pairs in want.required_resource_access.items():
+        res = resources.get(app_id)
+        for perm_id, kind in pairs:
+            if kind == SCOPE and res:
+                requested.setdefault(app_id, set()).add(res.scope_name(perm_id))
+            elif kind == ROLE:
+                requested_roles.setdefault(app_id, set()).add(perm_id)
+    by_sp_id = {r.id: r for r in resources.values()}
+
+    # -- delegated: one AllPrincipals grant per (client, resource)
+    grants: dict[str, list[Grant]] = {}
+    if have and have.service_principal:
+        for grant in have.delegated_grants:
+            if grant.consent_type == ALL_PRINCIPALS:
+                grants.setdefault(grant.resource_id, []).append(grant)
+    targets: dict[str, frozenset[str]] = dict(want.delegated_grants)
+    if not want.admin_consent:
+        # Not granting, but never leave consent for permissions the manifest dropped.
+        for res_id, found in grants.items():
+            res = by_sp_id.get(res_id)
+            if res is not None:
+                targets[res.app_id] = frozenset(found[0].scopes & requested.get(res.app_id, set()))
+    handled: set[str] = set()
+    for app_id in sorted(targets, key=lambda a: (_label(resources, a), a)):
+        res = resources.get(app_id)
+        if res is None:
+            continue
+        handled.add(res.id)
+        scopes = targets[app_id]
+        label = res.display_name
+        current = grants.get(res.id, [])
+        extra = current[1:]
+        if not current and scopes:
+            actions.append(
+                Action(
+                    "grant_delegated",
+                    want.name,
+                    f"grant {label} delegated: {_names(scopes)} (admin consent, all users)",
+                    [Change(f"grant.{label}.scope", None, sorted(scopes))],
+                    {"resource_app_id": app_id, "resource_id": res.id, "scopes": sorted(scopes)},
+                )
+            )
+        elif current and not scopes:
+            extra = current
+        elif current and current[0].scopes != scopes:
+            grant = current[0]
+            actions.append(
+                Action(
+                    "update_delegated_grant",
+                    want.name,
+                    f"update {label} delegated grant: {_set_diff(grant.scopes, scopes)} "
+                    "(admin consent, all users)",
+                    [Change(f"grant.{label}.scope", sorted(grant.scopes), sorted(scopes))],
+                    {
+                        "grant_id": grant.id,
+                        "resource_app_id": app_id,
+                        "resource_id": res.id,
+                        "scopes": sorted(scopes),
+                        "added": sorted(scopes - grant.scopes),
+                        "removed": sorted(grant.scopes - scopes),
+                    },
+                )
+            )
+        actions.extend(_revoke_grant(want.name, g, label) for g in extra)
+    for res_id in sorted(set(grants) - handled):
+        res = by_sp_id.get(res_id)
+        label = res.display_name if res else res_id
+        actions.extend(_revoke_grant(want.name, g, label) for g in grants[res_id])
+
+    # -- application: app role assignments of the client SP
+    assigned: dict[str, dict[str, list[str]]] = {}  # resource SP id -> role id -> assignment ids
+    if have and have.service_principal:
+        for ra in have.role_assignments:
+            assigned.setdefault(ra.resource_id, {}).setdefault(ra.app_role_id, []).append(ra.id)
+    role_targets: dict[str, frozenset[str]] = dict(want.app_roles)
+    if not want.admin_consent:
+        for res_id, roles in assigned.items():
+            res = by_sp_id.get(res_id)
+            if res is not None:
+                role_targets[res.app_id] = frozenset(set(roles) & requested_roles.get(res.app_id, set()))
+    handled = set()
+    for app_id in sorted(role_targets, key=lambda a: (_label(resources, a), a)):
+        res = resources.get(app_id)
+        if res is None:
+            continue
+        handled.add(res.id)
+        want_roles = role_targets[app_id]
+        have_roles = assigned.get(res.id, {})
+        missing = sorted(want_roles - set(have_roles))
+        if missing and want.admin_consent:
+            names = [res.role_name(r) for r in missing]
+            actions.append(
+                Action(
+                    "assign_app_role",
+                    want.name,
+                    f"assign {res.display_name} application: {_names(names)} (admin consent)",
+                    [
+                        Change(
+                            f"appRoleAssignments.{res.display_name}",
+                            sorted(res.role_name(r) for r in have_roles),
+                            sorted(res.role_name(r) for r in want_roles),
+                        )
+                    ],
+                    {
+                        "resource_app_id": app_id,
+                        "resource_id": res.id,
+                        "app_role_ids": missing,
+                        "roles": sorted(names),
+                    },
+                )
+            )
+        revoke = {r: ids for r, ids in have_roles.items() if r not in want_roles}
+        duplicates = [i for r, ids in have_roles.items() if r in want_roles for i in ids[1:]]
+        if revoke or duplicates:
+            actions.append(_revoke_roles(want.name, res.id, res, revoke, duplicates))
+    for res_id in sorted(set(assigned) - handled):
+        res = by_sp_id.get(res_id)
+        actions.append(_revoke_roles(want.name, res_id, res, assigned[res_id], []))
+    return actions
+
+
+def _revoke_grant(app: str, grant: Grant, label: str) -> Action:
+    return Action(
+        "revoke_delegated",
+        app,
+        f"revoke {label} delegated: {_names(grant.scopes) or '(empty grant)'}",
+        [Change(f"grant.{label}.scope", sorted(grant.scopes), None)],
+        {"grant_id": grant.id, "resource_id": grant.resource_id, "scopes": sorted(grant.scopes)},
+    )
+
+
+def _revoke_roles(
+    app: str, res_id: str, res: ResourceSP | None, revoke: dict[str, list[str]], duplicates: list[str]
+) -> Action:
+    label = res.display_name if res else res_id
+    names = sorted((res.role_name(r) if res else r) for r in revoke)
+    ids = sorted([i for group in revoke.values() for i in group] + duplicates)
+    text = _names(names) if names else f"{len(duplicates)} duplicate assignment(s)"
+    return Action(
+        "revoke_app_role",
+        app,
+        f"revoke {label} application: {text}",
+        [Change(f"appRoleAssignments.{label}", names, None)],
+        {"resource_id": res_id, "assignment_ids": ids, "app_role_ids": sorted(revoke), "roles": names},
+    )
+
+
+# ---------------------------------------------------------------- secrets
+
+
+def _secret_actions(want: DesiredApp, have: ExistingApp | None, now: datetime) -> list[Action]:
+    actions: list[Action] = []
+    existing = have.secrets if have else []
+    for secret in want.secrets:
+        live = [s for s in existing if s.display_name == secret.name and (s.end is None or s.end > now)]
+        latest = max((s.end for s in live if s.end), default=None)
+        reason: str | None = None
+        if not live:
+            reason = "missing"
+        elif latest is not None and latest - now <= secret.rotate_window:
+            expiry = latest.strftime("%Y-%m-%dT%H:%M:%SZ")
+            reason = f"expires {expiry}, within rotate_before {secret.rotate_before}"
+        if reason:
+            actions.append(
+                Action(
+                    "mint_secret",
+                    want.name,
+                    f"mint secret {secret.name!r} (expires in {secret.expires_in}; {reason})",
+                    [
+                        Change(
+                            f"passwordCredentials.{secret.name}", None, f"new, expires in {secret.expires_in}"
+                        )
+                    ],
+                    {"name": secret.name, "expires_in": secret.expires_in, "reason": reason},
+                )
+            )
+    if have is not None and have.managed:
+        declared = {s.name for s in want.secrets}
+        for old in sorted(existing, key=lambda s: (s.display_name or "", s.key_id)):
+            if old.display_name in declared:
+                continue
+            expiry = old.end.strftime("%Y-%m-%d") if old.end else "never"
+            actions.append(
+                Action(
+                    "remove_secret",
+                    want.name,
+                    f"remove undeclared secret {old.display_name or '(no description)'!r} "
+                    f"(hint {old.hint or '?'}..., expires {expiry})",
+                    [Change(f"passwordCredentials.{old.display_name}", old.key_id, None)],
+                    {"key_id": old.key_id, "name": old.display_name},
+                )
+            )
+    return actions
+
+
+# ---------------------------------------------------------------- the plan
+
+
+def make_plan(desired: Desired, state: TenantState, *, now: datetime | None = None) -> Plan:
+    """Diff ``desired`` against ``state``: ordered actions, apps by name, steps in dependency order."""
+    now = now or datetime.now(UTC)
+    resources = {**state.resources, **desired.resources}
+    actions: list[Action] = []
+    for name in sorted(desired.apps):
+        want = desired.apps[name]
+        have = state.apps.get(name)
+        app_actions: list[Action] = []
+        if have is None:
+            app_actions.append(
+                Action(
+                    "create_app",
+                    name,
+                    f"create application {name} ({want.display_name})",
+                    _create_changes(want, resources),
+                    {"unique_name": name},
+                )
+            )
+        else:
+            changes = app_changes(want, have, resources)
+            if changes:
+                app_actions.append(
+                    Action(
+                        "update_app",
+                        name,
+                        "update application: " + "; ".join(_change_text(c) for c in changes),
+                        changes,
+                        {
+                            "object_id": have.object_id,
+                            "app_id": have.app_id,
+                            "fields": [c.field for c in changes],
+                        },
+                    )
+                )
+        if have is None or have.service_principal is None:
+            app_actions.append(
+                Action(
+                    "create_service_principal",
+                    name,
+                    "create service principal (enterprise application)",
+                    [],
+                    {"app_id": have.app_id if have else None},
+                )
+            )
+        app_actions += _consent_actions(want, have, resources)
+        app_actions += _secret_actions(want, have, now)
+        app_actions.sort(key=lambda a: KIND_ORDER.index(a.kind))  # stable: keeps resource order inside a kind
+        actions += app_actions
+    return Plan(tenant_id=state.tenant_id, actions=actions)

@@ -1,0 +1,271 @@
+"""Rotation decisions as plan actions, and the removals that run outside ``apply_plan``.
+
+``make_plan`` (provisioner/plan.py) decides mints from Entra alone; it cannot see
+which secret the sinks hold, so it would trust a newer orphan and skip a due
+rotation. :func:`revise_plan` replaces its ``mint_secret`` actions for declared
+secrets with ones decided by :mod:`provisioner.engine.rotation.policy`, and adds:
+
+* ``retire_secret`` — an expired secret, or a predecessor whose overlap ended;
+* ``replace_orphan_secret`` — a secret Entra lists but no sink holds; removed
+  once the replacement (if one is minted) reached every sink.
+
+``mint_secret`` stays ``apply_plan``'s job (same details as ``make_plan`` emits);
+the two removal kinds run here, in the phase the policy chose: before the mint
+(nothing holds them; frees room under the 2-secret limit) or after a
+successful delivery of the app. A failed delivery therefore never leaves the
+app without its previous secret.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Mapping
+from dataclasses import replace
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from provisioner.core.errors import GraphError, ProvisionerError
+from provisioner.core.progress import Progress
+from provisioner.engine.planner import Action, Change, Plan
+from provisioner.engine.rotation.policy import (
+    AFTER_DELIVERY,
+    BEFORE_MINT,
+    AppFacts,
+    Removal,
+    SecretDecision,
+    decide_app,
+    secret_limit,
+    stamp,
+)
+
+if TYPE_CHECKING:
+    from provisioner.model.desired import Desired
+    from provisioner.model.tenant import ExistingApp, TenantState
+    from provisioner.sinks.holdings import AppHoldings
+
+MINT = "mint_secret"
+RETIRE = "retire_secret"
+ORPHAN = "replace_orphan_secret"
+LIFECYCLE_KINDS = frozenset({RETIRE, ORPHAN})
+SECRET_KINDS = frozenset({MINT, RETIRE, ORPHAN})
+
+
+def facts_for(
+    name: str, desired_audience: str | None, have: ExistingApp | None, holdings: AppHoldings | None
+) -> AppFacts:
+    if have is None:
+        return AppFacts(name=name, managed=False, exists=False)
+    return AppFacts(
+        name=name,
+        managed=have.managed,
+        exists=True,
+        limit=secret_limit(desired_audience, have.sign_in_audience),
+        holdings_certain=holdings.certain if holdings is not None else False,
+        secrets=tuple(have.secrets),
+        held=holdings.key_ids if holdings is not None else frozenset(),
+        delivered=holdings.delivered if holdings is not None else None,
+    )
+
+
+def decide_all(
+    desired: Desired,
+    state: TenantState,
+    holdings: Mapping[str, AppHoldings],
+    now: datetime,
+    *,
+    force: bool = False,
+) -> dict[str, list[SecretDecision]]:
+    """Decisions for every declared secret of every desired app, by app name."""
+    out: dict[str, list[SecretDecision]] = {}
+    for name, want in desired.apps.items():
+        if not want.secrets:
+            continue
+        facts = facts_for(name, want.sign_in_audience, state.apps.get(name), holdings.get(name))
+        out[name] = decide_app(want.secrets, facts, now, force=force)
+    return out
+
+
+def _mint_action(decision: SecretDecision) -> Action:
+    # Same shape as make_plan's mint_secret: apply_plan finds the Secret by details["name"].
+    return Action(
+        MINT,
+        decision.app,
+        f"mint secret {decision.name!r} (expires in {decision.expires_in}; {decision.mint_reason})",
+        [Change(f"passwordCredentials.{decision.name}", None, f"new, expires in {decision.expires_in}")],
+        {"name": decision.name, "expires_in": decision.expires_in, "reason": decision.mint_reason},
+    )
+
+
+def _removal_action(decision: SecretDecision, removal: Removal, object_id: str) -> Action:
+    secret = removal.secret
+    label = f"{decision.name!r} (hint {secret.hint or '?'}..., keyId {secret.key_id})"
+    if removal.kind == "orphan":
+        kind = ORPHAN
+        if decision.mint:
+            summary = f"replace orphan secret {label}: no sink holds its value; removed after the new one is delivered"
+        else:
+            summary = f"remove orphan secret {label}: no sink holds its value; the current secret stays"
+    else:
+        kind = RETIRE
+        summary = f"retire secret {label}: {removal.reason}"
+    return Action(
+        kind,
+        decision.app,
+        summary,
+        [Change(f"passwordCredentials.{decision.name}", secret.key_id, None)],
+        {
+            "name": decision.name,
+            "key_id": secret.key_id,
+            "hint": secret.hint,
+            "expires": stamp(secret.end),
+            "reason": removal.reason,
+            "phase": removal.phase,
+            "object_id": object_id,
+        },
+    )
+
+
+def decision_actions(decisions: list[SecretDecision], have: ExistingApp | None) -> list[Action]:
+    actions: list[Action] = []
+    for decision in decisions:
+        if decision.mint:
+            actions.append(_mint_action(decision))
+    for decision in decisions:
+        for removal in decision.removals:
+            assert have is not None, "removals only exist for existing apps"
+            actions.append(_removal_action(decision, removal, have.object_id))
+    return actions
+
+
+def _kind_order() -> list[str]:
+    from provisioner.engine.planner import KIND_ORDER
+
+    return [*KIND_ORDER, *(k for k in (RETIRE, ORPHAN) if k not in KIND_ORDER)]
+
+
+def revise_plan(
+    plan: Plan, desired: Desired, state: TenantState, decisions: Mapping[str, list[SecretDecision]]
+) -> Plan:
+    """``plan`` with its declared-secret mints replaced by the policy's mints, retirements and orphans."""
+    declared = {(name, s.name) for name, want in desired.apps.items() for s in want.secrets}
+    kept = [a for a in plan.actions if not (a.kind == MINT and (a.app, a.details.get("name")) in declared)]
+    extra: dict[str, list[Action]] = {
+        name: decision_actions(found, state.apps.get(name)) for name, found in decisions.items()
+    }
+    order = _kind_order()
+    apps = list(dict.fromkeys([a.app for a in kept] + sorted(n for n, acts in extra.items() if acts)))
+    actions: list[Action] = []
+    for name in sorted(apps):
+        mine = [a for a in kept if a.app == name] + extra.get(name, [])
+        mine.sort(key=lambda a: order.index(a.kind) if a.kind in order else len(order))
+        actions += mine
+    return replace(plan, actions=actions)
+
+
+def secret_plan(
+    tenant_id: str | None, state: TenantState, decisions: Mapping[str, list[SecretDecision]]
+) -> Plan:
+    """A plan of secret actions only (what ``rotate`` shows and runs)."""
+    actions: list[Action] = []
+    for name in sorted(decisions):
+        actions += decision_actions(decisions[name], state.apps.get(name))
+    return Plan(tenant_id=tenant_id, actions=actions)
+
+
+def executable(plan: Plan) -> Plan:
+    """The part of ``plan`` that ``apply_plan`` runs (it does not know the removal kinds)."""
+    return replace(plan, actions=[a for a in plan.actions if a.kind not in LIFECYCLE_KINDS])
+
+
+def blocked_errors(decisions: Mapping[str, list[SecretDecision]]) -> list[ProvisionerError]:
+    return [
+        GraphError(f"{d.app}: cannot mint secret {d.name!r}: {d.blocked}")
+        for found in decisions.values()
+        for d in found
+        if d.blocked
+    ]
+
+
+async def run_removals(
+    client: Any,
+    plan: Plan,
+    *,
+    phase: str,
+    apps: Collection[str] | None = None,
+    progress: Progress | None = None,
+) -> tuple[list[Action], list[ProvisionerError]]:
+    """Remove the secrets of ``phase`` (only for ``apps`` when given); returns (actions done, per-app errors).
+
+    All removals go out as ``$batch`` requests (:class:`~provisioner.graph.batch.Batcher`),
+    one chain per app so ``dependsOn`` keeps an app's removals in order: a
+    rotation of many apps costs a round trip per 20 removals, not one per secret.
+    An app's failure stops its remaining removals (Graph answers 424 for the rest
+    of its chain; the next run retries them) but not other apps'. A 404 means a
+    concurrent run removed the secret already, which is what was wanted. The
+    batcher re-sends removePassword only when Graph said it was not executed
+    (429/503): after a 504 it may have run, and a repeat would answer 400 ("no
+    password credential found") for a removal that worked, so the app fails
+    with that 504 and the next run, reading Entra afresh, finishes the job.
+    """
+    from provisioner.graph.batch import AdaptiveLimiter, Batcher
+    from provisioner.graph.retry import RetryPolicy
+
+    assert phase in (BEFORE_MINT, AFTER_DELIVERY)
+    chains: dict[str, list[Action]] = {}
+    for action in plan.actions:
+        if action.kind not in LIFECYCLE_KINDS or action.details.get("phase") != phase:
+            continue
+        if apps is not None and action.app not in apps:
+            continue
+        chains.setdefault(action.app, []).append(action)
+    if not chains:
+        return [], []
+    policy = RetryPolicy.from_env()
+    batcher = Batcher(
+        client, limiter=AdaptiveLimiter(), policy=policy, on_wait=progress, label="remove secrets"
+    )
+    names = list(chains)
+    outcomes = await batcher.run([[_remove_request(client, a) for a in chains[name]] for name in names])
+    done: list[Action] = []
+    errors: list[ProvisionerError] = []
+    for name, answers in zip(names, outcomes, strict=True):
+        for action, outcome in zip(chains[name], answers, strict=True):
+            if not outcome.ok and outcome.status != 404:
+                errors.append(await outcome.failure(f"{action.app}: {action.summary}"))
+                break  # the rest of this app's chain was not attempted (424)
+            done.append(action)
+            if progress:
+                progress(f"{action.app}: {action.summary}")
+    return done, errors
+
+
+def _remove_request(client: Any, action: Action) -> Any:
+    """removePassword for one action, built by the SDK's request builder (sent inside a $batch)."""
+    from uuid import UUID
+
+    from msgraph.generated.applications.item.remove_password.remove_password_post_request_body import (
+        RemovePasswordPostRequestBody,
+    )
+
+    from provisioner.graph.batch import Request
+
+    body = RemovePasswordPostRequestBody(key_id=UUID(action.details["key_id"]))
+    builder = client.applications.by_application_id(action.details["object_id"]).remove_password
+    return Request(builder.to_post_request_information(body), None, replay_ambiguous=False)
+
+
+def lifecycle_plan(
+    plan: Plan,
+    apps: Collection[Any],
+    desired: Desired,
+    state: TenantState,
+    *,
+    now: datetime,
+    base_dir: Any,
+    state_dir: Any,
+) -> tuple[Plan, dict[str, list[SecretDecision]]]:
+    """Read what the sinks hold, decide every declared secret, and revise ``plan`` accordingly."""
+    from provisioner.sinks.holdings import read_all_holdings
+
+    holdings = read_all_holdings(apps, base_dir, state_dir=state_dir)
+    decisions = decide_all(desired, state, holdings, now)
+    return revise_plan(plan, desired, state, decisions), decisions

@@ -1,0 +1,500 @@
+"""The ``rotate`` and ``status`` workflows: read, decide, (mint, deliver, remove), report.
+
+``rotate`` touches secrets only (apply converges everything else) and reuses
+the core loop's pieces: ``apply_plan`` mints, ``workflow._deliver`` delivers and
+takes a mint back when a sink fails, :mod:`provisioner.engine.rotation.actions` removes
+old secrets in their phase. Per-app failures do not stop other apps; they are
+collected in the outcome so the report (JSON for cron/CI) is still printed
+before the command exits 1.
+
+``status`` never changes anything: it reports, per app, the secrets Entra
+lists, the sinks holding each, and what the next ``rotate`` would do.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from provisioner.core.errors import ProvisionerError
+from provisioner.core.progress import Progress
+from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT, SecretDecision, days_left, stamp
+
+if TYPE_CHECKING:
+    from provisioner.engine.planner import Action, Plan
+    from provisioner.graph.target import Target
+    from provisioner.manifest.loader import LoadedApp
+    from provisioner.model.connections import MintedSecret
+    from provisioner.model.tenant import ExistingApp, ExistingSecret, TenantState
+    from provisioner.sinks.holdings import AppHoldings
+
+Approve = Callable[["Plan"], "bool | Awaitable[bool]"]
+
+
+def _brief(secret: ExistingSecret | MintedSecret | None, now: datetime) -> dict[str, Any] | None:
+    if secret is None:
+        return None
+    end = getattr(secret, "end", None) or getattr(secret, "expires", None)
+    return {
+        "key_id": secret.key_id,
+        "hint": secret.hint,
+        "expires": stamp(end),
+        "days_left": days_left(end, now),
+    }
+
+
+@dataclass
+class SecretOutcome:
+    """One declared secret after a rotate run. ``value`` is set only for a new secret, never printed unasked."""
+
+    app: str
+    name: str
+    status: str  # rotated | retired | unchanged | blocked | failed
+    reason: str | None
+    current: dict[str, Any] | None
+    previous: dict[str, Any] | None = None  # the replaced secret, valid until previous["retire_after"]
+    removed: list[dict[str, Any]] = field(default_factory=list)
+    error: str | None = None
+    value: str | None = field(default=None, repr=False)
+
+    def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "app": self.app,
+            "secret": self.name,
+            "status": self.status,
+            "reason": self.reason,
+            "current": self.current,
+            "previous": self.previous,
+            "removed": self.removed,
+            "error": self.error,
+        }
+        if show_secrets and self.value:
+            out["value"] = self.value
+        return out
+
+
+@dataclass
+class RotateOutcome:
+    now: datetime
+    plan: Plan
+    secrets: list[SecretOutcome]
+    errors: list[ProvisionerError] = field(default_factory=list)
+    warnings: list[Any] = field(default_factory=list)
+
+    @property
+    def status(self) -> str:
+        if self.errors:
+            return "failed"
+        if any(s.status in ("rotated", "retired") for s in self.secrets):
+            return "rotated"
+        return "unchanged"
+
+    def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
+        return {
+            "status": self.status,
+            "now": stamp(self.now),
+            "secrets": [s.to_dict(show_secrets=show_secrets) for s in self.secrets],
+            "errors": [str(e) for e in self.errors],
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+def select_apps(loaded: list[LoadedApp], names: Collection[str]) -> list[LoadedApp]:
+    """``--app`` filter; an unknown name is an error (a typo must not silently rotate nothing)."""
+    if not names:
+        return loaded
+    known = {item.app.name for item in loaded}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise ProvisionerError(
+            f"--app {unknown[0]!r} is not declared in the manifests (declared: {', '.join(sorted(known))})"
+        )
+    return [item for item in loaded if item.app.name in names]
+
+
+def rotate(
+    paths: list[str],
+    *,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+    approve: Approve,
+    app_names: Collection[str] = (),
+    force: bool = False,
+    progress: Progress | None = None,
+    base_dir: Path | None = None,
+) -> RotateOutcome:
+    from provisioner.engine.targeting import open_target
+    from provisioner.engine.workflow import load_manifests
+
+    loaded, warnings = load_manifests(paths)
+    loaded = [item for item in select_apps(loaded, app_names) if item.app.secrets]
+    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+        outcome = asyncio.run(
+            _rotate(
+                target,
+                loaded,
+                approve,
+                progress,
+                force=force,
+                state_dir=state_dir,
+                base_dir=base_dir or Path.cwd(),
+            )
+        )
+    outcome.warnings = warnings
+    return outcome
+
+
+def _needs_repair(decisions: list[SecretDecision], holdings: AppHoldings | None) -> bool:
+    """A sink misses the current value while the default connection file has it (safe to re-deliver).
+
+    Without the value in the default file a delivery would write sinks *without*
+    the secret, so an app is re-delivered only when the file can supply it.
+    """
+    if holdings is None or not holdings.sinks:
+        return False
+    default, others = holdings.sinks[0], holdings.sinks[1:]
+    for decision in decisions:
+        current = decision.current
+        if current is None or current.key_id not in default.key_ids:
+            return False
+    return any(
+        s.remembers
+        and s.error is None
+        and any(d.current and d.current.key_id not in s.key_ids for d in decisions)
+        for s in others
+    )
+
+
+async def _rotate(
+    target: Target,
+    loaded: list[LoadedApp],
+    approve: Approve,
+    progress: Progress | None,
+    *,
+    force: bool,
+    state_dir: Path,
+    base_dir: Path,
+) -> RotateOutcome:
+    from provisioner.engine.apply import apply_plan
+    from provisioner.engine.rotation.actions import (
+        blocked_errors,
+        decide_all,
+        executable,
+        run_removals,
+        secret_plan,
+    )
+    from provisioner.engine.workflow import _deliver
+    from provisioner.graph.connect import graph_client
+    from provisioner.graph.servertime import graph_now
+    from provisioner.graph.state import read_state
+    from provisioner.model.desired import build_desired
+    from provisioner.sinks.holdings import read_all_holdings
+
+    errors: list[ProvisionerError] = []
+    async with graph_client(target) as client:
+        state = await read_state(client, loaded, tenant_id=target.tenant_id)
+        now = state.server_time or await graph_now(client)  # Date of the read's answers
+        present = [item for item in loaded if state.apps.get(item.app.name) is not None]
+        for item in loaded:
+            if state.apps.get(item.app.name) is None:
+                errors.append(
+                    ProvisionerError(
+                        f"{item.app.name}: no such application in the tenant; run provisioner apply first"
+                    )
+                )
+        desired = build_desired(present, state)
+        holdings = read_all_holdings(present, base_dir, state_dir=state_dir)
+        decisions = decide_all(desired, state, holdings, now, force=force)
+        pending = secret_plan(state.tenant_id, state, decisions)
+        decision = approve(pending)
+        if inspect.isawaitable(decision):  # a fan-out run waits until every tenant has decided
+            decision = await decision
+        if not decision:
+            raise ProvisionerError("rotate cancelled; nothing was changed")
+
+        early, early_errors = await run_removals(client, pending, phase=BEFORE_MINT, progress=progress)
+        result = await apply_plan(client, executable(pending), desired, state, progress=progress, now=now)
+        deliver = [
+            item
+            for item in present
+            if result.minted.get(item.app.name)
+            or _needs_repair(decisions.get(item.app.name, []), holdings.get(item.app.name))
+        ]
+        connections = await _deliver(client, target, deliver, state, result, state_dir, base_dir)
+        delivered = {c.name for c in connections}
+        failed = {item.app.name for item in deliver} - delivered
+        late, late_errors = await run_removals(
+            client,
+            pending,
+            phase=AFTER_DELIVERY,
+            apps={item.app.name for item in present} - failed,
+            progress=progress,
+        )
+    errors += [*early_errors, *result.errors, *late_errors, *blocked_errors(decisions)]
+    secrets = _outcomes(decisions, result.minted, [*early, *late], failed, errors, now)
+    return RotateOutcome(now=now, plan=pending, secrets=secrets, errors=errors)
+
+
+def _outcomes(
+    decisions: dict[str, list[SecretDecision]],
+    minted: dict[str, list[MintedSecret]],
+    removed: list[Action],
+    failed: set[str],
+    errors: list[ProvisionerError],
+    now: datetime,
+) -> list[SecretOutcome]:
+    """Per declared secret: what this run did, the secret in use now, and the one it replaced."""
+    out: list[SecretOutcome] = []
+    for app in sorted(decisions):
+        app_error = next((str(e) for e in errors if str(e).startswith(f"{app}:")), None)
+        for decision in decisions[app]:
+            new = next((m for m in minted.get(app, []) if m.name == decision.name), None)
+            gone = [
+                {"key_id": a.details["key_id"], "hint": a.details["hint"], "reason": a.details["reason"]}
+                for a in removed
+                if a.app == app and a.details["name"] == decision.name
+            ]
+            outcome = SecretOutcome(
+                app=app,
+                name=decision.name,
+                status="unchanged",
+                reason=decision.mint_reason,
+                current=_brief(decision.current, now),
+                removed=gone,
+            )
+            if decision.blocked:
+                outcome.status, outcome.error = "blocked", decision.blocked
+            elif new is not None and app not in failed:
+                outcome.status, outcome.current, outcome.value = "rotated", _brief(new, now), new.value
+                if decision.current is not None:
+                    # The replaced secret stays valid `overlap` after the new one's start (this run).
+                    outcome.previous = {
+                        **(_brief(decision.current, now) or {}),
+                        "retire_after": stamp(now + decision.overlap),
+                    }
+            elif decision.mint or len(gone) < len(decision.removals):
+                outcome.status = "failed"
+                outcome.error = app_error or "not completed; re-run rotate"
+            elif gone:
+                outcome.status = "retired"
+            if outcome.previous is None and decision.waiting and outcome.status != "failed":
+                wait = decision.waiting[-1]  # the newest predecessor, still inside its overlap
+                outcome.previous = {
+                    **(_brief(wait.secret, now) or {}),
+                    "retire_after": stamp(wait.retire_at) if wait.retire_at else None,
+                }
+            out.append(outcome)
+    return out
+
+
+# ---------------------------------------------------------------- status
+
+
+@dataclass
+class SecretRow:
+    """One secret Entra lists for an app, as ``status`` shows it."""
+
+    name: str | None
+    key_id: str
+    hint: str | None
+    start: datetime | None
+    end: datetime | None
+    state: str
+    held_by: list[str]
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        return {
+            "secret": self.name,
+            "key_id": self.key_id,
+            "hint": self.hint,
+            "start": stamp(self.start) if self.start else None,
+            "expires": stamp(self.end),
+            "days_left": days_left(self.end, now),
+            "state": self.state,
+            "held_by": self.held_by,
+        }
+
+
+@dataclass
+class AppStatus:
+    app: str
+    client_id: str | None
+    managed: bool
+    secrets: list[SecretRow]
+    sinks: list[dict[str, Any]]
+    next: dict[str, str]  # declared secret -> what the next rotate would do
+    problems: list[str]
+    notes: list[str]
+
+    def to_dict(self, now: datetime) -> dict[str, Any]:
+        return {
+            "app": self.app,
+            "client_id": self.client_id,
+            "managed": self.managed,
+            "healthy": not self.problems,
+            "secrets": [row.to_dict(now) for row in self.secrets],
+            "sinks": self.sinks,
+            "next_rotate": [{"secret": k, "action": v} for k, v in self.next.items()],
+            "problems": self.problems,
+            "notes": self.notes,
+        }
+
+
+@dataclass
+class StatusOutcome:
+    now: datetime
+    apps: list[AppStatus]
+    warnings: list[Any] = field(default_factory=list)
+
+    @property
+    def healthy(self) -> bool:
+        return all(not a.problems for a in self.apps)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "now": stamp(self.now),
+            "healthy": self.healthy,
+            "apps": [a.to_dict(self.now) for a in self.apps],
+            "warnings": [str(w) for w in self.warnings],
+        }
+
+
+def status(
+    paths: list[str],
+    *,
+    emulator: bool,
+    tenant: str | None,
+    cloud: str,
+    state_dir: Path,
+    app_names: Collection[str] = (),
+    base_dir: Path | None = None,
+) -> StatusOutcome:
+    from provisioner.engine.targeting import open_target
+    from provisioner.engine.workflow import load_manifests
+
+    loaded, warnings = load_manifests(paths)
+    loaded = [item for item in select_apps(loaded, app_names) if item.app.secrets]
+    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+        state, now = asyncio.run(_read(target, loaded))
+    outcome = status_of(loaded, state, now, base_dir=base_dir or Path.cwd(), state_dir=state_dir)
+    outcome.warnings = warnings
+    return outcome
+
+
+async def _read(target: Target, loaded: list[LoadedApp]) -> tuple[TenantState, datetime]:
+    from provisioner.graph.connect import graph_client
+    from provisioner.graph.servertime import graph_now
+    from provisioner.graph.state import read_state
+
+    async with graph_client(target) as client:
+        state = await read_state(client, loaded, tenant_id=target.tenant_id)
+        return state, state.server_time or await graph_now(client)
+
+
+def status_of(
+    loaded: list[LoadedApp], state: TenantState, now: datetime, *, base_dir: Path, state_dir: Path
+) -> StatusOutcome:
+    """Build the status report from what was read (no Graph calls; sinks are read here)."""
+    from provisioner.engine.rotation.actions import decide_all
+    from provisioner.model.desired import build_desired
+    from provisioner.sinks.holdings import read_all_holdings
+
+    desired = build_desired(loaded, state)
+    holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)
+    decisions = decide_all(desired, state, holdings, now)
+    apps = [
+        _app_status(item.app.name, state.apps.get(item.app.name), holdings[item.app.name], decisions, now)
+        for item in loaded
+    ]
+    return StatusOutcome(now=now, apps=apps)
+
+
+def _app_status(
+    name: str,
+    have: ExistingApp | None,
+    holdings: AppHoldings,
+    decisions: dict[str, list[SecretDecision]],
+    now: datetime,
+) -> AppStatus:
+    found = decisions.get(name, [])
+    problems: list[str] = []
+    notes: list[str] = []
+    sinks = [
+        {
+            "sink": s.sink,
+            "key_ids": sorted(s.key_ids),
+            "keeps_value": s.remembers,
+            "error": s.error,
+        }
+        for s in holdings.sinks
+    ]
+    if have is None:
+        problems.append("no such application in the tenant; run provisioner apply")
+        return AppStatus(name, None, False, [], sinks, {}, problems, notes)
+    declared = {d.name: d for d in found}
+    live = {s.key_id.lower(): s for s in have.secrets if s.end is None or s.end > now}
+    rows: list[SecretRow] = []
+    for secret in sorted(have.secrets, key=lambda s: (s.display_name or "", s.start or now)):
+        rows.append(
+            SecretRow(
+                name=secret.display_name,
+                key_id=secret.key_id,
+                hint=secret.hint,
+                start=secret.start,
+                end=secret.end,
+                state=_state_of(secret, declared.get(secret.display_name or ""), have.managed, now),
+                held_by=holdings.holders(secret.key_id),
+            )
+        )
+    for sink in holdings.sinks:
+        if sink.error:
+            problems.append(f"cannot read {sink.sink}: {sink.error}")
+        for key_id in sorted(sink.key_ids - set(live)):
+            problems.append(f"{sink.sink} holds keyId {key_id}, which is expired or no longer in Entra")
+    for decision in found:
+        if decision.current is None:
+            problems.append(f"secret {decision.name!r}: no sink holds a live secret")
+        if decision.blocked:
+            problems.append(f"secret {decision.name!r}: {decision.blocked}")
+        for stale in decision.stale:
+            notes.append(
+                f"secret {decision.name!r}: {', '.join(holdings.holders(stale.key_id))} still hold(s) "
+                f"the older keyId {stale.key_id}; the next apply/rotate delivers the current one"
+            )
+    return AppStatus(
+        app=name,
+        client_id=have.app_id,
+        managed=have.managed,
+        secrets=rows,
+        sinks=sinks,
+        next={d.name: d.next_step(now) for d in found},
+        problems=problems,
+        notes=notes,
+    )
+
+
+def _state_of(secret: ExistingSecret, decision: SecretDecision | None, managed: bool, now: datetime) -> str:
+    if decision is None:
+        return "undeclared (apply removes it)" if managed else "undeclared (not managed; left alone)"
+    if secret.end is not None and secret.end <= now:
+        return "expired"
+    if decision.current is not None and secret.key_id == decision.current.key_id:
+        if decision.mint_reason:
+            return "current, rotation due"
+        return "current"
+    if secret in decision.stale:
+        return "stale (a sink still holds it)"
+    for wait in decision.waiting:
+        if wait.secret.key_id == secret.key_id:
+            return f"previous, valid until {stamp(wait.retire_at)}" if wait.retire_at else "previous"
+    for removal in decision.removals:
+        if removal.secret.key_id == secret.key_id:
+            return "orphan (no sink holds it)" if removal.kind == "orphan" else "previous, overlap ended"
+    return "not managed (left alone)"

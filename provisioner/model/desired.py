@@ -1,0 +1,200 @@
+"""Manifest apps + the tenant's resource service principals -> the Graph state the tool converges to.
+
+Pure (no SDK import): the planner diffs :class:`DesiredApp` against
+:class:`~provisioner.model.tenant.ExistingApp`, and apply turns it into request
+bodies. Decisions encoded here:
+
+* ``uniqueName`` = the manifest ``name`` (the idempotency key of the upsert).
+* ``tags`` = manifest tags + :data:`~provisioner.model.tenant.MANAGED_TAG`
+  ("provisioner:managed"), the ownership marker that allows removing
+  undeclared secrets; an adopted registration without it stays unmarked
+  (:mod:`provisioner.model.adoption`).
+* Redirect URIs are normalised the way Graph stores them
+  (:func:`provisioner.model.redirects.normalize`) and compared as sets.
+* ``requiredResourceAccess`` mirrors the manifest exactly (every delegated and
+  application permission is *requested*), compared order-insensitively.
+* Admin consent (delegated grants with consentType AllPrincipals, and app role
+  assignments) is desired only when ``admin_consent: true``; otherwise
+  permissions are requested and a user/admin consents later.
+* ``api.requestedAccessTokenVersion`` is 2 when personal accounts can sign in
+  (Graph refuses those audiences otherwise); left alone for the others.
+* Permission names resolve against the resource service principals read
+  from the tenant, not only the bundled catalogue; unknown names are located
+  ManifestErrors, all reported together.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from provisioner.core.errors import Location, ManifestError, ManifestErrors
+from provisioner.model.manifest import App, Audience, Secret
+from provisioner.model.redirects import normalize
+from provisioner.model.tenant import MANAGED_TAG, ResourceSP, TenantState, resource_app_id_for_key
+
+PERSONAL = frozenset({Audience.MULTI_TENANT_AND_PERSONAL, Audience.PERSONAL})
+
+SCOPE = "Scope"  # requiredResourceAccess type of a delegated permission
+ROLE = "Role"  # ... of an application permission
+
+
+@dataclass(frozen=True)
+class DesiredApp:
+    name: str
+    display_name: str
+    sign_in_audience: str
+    web_redirect_uris: tuple[str, ...] = ()
+    spa_redirect_uris: tuple[str, ...] = ()
+    public_client_redirect_uris: tuple[str, ...] = ()
+    implicit_access_tokens: bool = False
+    implicit_id_tokens: bool = False
+    is_fallback_public_client: bool = False
+    # resource appId -> ((permission id, "Scope"|"Role"), ...) in manifest order
+    required_resource_access: dict[str, tuple[tuple[str, str], ...]] = field(default_factory=dict)
+    notes: str | None = None
+    tags: tuple[str, ...] = (MANAGED_TAG,)
+    requested_access_token_version: int | None = None
+    # admin consent: resource appId -> scope values (delegated) / app role ids (application)
+    delegated_grants: dict[str, frozenset[str]] = field(default_factory=dict)
+    app_roles: dict[str, frozenset[str]] = field(default_factory=dict)
+    secrets: tuple[Secret, ...] = ()
+    admin_consent: bool = False
+    app_id: str | None = None  # adopted registration (manifest app_id)
+    adopt: bool = False
+
+    def required_resource_access_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
+        return {k: frozenset(v) for k, v in self.required_resource_access.items() if v}
+
+
+@dataclass
+class Desired:
+    apps: dict[str, DesiredApp]  # by manifest name, manifest order
+    resources: dict[str, ResourceSP]  # by appId: every resource the manifest names
+
+    def resource_label(self, app_id: str) -> str:
+        res = self.resources.get(app_id)
+        return res.display_name if res else app_id
+
+
+def _unique(values: Sequence[str]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(values))
+
+
+def _locator(item: Any) -> Any:
+    """``LoadedApp.error`` when the loader's located wrapper is given, else a plain ManifestError."""
+    error = getattr(item, "error", None)
+    if callable(error):
+        return error
+    app: App = item
+
+    def plain(path: Sequence[Any], message: str, *, key: bool = False) -> ManifestError:
+        where = ".".join(str(p) for p in path)
+        return ManifestError(f"{where}: {message}", Location(f"app {app.name}"))
+
+    return plain
+
+
+def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
+    """Resolve every app (``App`` or loader ``LoadedApp``) against ``state.resources``.
+
+    Raises ManifestErrors listing every unknown resource or permission name.
+    """
+    from provisioner.model.catalog import suggest
+
+    errors: list[ManifestError] = []
+    out: dict[str, DesiredApp] = {}
+    used: dict[str, ResourceSP] = {}
+    for item in apps:
+        app: App = getattr(item, "app", item)
+        error = _locator(item)
+        rra: dict[str, list[tuple[str, str]]] = {}
+        delegated: dict[str, set[str]] = {}
+        roles: dict[str, set[str]] = {}
+        for key, perms in app.permissions.items():
+            app_id = state.resource_keys.get(key) or resource_app_id_for_key(key)
+            resource = state.resources.get(app_id) if app_id else None
+            if resource is None:
+                errors.append(
+                    error(
+                        ("permissions", key),
+                        f"resource {key!r} has no service principal in this tenant "
+                        "(name it by display name or appId)",
+                        key=True,
+                    )
+                )
+                continue
+            used[resource.app_id] = resource
+            entries = rra.setdefault(resource.app_id, [])
+            for i, name in enumerate(perms.delegated):
+                scope_id = resource.scopes.get(name)
+                if scope_id is None:
+                    hint = suggest(name, resource.scopes)
+                    errors.append(
+                        error(
+                            ("permissions", key, "delegated", i),
+                            f"{resource.display_name} has no delegated permission {name!r}"
+                            + (f"; did you mean {hint!r}?" if hint else ""),
+                        )
+                    )
+                    continue
+                entries.append((scope_id, SCOPE))
+                delegated.setdefault(resource.app_id, set()).add(name)
+            for i, name in enumerate(perms.application):
+                role_id = resource.roles.get(name)
+                if role_id is None:
+                    hint = suggest(name, resource.roles)
+                    errors.append(
+                        error(
+                            ("permissions", key, "application", i),
+                            f"{resource.display_name} has no application permission {name!r}"
+                            + (f"; did you mean {hint!r}?" if hint else ""),
+                        )
+                    )
+                    continue
+                entries.append((role_id, ROLE))
+                roles.setdefault(resource.app_id, set()).add(role_id)
+        out[app.name] = DesiredApp(
+            name=app.name,
+            display_name=app.display_name,
+            sign_in_audience=app.audience.sign_in_audience,
+            web_redirect_uris=_unique([normalize(u) for u in app.redirect_uris.web]),
+            spa_redirect_uris=_unique([normalize(u) for u in app.redirect_uris.spa]),
+            public_client_redirect_uris=_unique([normalize(u) for u in app.redirect_uris.public_client]),
+            implicit_access_tokens=app.implicit_grant.access_tokens,
+            implicit_id_tokens=app.implicit_grant.id_tokens,
+            is_fallback_public_client=app.allow_public_client_flows,
+            required_resource_access={k: _unique_pairs(v) for k, v in rra.items() if v},
+            notes=app.notes or None,
+            tags=_tags(app, state),
+            requested_access_token_version=2 if app.audience in PERSONAL else None,
+            delegated_grants={k: frozenset(v) for k, v in delegated.items() if v}
+            if app.admin_consent
+            else {},
+            app_roles={k: frozenset(v) for k, v in roles.items() if v} if app.admin_consent else {},
+            secrets=tuple(app.secrets),
+            admin_consent=app.admin_consent,
+            app_id=app.app_id.lower() if app.app_id else None,
+            adopt=app.adopt,
+        )
+    if errors:
+        raise ManifestErrors(errors)
+    return Desired(apps=out, resources=dict(sorted(used.items())))
+
+
+def _tags(app: App, state: TenantState) -> tuple[str, ...]:
+    """Manifest tags + the ownership marker, except on an adopted registration that lacks it.
+
+    An adopted registration (``app_id``/``adopt``) was made elsewhere and its
+    existing secrets' values live elsewhere: it is not marked as the tool's own
+    (which would allow removing those secrets and pruning it) unless the manifest
+    lists the tag itself. A registration the tool creates always gets it.
+    """
+    existing = state.apps.get(app.name)
+    adopted = bool(app.app_id or app.adopt) and existing is not None and not existing.managed
+    return _unique(list(app.tags)) if adopted else _unique([*app.tags, MANAGED_TAG])
+
+
+def _unique_pairs(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(dict.fromkeys(pairs))

@@ -1,0 +1,184 @@
+"""The manifest model: what a user declares, validated by pydantic.
+
+This is the contract between the YAML a user writes, the JSON Schema editors
+use (``provisioner schema``), and the planner. Field names are snake_case in
+YAML; Graph names are produced by the planner, never typed by users.
+Structural checks live here; checks that need the permission catalogue
+(unknown permission names, privileged opt-in) live in ``manifest.validate``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from provisioner.core.durations import parse_duration
+
+NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+
+
+class _Strict(BaseModel):
+    # forbid: a typo ("redirect_uri:") is an error, not a silently ignored key.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Audience(StrEnum):
+    """Who can sign in; maps 1:1 onto Graph's ``signInAudience``."""
+
+    SINGLE_TENANT = "single-tenant"
+    MULTI_TENANT = "multi-tenant"
+    MULTI_TENANT_AND_PERSONAL = "multi-tenant-and-personal"
+    PERSONAL = "personal"
+
+    @property
+    def sign_in_audience(self) -> str:
+        return {
+            "single-tenant": "AzureADMyOrg",
+            "multi-tenant": "AzureADMultipleOrgs",
+            "multi-tenant-and-personal": "AzureADandPersonalMicrosoftAccount",
+            "personal": "PersonalMicrosoftAccount",
+        }[self.value]
+
+    @property
+    def authority_segment(self) -> str | None:
+        """The tenant segment of authorize/token URLs; None means "the tenant ID"."""
+        return {
+            "single-tenant": None,
+            "multi-tenant": "organizations",
+            "multi-tenant-and-personal": "common",
+            "personal": "consumers",
+        }[self.value]
+
+    @classmethod
+    def from_sign_in_audience(cls, value: str) -> Audience:
+        for member in cls:
+            if member.sign_in_audience == value:
+                return member
+        raise ValueError(f"unknown signInAudience {value!r}")
+
+
+def _duration(value: str) -> str:
+    parse_duration(value)  # raises DurationError (a ValueError) with a readable message
+    return value
+
+
+class RedirectUris(_Strict):
+    web: list[str] = Field(default_factory=list, description="Web platform redirect URIs (exact match).")
+    spa: list[str] = Field(default_factory=list, description="Single-page application redirect URIs.")
+    public_client: list[str] = Field(
+        default_factory=list, description="Public client / native (mobile & desktop) redirect URIs."
+    )
+
+
+class ImplicitGrant(_Strict):
+    access_tokens: bool = False
+    id_tokens: bool = False
+
+
+class ResourcePermissions(_Strict):
+    delegated: list[str] = Field(default_factory=list, description="Delegated permission (scope) names.")
+    application: list[str] = Field(
+        default_factory=list, description="Application permission (app role) names."
+    )
+
+
+class Secret(_Strict):
+    name: str = Field(min_length=1, max_length=120, description="Shown as the secret's description in Entra.")
+    expires_in: str = Field(default="180d", description="Lifetime of each minted secret, e.g. 180d, 12mo.")
+    rotate_before: str = Field(default="30d", description="Mint a replacement this long before expiry.")
+    overlap: str = Field(default="7d", description="Keep the previous secret valid this long after rotation.")
+    allow_long_lifetime: bool = Field(
+        default=False, description="Opt in to lifetimes above 2 years (against Microsoft's recommendation)."
+    )
+
+    _check_durations = field_validator("expires_in", "rotate_before", "overlap")(_duration)
+
+    @property
+    def lifetime(self) -> timedelta:
+        return parse_duration(self.expires_in)
+
+    @property
+    def rotate_window(self) -> timedelta:
+        return parse_duration(self.rotate_before)
+
+    @property
+    def overlap_period(self) -> timedelta:
+        return parse_duration(self.overlap)
+
+
+class JsonSink(_Strict):
+    type: Literal["json"]
+    path: str
+
+
+class DotenvSink(_Strict):
+    type: Literal["dotenv"]
+    path: str
+    prefix: str = Field(default="", description="Prefix for every variable name, e.g. EXCHANGE_.")
+
+
+class GithubSink(_Strict):
+    """Writes to $GITHUB_OUTPUT and masks the value with ::add-mask::."""
+
+    type: Literal["github"]
+    prefix: str = ""
+
+
+class KeyVaultSink(_Strict):
+    type: Literal["keyvault"]
+    vault_url: str
+    secret_name: str | None = Field(default=None, description="Defaults to '<app name>-client-secret'.")
+
+
+Sink = Annotated[JsonSink | DotenvSink | GithubSink | KeyVaultSink, Field(discriminator="type")]
+
+
+class App(_Strict):
+    name: str = Field(
+        pattern=NAME_PATTERN,
+        description="Stable key of the registration (stored as the application's uniqueName).",
+    )
+    display_name: str = Field(min_length=1, max_length=120)
+    audience: Audience = Audience.SINGLE_TENANT
+    redirect_uris: RedirectUris = Field(default_factory=RedirectUris)
+    implicit_grant: ImplicitGrant = Field(default_factory=ImplicitGrant)
+    allow_public_client_flows: bool = False
+    permissions: dict[str, ResourcePermissions] = Field(
+        default_factory=dict,
+        description="Keyed by resource display name ('Microsoft Graph', 'Office 365 Exchange Online') or appId.",
+    )
+    admin_consent: bool = False
+    allow_privileged: bool = Field(
+        default=False, description="Opt in to privileged permissions (privilege level 4) with admin consent."
+    )
+    secrets: list[Secret] = Field(default_factory=list)
+    sinks: list[Sink] = Field(default_factory=list)
+    owners: list[str] = Field(default_factory=list, description="User principal names or object IDs.")
+    notes: str | None = Field(default=None, max_length=1024)
+    tags: list[str] = Field(default_factory=list)
+    extra_values: dict[str, str] = Field(
+        default_factory=dict,
+        description="Static values copied into the connection output (e.g. mailbox: ops@example.com).",
+    )
+    app_id: str | None = Field(default=None, description="Adopt an existing registration by its appId.")
+    adopt: bool = Field(
+        default=False, description="Adopt an existing registration with the same display name."
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _unique_secret_names(cls, secrets: list[Secret]) -> list[Secret]:
+        seen: set[str] = set()
+        for secret in secrets:
+            if secret.name in seen:
+                raise ValueError(f"duplicate secret name {secret.name!r}")
+            seen.add(secret.name)
+        return secrets
+
+
+class ManifestFile(_Strict):
+    version: Literal[1] = 1
+    apps: list[App] = Field(default_factory=list)

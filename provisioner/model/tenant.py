@@ -1,0 +1,132 @@
+"""What a tenant holds, as the planner sees it: plain dataclasses, never SDK models.
+
+:mod:`provisioner.graph.state` fills them from Graph; the planner, the rotation
+policy and adoption read them. Keeping them here (below ``graph``) lets those pure
+layers use them without depending on the code that talks to Graph.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from provisioner.model.catalog import resolve_resource
+
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+
+MANAGED_TAG = "provisioner:managed"
+"""Ownership marker added to every application the tool manages.
+
+Only applications carrying it have undeclared secrets removed (and are
+candidates for ``--prune``); an adopted registration gets it only when its
+manifest lists it in ``tags`` (see :mod:`provisioner.model.adoption`).
+"""
+
+
+@dataclass(frozen=True)
+class ResourceSP:
+    id: str
+    app_id: str
+    display_name: str
+    scopes: dict[str, str] = field(default_factory=dict)  # value -> id
+    roles: dict[str, str] = field(default_factory=dict)  # value -> id
+
+    def scope_name(self, scope_id: str) -> str:
+        return next((v for v, i in self.scopes.items() if i == scope_id), scope_id)
+
+    def role_name(self, role_id: str) -> str:
+        return next((v for v, i in self.roles.items() if i == role_id), role_id)
+
+
+@dataclass(frozen=True)
+class ExistingSecret:
+    key_id: str
+    display_name: str | None
+    hint: str | None
+    start: datetime | None
+    end: datetime | None
+
+
+@dataclass(frozen=True)
+class ExistingSP:
+    object_id: str
+    app_id: str
+
+
+@dataclass(frozen=True)
+class Grant:
+    id: str
+    client_id: str
+    resource_id: str
+    consent_type: str
+    principal_id: str | None
+    scopes: frozenset[str]
+
+
+@dataclass(frozen=True)
+class RoleAssignment:
+    id: str
+    principal_id: str
+    resource_id: str
+    app_role_id: str
+
+
+@dataclass
+class ExistingApp:
+    object_id: str
+    app_id: str
+    unique_name: str | None
+    display_name: str
+    sign_in_audience: str | None = None
+    web_redirect_uris: list[str] = field(default_factory=list)
+    spa_redirect_uris: list[str] = field(default_factory=list)
+    public_client_redirect_uris: list[str] = field(default_factory=list)
+    implicit_access_tokens: bool = False
+    implicit_id_tokens: bool = False
+    # not managed, but carried along: PATCHing `web` replaces the whole complex value
+    web_home_page_url: str | None = None
+    web_logout_url: str | None = None
+    is_fallback_public_client: bool = False
+    required_resource_access: dict[str, frozenset[tuple[str, str]]] = field(default_factory=dict)
+    notes: str | None = None
+    tags: list[str] = field(default_factory=list)
+    requested_access_token_version: int | None = None
+    owners: list[str] | None = None  # not read yet (needs $expand); None = unknown
+    secrets: list[ExistingSecret] = field(default_factory=list)
+    service_principal: ExistingSP | None = None
+    delegated_grants: list[Grant] = field(default_factory=list)
+    role_assignments: list[RoleAssignment] = field(default_factory=list)
+
+    @property
+    def managed(self) -> bool:
+        return MANAGED_TAG in self.tags
+
+
+@dataclass
+class TenantState:
+    tenant_id: str | None
+    resources: dict[str, ResourceSP]  # by appId
+    apps: dict[str, ExistingApp | None]  # by manifest name
+    resource_keys: dict[str, str] = field(default_factory=dict)  # manifest resource key -> appId
+    requests: int = 0  # HTTP requests to Graph (``$batch`` round trips) made while reading
+    # Graph's clock (Date header) while reading: callers need no extra request to learn "now".
+    server_time: datetime | None = None
+
+    def resource_by_id(self, object_id: str) -> ResourceSP | None:
+        return next((r for r in self.resources.values() if r.id == object_id), None)
+
+
+def is_guid(value: str) -> bool:
+    return bool(_GUID.match(value))
+
+
+def resource_app_id_for_key(key: str) -> str | None:
+    """appId for a manifest resource key that needs no lookup: a GUID, or a bundled name/alias.
+
+    Other names are looked up by displayName in the tenant.
+    """
+    if is_guid(key.strip()):
+        return key.strip().lower()
+    bundled = resolve_resource(key)
+    return bundled.app_id.lower() if bundled else None

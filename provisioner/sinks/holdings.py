@@ -1,0 +1,111 @@
+"""Which secrets (keyIds) the sinks of an app hold right now — the tool's only view of "in use".
+
+Graph shows a secret's value once, so "does anybody have this secret?" is
+answered by the sinks: JSON files (the default connection file included) list
+the current ``client_secret_id`` and one entry per declared secret in
+``secrets``; dotenv files and Key Vault hold one keyId
+(:func:`provisioner.sinks.held_key_id`); GitHub outputs last one job and hold
+nothing. Values are never read into the result, only keyIds.
+
+A sink that cannot be read is recorded with its error: the policy then removes
+nothing from that app (the unreadable sink might hold the secret).
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provisioner.core.errors import ProvisionerError
+from provisioner.model.manifest import App, GithubSink, JsonSink
+
+PathLike = str | os.PathLike[str]
+
+
+@dataclass(frozen=True)
+class SinkHolding:
+    sink: str  # human description (type and location), as in delivery receipts
+    key_ids: frozenset[str]  # lower-case keyIds whose value the sink holds
+    remembers: bool = True  # False: the sink keeps nothing between runs (GitHub outputs)
+    error: str | None = None
+
+
+@dataclass(frozen=True)
+class AppHoldings:
+    app: str
+    sinks: tuple[SinkHolding, ...]
+    #: keyIds this state dir ever delivered for the app (the delivery journal); None: no journal
+    #: entry, so an unheld secret older than the held one cannot be told from a predecessor.
+    delivered: frozenset[str] | None = None
+
+    @property
+    def key_ids(self) -> frozenset[str]:
+        return frozenset(k for s in self.sinks for k in s.key_ids)
+
+    @property
+    def certain(self) -> bool:
+        """Every sink was read; only then may anything be removed from Entra."""
+        return all(s.error is None for s in self.sinks)
+
+    def holders(self, key_id: str) -> list[str]:
+        wanted = key_id.lower()
+        return [s.sink for s in self.sinks if wanted in s.key_ids]
+
+    def pairs(self) -> list[tuple[str, frozenset[str]]]:
+        return [(s.sink, s.key_ids) for s in self.sinks]
+
+
+def json_key_ids(values: Mapping[str, Any] | None) -> frozenset[str]:
+    """keyIds whose *value* a connection-values dict carries: ``client_secret_id`` and ``secrets[]``."""
+    if not values:
+        return frozenset()
+    found: set[str] = set()
+    key_id = values.get("client_secret_id")
+    if values.get("client_secret") and isinstance(key_id, str):
+        found.add(key_id.lower())
+    for entry in values.get("secrets") or []:
+        if isinstance(entry, Mapping) and entry.get("value") and isinstance(entry.get("key_id"), str):
+            found.add(str(entry["key_id"]).lower())
+    return frozenset(found)
+
+
+def read_holdings(
+    app: App, base_dir: PathLike, *, state_dir: PathLike | None = None, credential: Any | None = None
+) -> AppHoldings:
+    """Ask every sink of ``app`` (default connection file first) which keyIds it holds."""
+    from provisioner.model.connections import read_connection_file
+    from provisioner.sinks import all_sinks, describe, held_key_id
+    from provisioner.sinks.common import resolve_path
+    from provisioner.sinks.journal import delivered_key_ids
+
+    found: list[SinkHolding] = []
+    for sink in all_sinks(app, base_dir, state_dir):
+        where = describe(sink, app, base_dir=base_dir)
+        try:
+            if isinstance(sink, GithubSink):
+                found.append(SinkHolding(where, frozenset(), remembers=False))
+            elif isinstance(sink, JsonSink):
+                values = read_connection_file(resolve_path(sink.path, base_dir))
+                found.append(SinkHolding(where, json_key_ids(values)))
+            else:
+                key_id = held_key_id(sink, app, base_dir=base_dir, credential=credential)
+                found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
+        except ProvisionerError as exc:
+            found.append(SinkHolding(where, frozenset(), error=str(exc)))
+    journal_dir = Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner"
+    return AppHoldings(app.name, tuple(found), delivered=delivered_key_ids(app.name, journal_dir))
+
+
+def read_all_holdings(
+    apps: Iterable[Any], base_dir: PathLike, *, state_dir: PathLike | None = None
+) -> dict[str, AppHoldings]:
+    """Holdings of every app (``App`` or the loader's ``LoadedApp``) that declares secrets, by app name."""
+    out: dict[str, AppHoldings] = {}
+    for item in apps:
+        app: App = getattr(item, "app", item)
+        if app.secrets:
+            out[app.name] = read_holdings(app, Path(base_dir), state_dir=state_dir)
+    return out

@@ -1,0 +1,106 @@
+"""Human-readable output: plan diffs, progress, and connection summaries (rich).
+
+Only masked values are rendered here unless the user asked for ``--show-secrets``;
+the masking itself lives in ``provisioner.model.connections.masked``.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+_SYMBOL = {
+    "create_app": ("+", "green"),
+    "create_service_principal": ("+", "green"),
+    "grant_delegated": ("+", "green"),
+    "assign_app_role": ("+", "green"),
+    "mint_secret": ("+", "green"),
+    "update_app": ("~", "yellow"),
+    "update_delegated_grant": ("~", "yellow"),
+    "revoke_delegated": ("-", "red"),
+    "revoke_app_role": ("-", "red"),
+    "remove_secret": ("-", "red"),
+    "retire_secret": ("-", "red"),
+    "replace_orphan_secret": ("-", "red"),
+    "delete_app": ("-", "red"),
+}
+
+
+def console(stderr: bool = False) -> Console:
+    # highlight=False: rich's auto-highlighting would colour GUIDs and URLs unpredictably.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+
+
+def print_plan(plan: Any, warnings: list[Any] | None = None) -> None:
+    out = console()
+    for warning in warnings or []:
+        console(stderr=True).print(f"[yellow]warning:[/] {warning}", markup=True)
+    if plan.is_empty:
+        out.print("No changes. The tenant matches the manifests.")
+        return
+    current_app = None
+    for action in plan.actions:
+        if action.app != current_app:
+            current_app = action.app
+            out.print(f"\n[bold]{action.app}[/]")
+        symbol, colour = _SYMBOL.get(action.kind, ("*", "cyan"))
+        out.print(f"  [{colour}]{symbol}[/] {_escape(action.summary)}")
+        for change in getattr(action, "changes", []) or []:
+            out.print(
+                f"      {_escape(change.field)}: {_escape(_short(change.before))} → {_escape(_short(change.after))}"
+            )
+    counts: dict[str, int] = {}
+    for action in plan.actions:
+        symbol = _SYMBOL.get(action.kind, ("*", ""))[0]
+        counts[symbol] = counts.get(symbol, 0) + 1
+    out.print(
+        f"\nPlan: {counts.get('+', 0)} to add, {counts.get('~', 0)} to change, {counts.get('-', 0)} to remove."
+    )
+
+
+def confirm_plan() -> bool:
+    sys.stderr.write("Apply these changes? Only 'yes' is accepted: ")
+    sys.stderr.flush()
+    return sys.stdin.readline().strip() == "yes"
+
+
+def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
+    """A narrow table (fits 80 columns) and, below it, where each app's values were written."""
+    out = console()
+    out.print(f"\nApplied {outcome.actions_done} change(s).")
+    tenants = {row[2] for row in outcome.rows(show_secrets=show_secrets)}
+    if len(tenants) == 1:
+        out.print(f"Tenant ID: {next(iter(tenants))}")
+    table = Table(title="Connection values", title_justify="left")
+    for column in ("app", "client ID", "secret", "expires"):
+        table.add_column(column, overflow="fold", no_wrap=column != "client ID")
+    for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
+        show_secrets=show_secrets
+    ):
+        table.add_row(_escape(app), client_id, _escape(secret), str(expires)[:10])
+    out.print(table)
+    for conn in outcome.connections:
+        out.print(f"{_escape(conn.name)} → " + ", ".join(_escape(_relative(w)) for w in conn.written_to))
+
+
+def _relative(description: str) -> str:
+    """Shorten absolute paths under the working directory in sink descriptions."""
+    import os
+
+    cwd = os.getcwd().rstrip("/") + "/"
+    return description.replace(cwd, "")
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return "[" + ", ".join(str(v) for v in sorted(value, key=str)) + "]"
+    return "-" if value is None else str(value)
+
+
+def _escape(text: str) -> str:
+    from rich.markup import escape
+
+    return escape(text)

@@ -1,0 +1,120 @@
+"""Human output of ``rotate`` and ``status`` (rich tables, fit for 80 columns).
+
+Secret values appear only with ``--show-secrets`` (rotate), below the table;
+everything else is identification: keyId, the 3-character hint Graph shows
+anyway, and expiry dates.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.table import Table
+
+from provisioner.engine.rotation.policy import days_left, stamp
+from provisioner.views.render import _escape, _relative, console
+
+_STATUS_STYLE = {
+    "rotated": "green",
+    "retired": "green",
+    "unchanged": "dim",
+    "blocked": "red",
+    "failed": "red",
+}
+
+
+def _short(key_id: str | None) -> str:
+    """First 8 characters of a keyId: enough to match the table to the sink list and the portal."""
+    return key_id[:8] if key_id else "-"
+
+
+def _day(value: str | None) -> str:
+    return value[:10] if value else "-"
+
+
+def print_warnings(warnings: list[Any]) -> None:
+    err = console(stderr=True)
+    for warning in warnings:
+        err.print(f"[yellow]warning:[/] {_escape(str(warning))}")
+
+
+def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
+    out = console()
+    if not outcome.secrets:
+        out.print("No declared secrets to rotate.")
+        return
+    table = Table(title=f"Secrets at {stamp(outcome.now)}", title_justify="left")
+    for column in ("app", "secret", "status", "keyId", "hint", "expires"):
+        table.add_column(column, overflow="fold")
+    for item in outcome.secrets:
+        current = item.current or {}
+        style = _STATUS_STYLE.get(item.status, "")
+        table.add_row(
+            _escape(item.app),
+            _escape(item.name),
+            f"[{style}]{item.status}[/]" if style else item.status,
+            _short(current.get("key_id")),
+            _escape(str(current.get("hint") or "-")),
+            _day(current.get("expires")),
+        )
+    out.print(table)
+    for item in outcome.secrets:
+        label = f"{_escape(item.app)} / {_escape(item.name)}"
+        if item.status == "rotated" and item.previous:
+            out.print(
+                f"{label}: previous secret {_short(item.previous['key_id'])} stays valid until about "
+                f"{item.previous['retire_after']} (overlap), then a later run retires it"
+            )
+        for gone in item.removed:
+            out.print(f"{label}: removed {_short(gone['key_id'])} ({_escape(gone['reason'])})")
+        if item.error:
+            out.print(f"{label}: [red]{_escape(item.error)}[/]")
+        if show_secrets and item.value:
+            out.print(f"{label}: value {item.value}", markup=False)
+    if outcome.status == "unchanged":
+        out.print("Nothing to rotate: every secret is outside its rotate_before window.")
+
+
+def print_status(outcome: Any) -> None:
+    out = console()
+    out.print(f"Status at {stamp(outcome.now)} (Graph's clock)")
+    for app in outcome.apps:
+        verdict = "[green]healthy[/]" if not app.problems else "[red]needs attention[/]"
+        out.print(
+            f"\n[bold]{_escape(app.app)}[/] {verdict}"
+            + (f"  client ID {app.client_id}" if app.client_id else "")
+        )
+        numbers = {s["sink"]: str(i) for i, s in enumerate(app.sinks, 1)}
+        if app.secrets:
+            table = Table(show_edge=False, pad_edge=False)
+            for column in ("secret", "keyId", "hint", "expires", "days", "state", "sinks"):
+                table.add_column(column, overflow="fold")
+            for row in app.secrets:
+                days = days_left(row.end, outcome.now)
+                colour = "red" if days is not None and days < 0 else "yellow" if "due" in row.state else ""
+                state = f"[{colour}]{_escape(row.state)}[/]" if colour else _escape(row.state)
+                table.add_row(
+                    _escape(row.name or "(no description)"),
+                    _short(row.key_id),
+                    _escape(row.hint or "?"),
+                    _day(stamp(row.end) if row.end else None),
+                    "-" if days is None else str(days),
+                    state,
+                    ",".join(numbers[s] for s in row.held_by) or "-",
+                )
+            out.print(table)
+        for sink in app.sinks:
+            if sink["error"]:
+                held = f"[red]unreadable: {_escape(sink['error'])}[/]"
+            elif not sink["keeps_value"]:
+                held = "keeps no value between runs"
+            else:
+                held = ", ".join(_short(k) for k in sink["key_ids"]) or "no secret"
+            out.print(f"  sink {numbers[sink['sink']]}: {_escape(_relative(sink['sink']))} → {held}")
+        for secret, action in app.next.items():
+            out.print(f"  next rotate, {_escape(secret)!s}: {_escape(action)}")
+        for note in app.notes:
+            out.print(f"  [yellow]note:[/] {_escape(note)}")
+        for problem in app.problems:
+            out.print(f"  [red]problem:[/] {_escape(problem)}")
+    out.print("\nAll secrets healthy." if outcome.healthy else "\n[red]Some secrets need attention.[/]")
