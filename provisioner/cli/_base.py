@@ -1,9 +1,6 @@
 """Shared pieces of every command: the Typer apps, common options, and error handling.
 
-Exit codes (documented in README "Exit codes"):
-    0  success / no changes
-    1  error (bad input, credential or Graph failure)
-    2  ``plan --detailed-exitcode``: changes pending
+Exit codes are :class:`provisioner.core.errors.ExitCode` (documented in README "Exit codes").
 """
 
 from __future__ import annotations
@@ -15,7 +12,8 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
-from provisioner.core.errors import ProvisionerError
+from provisioner.core.errors import ExitCode, ProvisionerError
+from provisioner.engine.options import RunOptions
 
 app = typer.Typer(
     name="provisioner",
@@ -55,6 +53,9 @@ PruneOpt = Annotated[
         "declares. Pass all of the tenant's manifests.",
     ),
 ]
+AppsOpt = Annotated[
+    list[str] | None, typer.Option("--app", help="Only this app (repeatable).", show_default=False)
+]
 TenantsOpt = Annotated[
     Path | None,
     typer.Option(
@@ -82,7 +83,7 @@ def handles_errors(fn: F) -> F:
             raise typer.Exit(exc.exit_code) from None
         except KeyboardInterrupt:
             print_error("interrupted")
-            raise typer.Exit(130) from None
+            raise typer.Exit(ExitCode.INTERRUPTED) from None
 
     return wrapper  # type: ignore[return-value]
 
@@ -102,3 +103,31 @@ def confirmed(yes: bool) -> bool:
     from provisioner.views.render import confirm_plan
 
     return yes or not sys.stdin.isatty() or confirm_plan()
+
+
+def run_options(
+    paths: list[Path] | None = None,
+    *,
+    emulator: bool = False,
+    tenant: str | None = None,
+    cloud: str = "public",
+    state_dir: Path = Path(".provisioner"),
+    tenants: Path | None = None,
+    prune: bool = False,
+    apps: list[str] | None = None,
+    force: bool = False,
+) -> RunOptions:
+    """The engine's options object from the common flags (``--tenant`` and ``--tenants`` exclude each other)."""
+    if tenants is not None:
+        reject_tenant_with_tenants(tenant)
+    return RunOptions(
+        paths=tuple(str(p) for p in paths or ()),
+        state_dir=state_dir,
+        emulator=emulator,
+        tenant=tenant,
+        tenants_file=tenants,
+        cloud=cloud,
+        prune=prune,
+        apps=tuple(apps or ()),
+        force=force,
+    )

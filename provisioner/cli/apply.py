@@ -20,7 +20,7 @@ from provisioner.cli._base import (
     app,
     confirmed,
     handles_errors,
-    reject_tenant_with_tenants,
+    run_options,
 )
 from provisioner.core.progress import print_progress
 
@@ -41,72 +41,44 @@ def apply(
     prune: PruneOpt = False,
     tenants: TenantsOpt = None,
 ) -> None:
-    """Converge the tenant to the manifests and write connection values."""
-    from provisioner.engine import workflow
+    """Converge the tenant to the manifests and write connection values.
+
+    With ``--tenants``: plan everywhere, ask once, apply everywhere; exit 1 naming the failed tenants.
+    """
+    from provisioner.engine import runner as engine
     from provisioner.views.render import print_apply_result, print_plan
+    from provisioner.views.tenants import print_fanout_apply, print_plans
 
-    if tenants is not None:
-        _apply_tenants(
-            paths, tenants, yes, json_output, show_secrets, emulator, tenant, cloud, state_dir, prune
-        )
-        return
-
-    def approve(pending: Any) -> bool:
-        if not json_output:
-            print_plan(pending)
-        return pending.is_empty or confirmed(yes)
-
-    outcome = workflow.apply(
-        [str(p) for p in paths],
+    options = run_options(
+        paths,
         emulator=emulator,
         tenant=tenant,
         cloud=cloud,
         state_dir=state_dir,
-        approve=approve,
-        progress=None if json_output else print_progress,
+        tenants=tenants,
         prune=prune,
     )
-    if json_output:
-        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
-    else:
-        print_apply_result(outcome, show_secrets=show_secrets)
-        for warning in outcome.warnings:  # manifest advice and adoption notes (app_id recommended)
-            typer.echo(f"warning: {warning}", err=True)
-
-
-def _apply_tenants(
-    paths: list[Path],
-    tenants: Path,
-    yes: bool,
-    json_output: bool,
-    show_secrets: bool,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
-    prune: bool,
-) -> None:
-    """``--tenants``: plan everywhere, ask once, apply everywhere; exit 1 naming the failed tenants."""
-    from provisioner.engine.tenants import TenantsFailed, apply_all
-    from provisioner.views.tenants import print_fanout_apply, print_plans
-
-    reject_tenant_with_tenants(tenant)
 
     def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
         if not json_output:
-            print_plans(plans, results)
+            if tenants is None:
+                print_plan(next(iter(plans.values())))
+            else:
+                print_plans(plans, results)
         return all(p.is_empty for p in plans.values()) or confirmed(yes)
 
-    outcome = apply_all(
-        [str(p) for p in paths],
-        tenants,
-        emulator=emulator,
-        cloud=cloud,
-        state_dir=state_dir,
-        approve_all=approve_all,
-        progress=None if json_output else print_progress,
-        prune=prune,
-    )
+    outcome = engine.apply(options, approve_all, progress=None if json_output else print_progress)
+    if tenants is None:
+        result = outcome.single
+        applied = result.applied
+        assert applied is not None
+        if json_output:
+            typer.echo(json.dumps(applied.to_dict(show_secrets=show_secrets), indent=2))
+        else:
+            print_apply_result(applied, show_secrets=show_secrets)
+            for warning in [*outcome.warnings, *result.warnings]:  # manifest advice and adoption notes
+                typer.echo(f"warning: {warning}", err=True)
+        return
     for warning in outcome.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if json_output:
@@ -114,4 +86,4 @@ def _apply_tenants(
     else:
         print_fanout_apply(outcome, show_secrets=show_secrets)
     if outcome.failed:
-        raise TenantsFailed(outcome.failed)
+        raise engine.TenantsFailed(outcome.failed)

@@ -18,6 +18,7 @@ from provisioner.cli._base import (
     TenantOpt,
     app,
     handles_errors,
+    run_options,
 )
 from provisioner.core.progress import print_progress
 
@@ -52,14 +53,12 @@ def destroy(
         sys.stderr.flush()
         return sys.stdin.readline().strip() == "yes"
 
+    options = run_options(
+        paths, emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir, apps=only
+    )
     outcome = run_destroy(
-        [str(p) for p in paths],
-        apps=only,
+        options,
         purge=purge,
-        emulator=emulator,
-        tenant=tenant,
-        cloud=cloud,
-        state_dir=state_dir,
         approve=approve,
         progress=None if json_output else print_progress,
     )

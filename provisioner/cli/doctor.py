@@ -16,6 +16,7 @@ from provisioner.cli._base import (
     TenantOpt,
     app,
     handles_errors,
+    run_options,
 )
 from provisioner.core.errors import ExitCode
 
@@ -36,7 +37,7 @@ def doctor(
     from provisioner.engine import doctor as checks
 
     report = checks.run(
-        [str(p) for p in paths or []], emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir
+        run_options(paths, emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir)
     )
     if json_output:
         typer.echo(json.dumps(report.to_dict(), indent=2))

@@ -16,6 +16,7 @@ from provisioner.cli._base import (
     TenantOpt,
     app,
     handles_errors,
+    run_options,
 )
 
 
@@ -52,10 +53,7 @@ def export(
         everything=everything,
         out_dir=out,
         force=force,
-        emulator=emulator,
-        tenant=tenant,
-        cloud=cloud,
-        state_dir=state_dir,
+        options=run_options(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir),
     )
     if json_output:
         payload = {

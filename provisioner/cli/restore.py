@@ -16,6 +16,7 @@ from provisioner.cli._base import (
     TenantOpt,
     app,
     handles_errors,
+    run_options,
 )
 
 
@@ -35,9 +36,8 @@ def restore(
     """Restore a deleted application; then `apply` recreates its service principal, consent and secret."""
     from provisioner.engine.destroy import restore as run_restore
 
-    outcome = run_restore(
-        app_id=app_id, name=name, emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir
-    )
+    options = run_options(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir)
+    outcome = run_restore(options, app_id=app_id, name=name)
     if json_output:
         typer.echo(json.dumps(outcome.to_dict(), indent=2))
         return

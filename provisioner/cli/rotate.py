@@ -15,6 +15,7 @@ from typing import Annotated, Any
 import typer
 
 from provisioner.cli._base import (
+    AppsOpt,
     CloudOpt,
     EmulatorOpt,
     JsonOpt,
@@ -26,8 +27,9 @@ from provisioner.cli._base import (
     confirmed,
     handles_errors,
     print_error,
-    reject_tenant_with_tenants,
+    run_options,
 )
+from provisioner.core.errors import ExitCode
 from provisioner.core.progress import print_progress
 
 
@@ -35,9 +37,7 @@ from provisioner.core.progress import print_progress
 @handles_errors
 def rotate(
     paths: Paths,
-    app_names: Annotated[
-        list[str] | None, typer.Option("--app", help="Only this app (repeatable).", show_default=False)
-    ] = None,
+    app_names: AppsOpt = None,
     force: Annotated[
         bool, typer.Option("--force", help="Mint new secrets now, even outside the rotate_before window.")
     ] = False,
@@ -56,108 +56,58 @@ def rotate(
     state_dir: StateDirOpt = Path(".provisioner"),
     tenants: TenantsOpt = None,
 ) -> None:
-    """Rotate client secrets inside their rotate_before window (or all with --force)."""
-    from provisioner.engine.rotation import EXIT_ROTATED
-    from provisioner.engine.rotation.run import rotate as run_rotate
+    """Rotate client secrets inside their rotate_before window (or all with --force).
+
+    With ``--tenants``: decide everywhere, ask once, rotate everywhere; exit 1 if a tenant failed,
+    else 3 if any rotated (with ``--detailed-exitcode``), like a single-tenant run.
+    """
+    from provisioner.engine import runner as engine
     from provisioner.views.render import print_plan
     from provisioner.views.rotation import print_rotate, print_warnings
+    from provisioner.views.tenants import print_fanout_rotate, print_plans
 
-    if tenants is not None:
-        _rotate_tenants(
-            paths,
-            tenants,
-            app_names=app_names or [],
-            force=force,
-            yes=yes,
-            json_output=json_output,
-            show_secrets=show_secrets,
-            detailed_exitcode=detailed_exitcode,
-            emulator=emulator,
-            tenant=tenant,
-            cloud=cloud,
-            state_dir=state_dir,
-        )
-        return
-
-    def approve(pending: Any) -> bool:
-        if pending.is_empty:
-            return True
-        if not json_output:
-            print_plan(pending)
-        return confirmed(yes)
-
-    outcome = run_rotate(
-        [str(p) for p in paths],
+    options = run_options(
+        paths,
         emulator=emulator,
         tenant=tenant,
         cloud=cloud,
         state_dir=state_dir,
-        approve=approve,
-        app_names=app_names or (),
+        tenants=tenants,
+        apps=app_names,
         force=force,
-        progress=None if json_output else print_progress,
     )
-    print_warnings(outcome.warnings)
-    if json_output:
-        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
-    else:
-        print_rotate(outcome, show_secrets=show_secrets)
-    for error in outcome.errors:
-        print_error(str(error))
-    if outcome.errors:
-        raise typer.Exit(1)
-    if detailed_exitcode and outcome.status == "rotated":
-        raise typer.Exit(EXIT_ROTATED)
-
-
-def _rotate_tenants(
-    paths: list[Path],
-    tenants: Path,
-    *,
-    app_names: list[str],
-    force: bool,
-    yes: bool,
-    json_output: bool,
-    show_secrets: bool,
-    detailed_exitcode: bool,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
-) -> None:
-    """``--tenants``: decide everywhere, ask once, rotate everywhere; exit 1 if a tenant failed, else 3 if
-    any rotated (with ``--detailed-exitcode``), like the single-tenant command."""
-    from provisioner.engine.rotation import EXIT_ROTATED
-    from provisioner.engine.tenants import TenantsFailed, rotate_all
-    from provisioner.views.tenants import print_fanout_rotate, print_plans
-
-    reject_tenant_with_tenants(tenant)
 
     def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
         if all(p.is_empty for p in plans.values()):
             return True
         if not json_output:
-            print_plans({n: p for n, p in plans.items() if not p.is_empty}, results)
+            if tenants is None:
+                print_plan(next(iter(plans.values())))
+            else:
+                print_plans({n: p for n, p in plans.items() if not p.is_empty}, results)
         return confirmed(yes)
 
-    outcome = rotate_all(
-        [str(p) for p in paths],
-        tenants,
-        emulator=emulator,
-        cloud=cloud,
-        state_dir=state_dir,
-        approve_all=approve_all,
-        app_names=app_names,
-        force=force,
-        progress=None if json_output else print_progress,
-    )
-    for warning in outcome.warnings:
-        typer.echo(f"warning: {warning}", err=True)
-    if json_output:
-        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+    outcome = engine.rotate(options, approve_all, progress=None if json_output else print_progress)
+    if tenants is None:
+        report = outcome.single.rotated
+        assert report is not None
+        print_warnings(report.warnings)
+        if json_output:
+            typer.echo(json.dumps(report.to_dict(show_secrets=show_secrets), indent=2))
+        else:
+            print_rotate(report, show_secrets=show_secrets)
+        for error in report.errors:
+            print_error(str(error))
+        if report.errors:
+            raise typer.Exit(ExitCode.ERROR)
     else:
-        print_fanout_rotate(outcome, show_secrets=show_secrets)
-    if outcome.failed:
-        raise TenantsFailed(outcome.failed)
+        for warning in outcome.warnings:
+            typer.echo(f"warning: {warning}", err=True)
+        if json_output:
+            typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+        else:
+            print_fanout_rotate(outcome, show_secrets=show_secrets)
+        if outcome.failed:
+            raise engine.TenantsFailed(outcome.failed)
     if detailed_exitcode and outcome.rotated:
-        raise typer.Exit(EXIT_ROTATED)
+        raise typer.Exit(ExitCode.ROTATED)

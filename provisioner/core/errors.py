@@ -8,13 +8,19 @@ CI pipelines rely on; see README "Exit codes".
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import IntEnum
 
 
-class ExitCode:
+class ExitCode(IntEnum):
+    """Every exit code the CLI uses (the one place they are defined)."""
+
     OK = 0
     ERROR = 1  # any failure: bad input, Graph error, credential problem
     CHANGES = 2  # plan --detailed-exitcode: changes pending
+    ROTATED = 3  # rotate --detailed-exitcode: a secret was minted, retired or an orphan removed
+    UNHEALTHY = 4  # status: a declared secret has no live value in any sink, or a sink holds a dead one
     USAGE = 64  # reserved for CLI usage errors (typer uses 2 itself for bad flags)
+    INTERRUPTED = 130  # Ctrl-C
 
 
 @dataclass(frozen=True)

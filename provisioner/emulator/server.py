@@ -27,13 +27,13 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import uvicorn
 
+from provisioner.core.errors import ProvisionerError
 from provisioner.emulator.app import build_app
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.faults import FaultConfig
 from provisioner.emulator.identity.tokens import signing_key
 from provisioner.emulator.store import Store
 from provisioner.emulator.tls import ensure_tls_files
-from provisioner.core.errors import ProvisionerError
 
 if TYPE_CHECKING:
     from provisioner.emulator.seed import TenantInfo

@@ -33,6 +33,8 @@ from typing import TYPE_CHECKING, Any
 
 from provisioner.core.errors import GraphError, ProvisionerError
 from provisioner.core.progress import Progress
+from provisioner.engine.loading import load_manifests
+from provisioner.engine.options import RunOptions
 from provisioner.engine.planner import Plan
 
 if TYPE_CHECKING:
@@ -241,25 +243,21 @@ def _purge_only(gone: DeletedApp, name: str, state_dir: Path) -> Any:
 
 
 def destroy(
-    paths: list[str],
+    options: RunOptions,
     *,
-    apps: list[str] | None,
     purge: bool,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
     approve: Approve,
     progress: Progress | None = None,
-    base_dir: Path | None = None,
 ) -> DestroyOutcome:
     """Delete the declared apps (see the module docstring); errors are in ``outcome.errors``."""
     from provisioner.engine.targeting import open_target
-    from provisioner.engine.workflow import load_manifests
 
-    loaded, _ = load_manifests(paths)
-    selected = _select(loaded, apps)
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+    loaded, _ = load_manifests(options.paths)
+    selected = _select(loaded, list(options.apps) or None)
+    state_dir = options.state_dir
+    with open_target(
+        emulator=options.emulator, tenant=options.tenant, cloud=options.cloud, state_dir=state_dir
+    ) as target:
         return asyncio.run(
             _destroy(
                 target,
@@ -268,7 +266,7 @@ def destroy(
                 approve=approve,
                 progress=progress,
                 state_dir=state_dir,
-                base_dir=base_dir or Path.cwd(),
+                base_dir=options.base,
             )
         )
 
@@ -324,20 +322,14 @@ def pick_deleted(deleted: list[DeletedApp], *, app_id: str | None, name: str | N
     return matches[0]
 
 
-def restore(
-    *,
-    app_id: str | None,
-    name: str | None,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
-) -> RestoreOutcome:
+def restore(options: RunOptions, *, app_id: str | None, name: str | None) -> RestoreOutcome:
     from provisioner.engine.targeting import open_target
 
     if bool(app_id) == bool(name):
         raise ProvisionerError("choose exactly one of --app-id or --name")
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+    with open_target(
+        emulator=options.emulator, tenant=options.tenant, cloud=options.cloud, state_dir=options.state_dir
+    ) as target:
         return asyncio.run(_restore(target, app_id=app_id, name=name))
 
 

@@ -22,10 +22,11 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provisioner.core.errors import ProvisionerError
+from provisioner.engine.loading import load_manifests
+from provisioner.engine.options import RunOptions
 
 if TYPE_CHECKING:
     from provisioner.graph.least_privilege import Need
@@ -112,19 +113,19 @@ def describe_caller(claims: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def run(paths: list[str], *, emulator: bool, tenant: str | None, cloud: str, state_dir: Path) -> DoctorReport:
+def run(options: RunOptions) -> DoctorReport:
     """Run every check; manifest errors raise (a doctor cannot judge a manifest it cannot read)."""
     from provisioner.engine.targeting import open_target
     from provisioner.graph.least_privilege import needs_for_apps
 
     apps: list[Any] = []
-    if paths:
-        from provisioner.engine.workflow import load_manifests
-
-        apps, _ = load_manifests(paths)
+    if options.paths:
+        apps, _ = load_manifests(options.paths)
     report = DoctorReport(needed=needs_for_apps(apps))
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
-        asyncio.run(_check(target, tenant, report))  # type: ignore[arg-type]
+    with open_target(
+        emulator=options.emulator, tenant=options.tenant, cloud=options.cloud, state_dir=options.state_dir
+    ) as target:
+        asyncio.run(_check(target, options.tenant, report))  # type: ignore[arg-type]
     return report
 
 

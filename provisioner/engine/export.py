@@ -51,6 +51,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from provisioner.core.errors import ProvisionerError
+from provisioner.engine.options import RunOptions
 from provisioner.model.manifest import NAME_PATTERN, Audience
 from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSecret, ResourceSP
 
@@ -453,10 +454,7 @@ def run_export(
     everything: bool,
     out_dir: Path | None,
     force: bool,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
+    options: RunOptions,
 ) -> ExportResult:
     """Read the selected registrations and write (``out_dir``: one ``<name>.yaml`` each) or return YAML."""
     import asyncio
@@ -465,7 +463,9 @@ def run_export(
 
     if sum(bool(x) for x in (app_id, display_name, everything)) != 1:
         raise ProvisionerError("choose exactly one of --app-id, --name or --all")
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
+    with open_target(
+        emulator=options.emulator, tenant=options.tenant, cloud=options.cloud, state_dir=options.state_dir
+    ) as target:
         inventory = asyncio.run(
             _read(target, app_id=app_id, display_name=display_name, everything=everything)
         )

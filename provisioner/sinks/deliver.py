@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Collection, Mapping
-from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +21,7 @@ from provisioner.core.errors import SinkError
 from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
 from provisioner.sinks import dotenv_sink, github_sink, json_sink, keyvault_sink
 from provisioner.sinks.common import DeliveryReceipt
+from provisioner.sinks.layout import default_sink_path, resolve_state_dir
 
 PathLike = str | os.PathLike[str]
 
@@ -37,26 +37,10 @@ class PartialDeliveryError(SinkError):
         self.failed = failed
 
 
-#: The tenant being processed by a multi-tenant run (``--tenants``), if any: its connection files go
-#: to ``<state_dir>/connections/<tenant>/<app>.json``. A ContextVar, so concurrent tenants (one asyncio
-#: task each) see their own, and every reader and writer of the default file (delivery, rotation
-#: holdings, destroy) agrees without threading a parameter through each of them.
-CONNECTIONS_SUBDIR: ContextVar[str | None] = ContextVar("provisioner_connections_subdir", default=None)
-
-
-def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
-    """``<state_dir>/connections/[<tenant>/]<app>.json``; the CLI's state dir defaults to ``./.provisioner``."""
-    root = Path(state_dir).absolute() / "connections"
-    subdir = CONNECTIONS_SUBDIR.get()
-    return (root / subdir if subdir else root) / f"{app_name}.json"
-
-
-def _state_dir(base_dir: PathLike, state_dir: PathLike | None) -> Path:
-    return Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner"
-
-
 def default_sink(app: App, base_dir: PathLike, state_dir: PathLike | None = None) -> JsonSink:
-    return JsonSink(type="json", path=str(default_sink_path(app.name, _state_dir(base_dir, state_dir))))
+    return JsonSink(
+        type="json", path=str(default_sink_path(app.name, resolve_state_dir(base_dir, state_dir)))
+    )
 
 
 def all_sinks(app: App, base_dir: PathLike, state_dir: PathLike | None = None) -> list[Sink]:
@@ -140,7 +124,7 @@ def deliver_all(
     delivery journal (:mod:`provisioner.sinks.journal`) learns each keyId, before any sink
     sees it.
     """
-    _journal(app, values, _state_dir(base_dir, state_dir))
+    _journal(app, values, resolve_state_dir(base_dir, state_dir))
     receipts: list[DeliveryReceipt] = []
     for sink in all_sinks(app, base_dir, state_dir):
         try:

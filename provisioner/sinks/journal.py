@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.fileio import atomic_write_json, ensure_private_dir
-from provisioner.sinks.deliver import CONNECTIONS_SUBDIR
+from provisioner.sinks.layout import CONNECTIONS_SUBDIR
 
 PathLike = str | os.PathLike[str]
 

@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import engine_support
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -40,22 +41,12 @@ def tenant_env(tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
     return tenant
 
 
-def _common(workdir: Path) -> dict[str, Any]:
-    return {"emulator": False, "tenant": None, "cloud": "public", "state_dir": workdir / ".provisioner"}
-
-
 def _apply(manifests: Path, workdir: Path) -> Any:
-    from provisioner.engine import workflow
-
-    return workflow.apply([str(manifests)], approve=lambda plan: True, base_dir=workdir, **_common(workdir))
+    return engine_support.apply(manifests, workdir / ".provisioner", workdir)
 
 
 def _rotate(manifests: Path, workdir: Path, *, force: bool = False) -> Any:
-    from provisioner.engine.rotation.run import rotate
-
-    return rotate(
-        [str(manifests)], approve=lambda plan: True, force=force, base_dir=workdir, **_common(workdir)
-    )
+    return engine_support.rotate(manifests, workdir / ".provisioner", workdir, force=force)
 
 
 def _counted(emulator: Any, run: Any) -> tuple[Any, dict[str, int]]:
@@ -113,12 +104,9 @@ def test_destroy_of_30_apps_is_a_few_round_trips(tmp_emulator: Any, tenant_env: 
     outcome, counts = _counted(
         tmp_emulator,
         lambda: destroy(
-            [str(manifests)],
-            apps=None,
+            engine_support.options(manifests, tmp_path / ".provisioner", tmp_path),
             purge=True,
             approve=lambda plan: True,
-            base_dir=tmp_path,
-            **_common(tmp_path),
         ),
     )
     assert not outcome.errors, [str(e) for e in outcome.errors]

@@ -15,6 +15,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+import engine_support
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
@@ -44,30 +45,11 @@ def tenant_env(tmp_emulator: Any, monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def _apply(manifests: Path, workdir: Path) -> Any:
-    from provisioner.engine import workflow
-
-    return workflow.apply(
-        [str(manifests)],
-        emulator=False,
-        tenant=None,
-        cloud="public",
-        state_dir=workdir / ".provisioner",
-        approve=lambda plan: True,
-        base_dir=workdir,
-    )
+    return engine_support.apply(manifests, workdir / ".provisioner", workdir)
 
 
 def _plan(manifests: Path, workdir: Path) -> Any:
-    from provisioner.engine import workflow
-
-    return workflow.plan(
-        [str(manifests)],
-        emulator=False,
-        tenant=None,
-        cloud="public",
-        state_dir=workdir / ".provisioner",
-        base_dir=workdir,
-    ).plan
+    return engine_support.plan(manifests, workdir / ".provisioner", workdir).plan
 
 
 def _counted(emulator: Any, run: Any) -> tuple[Any, dict[str, int]]:

@@ -20,6 +20,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import engine_support
 import pytest
 from reliability_support import cli_env, copy_scenarios, fresh_tenant, held_key_ids, inventory, orphans
 
@@ -28,17 +29,7 @@ APPS = {"outlook-etl", "logistics-ops"}
 
 
 def _apply(manifests: Path, state_dir: Path, base_dir: Path, approve: Any) -> Any:
-    from provisioner.engine import workflow
-
-    return workflow.apply(
-        [str(manifests)],
-        emulator=False,
-        tenant=None,
-        cloud="public",
-        state_dir=state_dir,
-        approve=approve,
-        base_dir=base_dir,
-    )
+    return engine_support.apply(manifests, state_dir, base_dir, approve=approve)
 
 
 def _race(manifests: Path, dirs: list[tuple[Path, Path]], *, barrier: bool) -> list[Any]:
@@ -97,7 +88,6 @@ def test_same_state_dir_runs_are_serialised(
 def test_different_state_dirs_race_on_graph_and_converge(
     tmp_emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from provisioner.engine import workflow
 
     tenant = tenant_in_environment(tmp_emulator, monkeypatch)
     manifests = copy_scenarios(tmp_path, SUBSET)
@@ -120,17 +110,9 @@ def test_different_state_dirs_race_on_graph_and_converge(
     state_dir, base_dir = machines[0]
     tmp_emulator.ctx.clock.advance(8 * 86400)
     for _ in range(2):
-        workflow.apply(
-            [str(manifests)],
-            emulator=False,
-            tenant=None,
-            cloud="public",
-            state_dir=state_dir,
-            approve=lambda plan: True,
-            base_dir=base_dir,
-        )
+        engine_support.apply(manifests, state_dir, base_dir)
     final = inventory(tmp_emulator, tenant.tenant_id)
     assert not final.duplicates(), final.duplicates()
     assert not orphans(tmp_emulator, tenant.tenant_id, state_dir)
-    again = workflow.plan([str(manifests)], emulator=False, tenant=None, cloud="public", state_dir=state_dir)
+    again = engine_support.plan(manifests, state_dir)
     assert again.plan.is_empty, [a.summary for a in again.plan.actions]

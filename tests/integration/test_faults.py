@@ -193,7 +193,9 @@ def test_connection_failures_are_retried_then_reported(
 @pytest.mark.slow
 def test_scenarios_apply_under_throttling_errors_and_lag(tmp_emulator: Any, tmp_path: Path) -> None:
     """20% 429, 5% 503, replication lag: apply converges in one run, re-plan is empty, waits are reported."""
-    from provisioner.engine import workflow
+    from provisioner.engine.loading import load_manifests
+    from provisioner.engine.options import RunOptions
+    from provisioner.engine.workflow import apply_in, plan_in
 
     tenant = fresh_tenant(tmp_emulator)
     target = target_for(tmp_emulator, tenant)
@@ -207,17 +209,11 @@ def test_scenarios_apply_under_throttling_errors_and_lag(tmp_emulator: Any, tmp_
         seed=11,
     )
     messages: list[str] = []
-    loaded, _ = workflow.load_manifests([str(manifests)])
+    loaded, _ = load_manifests([str(manifests)])
+    options = RunOptions(state_dir=tmp_path / ".provisioner", base_dir=tmp_path)
 
     async def apply() -> Any:
-        return await workflow._apply(
-            target,
-            loaded,
-            lambda plan: True,
-            messages.append,
-            state_dir=tmp_path / ".provisioner",
-            base_dir=tmp_path,
-        )
+        return await apply_in(target, loaded, options, lambda plan: True, messages.append)
 
     outcome = asyncio.run(apply())
     assert outcome.actions_done > 0
@@ -227,9 +223,7 @@ def test_scenarios_apply_under_throttling_errors_and_lag(tmp_emulator: Any, tmp_
     assert not inventory(tmp_emulator, tenant.tenant_id).duplicates()
 
     tmp_emulator.ctx.clock.advance(5)  # everything replicated; faults stay on for the re-plan
-    again = asyncio.run(
-        workflow._plan(target, loaded, state_dir=tmp_path / ".provisioner", base_dir=tmp_path)
-    )
+    again = asyncio.run(plan_in(target, loaded, options, []))
     assert again.is_empty, [a.summary for a in again.actions]
 
 

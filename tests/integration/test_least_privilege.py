@@ -51,20 +51,23 @@ APPLICATION_CONSENT = """    permissions:
 
 
 def apply_as(target: Any, path: Path, tmp_path: Path) -> Any:
-    from provisioner.engine import workflow
+    from provisioner.engine.loading import load_manifests
+    from provisioner.engine.options import RunOptions
+    from provisioner.engine.workflow import apply_in
 
-    loaded, _ = workflow.load_manifests([str(path)])
-    state_dir = tmp_path / ".provisioner"
-    return asyncio.run(
-        workflow._apply(target, loaded, lambda plan: True, None, state_dir=state_dir, base_dir=tmp_path)
-    )
+    loaded, _ = load_manifests([str(path)])
+    options = RunOptions(state_dir=tmp_path / ".provisioner", base_dir=tmp_path)
+    return asyncio.run(apply_in(target, loaded, options, lambda plan: True))
 
 
 def plan_as(target: Any, path: Path, tmp_path: Path) -> Any:
-    from provisioner.engine import workflow
+    from provisioner.engine.loading import load_manifests
+    from provisioner.engine.options import RunOptions
+    from provisioner.engine.workflow import plan_in
 
-    loaded, _ = workflow.load_manifests([str(path)])
-    return asyncio.run(workflow._plan(target, loaded, state_dir=tmp_path / ".provisioner", base_dir=tmp_path))
+    loaded, _ = load_manifests([str(path)])
+    options = RunOptions(state_dir=tmp_path / ".provisioner", base_dir=tmp_path)
+    return asyncio.run(plan_in(target, loaded, options, []))
 
 
 @pytest.fixture(scope="module")

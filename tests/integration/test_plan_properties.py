@@ -24,9 +24,7 @@ from reliability_support import fresh_tenant, inventory, target_for
 
 pytestmark = pytest.mark.slow
 
-_CATALOG = json.loads(
-    resources.files("provisioner.data").joinpath("graph-permissions.json").read_text()
-)
+_CATALOG = json.loads(resources.files("provisioner.data").joinpath("graph-permissions.json").read_text())
 SCOPES = sorted(s["value"] for s in _CATALOG["oauth2PermissionScopes"] if (s.get("privilegeLevel") or 0) < 4)
 ROLES = sorted(r["value"] for r in _CATALOG["appRoles"] if (r.get("privilegeLevel") or 0) < 4)
 WEB = ["https://app.example.com/auth/callback", "https://example.org/signin-oidc", "http://localhost:8400/cb"]
@@ -82,7 +80,8 @@ def property_tenant(emulator: Any) -> Any:
 def test_plan_after_apply_is_empty(
     drawn: list[dict[str, Any]], emulator: Any, property_tenant: Any, tmp_path: Path
 ) -> None:
-    from provisioner.engine import workflow
+    from provisioner.engine.options import RunOptions
+    from provisioner.engine.workflow import apply_in, plan_in
     from provisioner.manifest import validate_paths
 
     folder = tmp_path / f"m{next(_names)}"
@@ -96,13 +95,10 @@ def test_plan_after_apply_is_empty(
     state_dir = folder / ".provisioner"
 
     async def converge() -> tuple[Any, Any, Any]:
-        first = await workflow._apply(
-            target, loaded, lambda p: True, None, state_dir=state_dir, base_dir=folder
-        )
-        plan = await workflow._plan(target, loaded, state_dir=state_dir, base_dir=folder)
-        second = await workflow._apply(
-            target, loaded, lambda p: True, None, state_dir=state_dir, base_dir=folder
-        )
+        options = RunOptions(state_dir=state_dir, base_dir=folder)
+        first = await apply_in(target, loaded, options, lambda p: True)
+        plan = await plan_in(target, loaded, options, [])
+        second = await apply_in(target, loaded, options, lambda p: True)
         return first, plan, second
 
     first, plan, second = asyncio.run(converge())

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import engine_support
 import pytest
 from reliability_support import cli_env, copy_scenarios, fresh_tenant
 
@@ -88,7 +89,6 @@ def proxy() -> Iterator[ConnectProxy]:
 
 
 def _plan(emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **proxy_env: str) -> Any:
-    from provisioner.engine import workflow
 
     tenant = fresh_tenant(emulator)
     for key, value in (cli_env(emulator, tenant) | proxy_env).items():
@@ -96,9 +96,7 @@ def _plan(emulator: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, **prox
     for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "https_proxy", "no_proxy"):
         monkeypatch.delenv(key, raising=False)
     manifests = copy_scenarios(tmp_path, ["03-logistics-app"])
-    return workflow.plan(
-        [str(manifests)], emulator=False, tenant=None, cloud="public", state_dir=tmp_path / ".p"
-    )
+    return engine_support.plan(manifests, tmp_path / ".p")
 
 
 def test_https_proxy_carries_token_and_graph_traffic(

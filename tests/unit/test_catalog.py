@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from provisioner import data
-from provisioner.model import catalog
 from provisioner.model.catalog import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,

@@ -10,8 +10,8 @@ from pathlib import Path
 from provisioner.engine.rotation.policy import AppFacts, decide_secret
 from provisioner.model.manifest import Secret
 from provisioner.model.tenant import ExistingSecret
-from provisioner.sinks.deliver import CONNECTIONS_SUBDIR
 from provisioner.sinks.journal import KEEP_PER_APP, delivered_key_ids, journal_path, record_delivery
+from provisioner.sinks.layout import CONNECTIONS_SUBDIR
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)

@@ -17,8 +17,3 @@ sink holds. A replacement is minted and delivered before anything old is
 removed; an old secret is removed only when no sink holds it and its overlap
 (measured from the replacement's ``startDateTime``) has passed, or it expired.
 """
-
-#: ``rotate --detailed-exitcode``: a secret was minted, retired or an orphan removed.
-EXIT_ROTATED = 3
-#: ``status``: a declared secret has no live value in any sink, or a sink holds a dead secret.
-EXIT_UNHEALTHY = 4

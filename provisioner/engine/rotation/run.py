@@ -1,7 +1,7 @@
 """The ``rotate`` and ``status`` workflows: read, decide, (mint, deliver, remove), report.
 
 ``rotate`` touches secrets only (apply converges everything else) and reuses
-the core loop's pieces: ``apply_plan`` mints, ``workflow._deliver`` delivers and
+the core loop's pieces: ``apply_plan`` mints, ``delivery.deliver_connections`` delivers and
 takes a mint back when a sink fails, :mod:`provisioner.engine.rotation.actions` removes
 old secrets in their phase. Per-app failures do not stop other apps; they are
 collected in the outcome so the report (JSON for cron/CI) is still printed
@@ -13,27 +13,35 @@ lists, the sinks holding each, and what the next ``rotate`` would do.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
-from collections.abc import Awaitable, Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.core.progress import Progress
+from provisioner.engine.apply import apply_plan
+from provisioner.engine.delivery import deliver_connections
+from provisioner.engine.options import Approve, RunOptions
+from provisioner.engine.planner import Action, Plan
+from provisioner.engine.rotation.actions import (
+    blocked_errors,
+    decide_all,
+    executable,
+    run_removals,
+    secret_plan,
+)
 from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT, SecretDecision, days_left, stamp
-
-if TYPE_CHECKING:
-    from provisioner.engine.planner import Action, Plan
-    from provisioner.graph.target import Target
-    from provisioner.manifest.loader import LoadedApp
-    from provisioner.model.connections import MintedSecret
-    from provisioner.model.tenant import ExistingApp, ExistingSecret, TenantState
-    from provisioner.sinks.holdings import AppHoldings
-
-Approve = Callable[["Plan"], "bool | Awaitable[bool]"]
+from provisioner.graph.connect import graph_client
+from provisioner.graph.servertime import graph_now
+from provisioner.graph.state import read_state
+from provisioner.graph.target import Target
+from provisioner.manifest.loader import LoadedApp
+from provisioner.model.connections import MintedSecret
+from provisioner.model.desired import build_desired
+from provisioner.model.tenant import ExistingApp, ExistingSecret, TenantState
+from provisioner.sinks.holdings import AppHoldings, read_all_holdings
 
 
 def _brief(secret: ExistingSecret | MintedSecret | None, now: datetime) -> dict[str, Any] | None:
@@ -104,53 +112,6 @@ class RotateOutcome:
         }
 
 
-def select_apps(loaded: list[LoadedApp], names: Collection[str]) -> list[LoadedApp]:
-    """``--app`` filter; an unknown name is an error (a typo must not silently rotate nothing)."""
-    if not names:
-        return loaded
-    known = {item.app.name for item in loaded}
-    unknown = sorted(set(names) - known)
-    if unknown:
-        raise ProvisionerError(
-            f"--app {unknown[0]!r} is not declared in the manifests (declared: {', '.join(sorted(known))})"
-        )
-    return [item for item in loaded if item.app.name in names]
-
-
-def rotate(
-    paths: list[str],
-    *,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
-    approve: Approve,
-    app_names: Collection[str] = (),
-    force: bool = False,
-    progress: Progress | None = None,
-    base_dir: Path | None = None,
-) -> RotateOutcome:
-    from provisioner.engine.targeting import open_target
-    from provisioner.engine.workflow import load_manifests
-
-    loaded, warnings = load_manifests(paths)
-    loaded = [item for item in select_apps(loaded, app_names) if item.app.secrets]
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
-        outcome = asyncio.run(
-            _rotate(
-                target,
-                loaded,
-                approve,
-                progress,
-                force=force,
-                state_dir=state_dir,
-                base_dir=base_dir or Path.cwd(),
-            )
-        )
-    outcome.warnings = warnings
-    return outcome
-
-
 def _needs_repair(decisions: list[SecretDecision], holdings: AppHoldings | None) -> bool:
     """A sink misses the current value while the default connection file has it (safe to re-deliver).
 
@@ -172,31 +133,15 @@ def _needs_repair(decisions: list[SecretDecision], holdings: AppHoldings | None)
     )
 
 
-async def _rotate(
+async def rotate_in(
     target: Target,
     loaded: list[LoadedApp],
+    options: RunOptions,
     approve: Approve,
-    progress: Progress | None,
-    *,
-    force: bool,
-    state_dir: Path,
-    base_dir: Path,
+    progress: Progress | None = None,
 ) -> RotateOutcome:
-    from provisioner.engine.apply import apply_plan
-    from provisioner.engine.rotation.actions import (
-        blocked_errors,
-        decide_all,
-        executable,
-        run_removals,
-        secret_plan,
-    )
-    from provisioner.engine.workflow import _deliver
-    from provisioner.graph.connect import graph_client
-    from provisioner.graph.servertime import graph_now
-    from provisioner.graph.state import read_state
-    from provisioner.model.desired import build_desired
-    from provisioner.sinks.holdings import read_all_holdings
-
+    """Decide, ask ``approve``, then mint, deliver and remove in one tenant (``options.force`` mints now)."""
+    force, state_dir, base_dir = options.force, options.state_dir, options.base
     errors: list[ProvisionerError] = []
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
@@ -227,7 +172,7 @@ async def _rotate(
             if result.minted.get(item.app.name)
             or _needs_repair(decisions.get(item.app.name, []), holdings.get(item.app.name))
         ]
-        connections = await _deliver(client, target, deliver, state, result, state_dir, base_dir)
+        connections = await deliver_connections(client, target, deliver, state, result, state_dir, base_dir)
         delivered = {c.name for c in connections}
         failed = {item.app.name for item in deliver} - delivered
         late, late_errors = await run_removals(
@@ -366,32 +311,8 @@ class StatusOutcome:
         }
 
 
-def status(
-    paths: list[str],
-    *,
-    emulator: bool,
-    tenant: str | None,
-    cloud: str,
-    state_dir: Path,
-    app_names: Collection[str] = (),
-    base_dir: Path | None = None,
-) -> StatusOutcome:
-    from provisioner.engine.targeting import open_target
-    from provisioner.engine.workflow import load_manifests
-
-    loaded, warnings = load_manifests(paths)
-    loaded = [item for item in select_apps(loaded, app_names) if item.app.secrets]
-    with open_target(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir) as target:
-        state, now = asyncio.run(_read(target, loaded))
-    outcome = status_of(loaded, state, now, base_dir=base_dir or Path.cwd(), state_dir=state_dir)
-    outcome.warnings = warnings
-    return outcome
-
-
-async def _read(target: Target, loaded: list[LoadedApp]) -> tuple[TenantState, datetime]:
-    from provisioner.graph.connect import graph_client
-    from provisioner.graph.servertime import graph_now
-    from provisioner.graph.state import read_state
+async def read_in(target: Target, loaded: list[LoadedApp]) -> tuple[TenantState, datetime]:
+    """One tenant's state and Graph's clock, for ``status``."""
 
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
@@ -402,9 +323,6 @@ def status_of(
     loaded: list[LoadedApp], state: TenantState, now: datetime, *, base_dir: Path, state_dir: Path
 ) -> StatusOutcome:
     """Build the status report from what was read (no Graph calls; sinks are read here)."""
-    from provisioner.engine.rotation.actions import decide_all
-    from provisioner.model.desired import build_desired
-    from provisioner.sinks.holdings import read_all_holdings
 
     desired = build_desired(loaded, state)
     holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)

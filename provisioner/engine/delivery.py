@@ -1,0 +1,113 @@
+"""Delivery: connection values for every app that exists now, written to its sinks.
+
+The one rule that spans minting and delivery lives here: a secret minted in this
+run is delivered before anything else can fail, and removed again from Entra if
+delivery fails, so no run leaves a valid secret that nobody holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from provisioner.core.errors import ProvisionerError, SinkError
+from provisioner.core.fileio import atomic_write_json
+from provisioner.engine.apply import ApplyResult
+from provisioner.graph.passwords import remove_password
+from provisioner.graph.target import Target
+from provisioner.manifest.loader import LoadedApp
+from provisioner.model.connections import (
+    connection_values,
+    masked,
+    merge_previous,
+    read_connection_file,
+)
+from provisioner.model.tenant import TenantState
+from provisioner.sinks import deliver_all
+from provisioner.sinks.deliver import PartialDeliveryError, recover_secret
+from provisioner.sinks.layout import default_sink_path
+
+
+@dataclass
+class AppConnection:
+    """What apply reports per app: ids, the values written, and where they went."""
+
+    name: str
+    values: dict[str, Any]
+    written_to: list[str]
+
+    def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
+
+        return {
+            "app": self.name,
+            "connection": self.values if show_secrets else masked(self.values),
+            "written_to": self.written_to,
+        }
+
+
+async def deliver_connections(
+    client: Any,
+    target: Target,
+    loaded: list[LoadedApp],
+    state: TenantState,
+    result: ApplyResult,
+    state_dir: Path,
+    base_dir: Path,
+) -> list[AppConnection]:
+    """Write connection values for every app that exists now; undo a mint whose delivery failed."""
+
+    connections: list[AppConnection] = []
+    failures: list[ProvisionerError] = []
+    tenant_id = state.tenant_id or target.tenant_id or ""
+    graph_endpoint = target.graph_url.rsplit("/v1.0", 1)[0]
+    for item in loaded:
+        app = item.app
+        ids = result.apps.get(app.name)
+        if ids is None:
+            continue  # this app failed before it existed; its error is in result.errors
+        minted = result.minted.get(app.name, [])
+        values = connection_values(
+            app,
+            tenant_id=tenant_id,
+            client_id=ids.app_id,
+            authority_host=target.authority_host,
+            graph_endpoint=graph_endpoint,
+            minted=minted,
+        )
+        existing = state.apps.get(app.name)
+        live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
+        on_disk = read_connection_file(default_sink_path(app.name, state_dir))
+        previous = on_disk
+        if not (on_disk and on_disk.get("client_secret") and on_disk.get("client_secret_id") in live):
+            # The default file lost the value (fresh checkout, cleaned state dir): take it from
+            # any sink that still holds a live one rather than wiping it from that sink too.
+            recovered = recover_secret(app, base_dir, state_dir=state_dir, live_key_ids=live)
+            if recovered:
+                previous = {**(on_disk or {}), **recovered}
+        merged = merge_previous(values, previous, live_key_ids=live)
+        try:
+            receipts = deliver_all(app, merged, base_dir, state_dir=state_dir)
+        except (PartialDeliveryError, SinkError) as exc:
+            # Nobody reliably holds the new value: take it back so the old secret stays the valid
+            # one, and put the default file back as it was (it is written first, so it changed).
+            for secret in minted:
+                await remove_password(client, ids.object_id, secret.key_id)
+            if minted:
+                restore_file(default_sink_path(app.name, state_dir), on_disk)
+            failures.append(
+                SinkError(f"{app.name}: {exc}; the secret minted in this run was removed again, re-run apply")
+            )
+            continue
+        connections.append(AppConnection(app.name, merged, [r.sink for r in receipts]))
+    if failures:
+        result.errors.extend(failures)
+    return connections
+
+
+def restore_file(path: Path, previous: dict[str, Any] | None) -> None:
+
+    if previous is None:
+        path.unlink(missing_ok=True)
+    else:
+        atomic_write_json(path, previous)
