@@ -9,7 +9,6 @@ options object, calls one engine function and hands the outcome to :mod:`provisi
 from __future__ import annotations
 
 import logging
-import os
 
 from provisioner.cli import (  # noqa: F401
     apply,
@@ -27,6 +26,7 @@ from provisioner.cli import (  # noqa: F401
     verify,
 )
 from provisioner.cli._base import app
+from provisioner.core import settings
 
 
 def main() -> None:
@@ -34,7 +34,7 @@ def main() -> None:
     # response; with no handler, Python would print them to stderr beside our one-line error.
     # The CLI reports every failure itself, so library logs stay silent unless asked for.
     logging.getLogger().addHandler(logging.NullHandler())
-    if os.environ.get("PROVISIONER_DEBUG"):
+    if settings.env(settings.DEBUG):
         logging.basicConfig(level=logging.DEBUG)
     app()
 

@@ -12,6 +12,7 @@ from typing import Annotated, Any, TypeVar
 
 import typer
 
+from provisioner.core import settings
 from provisioner.core.errors import ExitCode, ProvisionerError
 from provisioner.engine.options import RunOptions
 
@@ -41,9 +42,7 @@ CloudOpt = Annotated[str, typer.Option("--cloud", help="public, usgov or china."
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 StateDirOpt = Annotated[
     Path,
-    typer.Option(
-        "--state-dir", envvar="PROVISIONER_STATE_DIR", help="Where connections and emulator state live."
-    ),
+    typer.Option("--state-dir", envvar=settings.STATE_DIR, help="Where connections and emulator state live."),
 ]
 PruneOpt = Annotated[
     bool,

@@ -47,7 +47,7 @@ from provisioner.engine.planner import Action, Plan
 from provisioner.graph.errors import graph_errors
 from provisioner.model.connections import MintedSecret
 from provisioner.model.desired import Desired, DesiredApp
-from provisioner.model.tenant import ExistingApp, TenantState
+from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, TenantState
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -440,7 +440,7 @@ class _AppRun:
         from msgraph.generated.models.o_auth2_permission_grant import OAuth2PermissionGrant
 
         from provisioner.graph.batch import Request
-        from provisioner.graph.consent import ALL_PRINCIPALS, scope_string
+        from provisioner.graph.consent import scope_string
 
         resource_id = action.details["resource_id"]
         scopes = action.details["scopes"]
@@ -472,7 +472,6 @@ class _AppRun:
 
     def _find_grant(self, action: Action, resource_id: str, scopes: list[str]) -> _Step:
         from provisioner.graph.batch import Request
-        from provisioner.graph.consent import ALL_PRINCIPALS
         from provisioner.graph.state import odata_quote
 
         def build() -> Request:

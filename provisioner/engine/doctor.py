@@ -27,12 +27,12 @@ from typing import TYPE_CHECKING, Any
 from provisioner.core.errors import ProvisionerError
 from provisioner.engine.loading import load_manifests
 from provisioner.engine.options import RunOptions
+from provisioner.model.catalog import GRAPH_APP_ID
 
 if TYPE_CHECKING:
     from provisioner.graph.least_privilege import Need
     from provisioner.graph.target import Target
 
-GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 # Broad permissions worth a least-privilege note when a narrower one would do.
 _BROAD = {
     "Application.ReadWrite.All": "Application.ReadWrite.OwnedBy",

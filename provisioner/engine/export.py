@@ -52,8 +52,9 @@ import yaml
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.engine.options import RunOptions
+from provisioner.manifest.validate import MAX_LIFETIME
 from provisioner.model.manifest import NAME_PATTERN, Audience
-from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSecret, ResourceSP
+from provisioner.model.tenant import ALL_PRINCIPALS, MANAGED_TAG, ExistingApp, ExistingSecret, ResourceSP
 
 if TYPE_CHECKING:
     from provisioner.graph.inventory import Inventory
@@ -63,8 +64,6 @@ _SLUG_BAD = re.compile(r"[^a-z0-9._-]+")
 DAY = 86400
 DEFAULT_ROTATE_BEFORE = timedelta(days=30)
 DEFAULT_OVERLAP = timedelta(days=7)
-MAX_LIFETIME = timedelta(days=730)
-ALL_PRINCIPALS = "AllPrincipals"
 COMMENT_WIDTH = 110  # the project's line length
 
 

@@ -22,7 +22,7 @@ from typing import Any
 
 from provisioner.model.desired import ROLE, SCOPE, Desired, DesiredApp
 from provisioner.model.redirects import normalize
-from provisioner.model.tenant import ExistingApp, Grant, ResourceSP, TenantState
+from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, Grant, ResourceSP, TenantState
 
 KIND_ORDER: tuple[str, ...] = (
     "create_app",
@@ -39,7 +39,6 @@ KIND_ORDER: tuple[str, ...] = (
     "replace_orphan_secret",
     "delete_app",  # prune / destroy (provisioner.engine.prune, provisioner.engine.destroy): apps no manifest keeps
 )
-ALL_PRINCIPALS = "AllPrincipals"
 
 
 @dataclass(frozen=True)

@@ -7,15 +7,14 @@ place outside tests that may import ``provisioner.emulator``).
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from provisioner.core import settings
 from provisioner.core.errors import ProvisionerError
-
-CLOUDS = ("public", "usgov", "china")
+from provisioner.graph.target import CLOUDS
 
 
 @contextmanager
@@ -36,19 +35,19 @@ def open_target(*, emulator: bool, tenant: str | None, cloud: str, state_dir: Pa
         with start_embedded_emulator(state_dir, tenant) as running:
             yield target_from_emulator(running)
         return
-    graph_url = os.environ.get("PROVISIONER_GRAPH_URL")
+    graph_url = settings.env(settings.GRAPH_URL)
     if graph_url:
         yield Target(
-            tenant_id=tenant or os.environ.get("AZURE_TENANT_ID"),
+            tenant_id=tenant or settings.env(settings.AZURE_TENANT_ID),
             graph_url=graph_url.rstrip("/"),
-            authority_host=os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
+            authority_host=(settings.env(settings.AZURE_AUTHORITY_HOST) or "").rstrip("/")
             or graph_url.rsplit("/v1.0", 1)[0],
-            ca_cert_path=os.environ.get("PROVISIONER_CA_CERT"),
-            client_id=os.environ.get("AZURE_CLIENT_ID"),
-            client_secret=os.environ.get("AZURE_CLIENT_SECRET"),
+            ca_cert_path=settings.env(settings.CA_CERT),
+            client_id=settings.env(settings.AZURE_CLIENT_ID),
+            client_secret=settings.env(settings.AZURE_CLIENT_SECRET),
         )
         return
-    tenant_id = tenant or os.environ.get("AZURE_TENANT_ID")
+    tenant_id = tenant or settings.env(settings.AZURE_TENANT_ID)
     yield target_for_cloud(cloud, tenant_id)
 
 
@@ -81,14 +80,14 @@ def emulator_tenant_target(running: object, tenant_id: str) -> object:
 
 def emulator_endpoint_from_env() -> dict[str, str | None] | None:
     """A separately running emulator (``provisioner emulator serve``) named by the environment, if any."""
-    graph_url = os.environ.get("PROVISIONER_GRAPH_URL")
+    graph_url = settings.env(settings.GRAPH_URL)
     if not graph_url:
         return None
     return {
         "graph_url": graph_url.rstrip("/"),
-        "authority_host": os.environ.get("AZURE_AUTHORITY_HOST", "").rstrip("/")
+        "authority_host": (settings.env(settings.AZURE_AUTHORITY_HOST) or "").rstrip("/")
         or graph_url.rstrip("/").rsplit("/v1.0", 1)[0],
-        "ca_cert_path": os.environ.get("PROVISIONER_CA_CERT"),
+        "ca_cert_path": settings.env(settings.CA_CERT),
     }
 
 

@@ -22,11 +22,10 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from provisioner.graph.errors import error_message, error_status
+from provisioner.model.tenant import ALL_PRINCIPALS
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
-
-ALL_PRINCIPALS = "AllPrincipals"
 
 
 def scope_string(scopes: Iterable[str]) -> str:

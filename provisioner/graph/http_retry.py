@@ -42,7 +42,7 @@ def _action_label(request: httpx.Request) -> str:
     return trace.current_action.get() or f"{request.method} {_graph_path(request).split('?')[0]}"
 
 
-def _replayable(request: httpx.Request) -> bool:
+def replayable(request: httpx.Request) -> bool:
     """May this request be sent again although Graph may have executed it already?"""
     if request.method.upper() in _REPLAYABLE_METHODS:
         return True
@@ -89,14 +89,14 @@ class GraphRetryHandler(BaseMiddleware):
                     response = await super().send(request, transport)
                 except httpx.TransportError as exc:
                     reason, unsent = _transport_reason(exc)
-                    if attempt >= self.policy.max_retries or not (unsent or _replayable(request)):
+                    if attempt >= self.policy.max_retries or not (unsent or replayable(request)):
                         self.stats.gave_up += 1
                         raise
                 else:
                     status = response.status_code
                     if status == 403:
                         trace.note_refusal(request.method, _graph_path(request))
-                    if status not in RETRY_STATUSES or (status == 504 and not _replayable(request)):
+                    if status not in RETRY_STATUSES or (status == 504 and not replayable(request)):
                         return response
                     retry_after = parse_retry_after(response.headers.get("retry-after"))
                     if attempt >= self.policy.max_retries or (

@@ -45,15 +45,13 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TypeVar
 
+from provisioner.core import settings
 from provisioner.core.errors import ProvisionerError
 from provisioner.graph.errors import error_message, error_status
 
 T = TypeVar("T")
 Report = Callable[[str], None]
 
-ENV_MAX_RETRIES = "PROVISIONER_MAX_RETRIES"
-ENV_MAX_WAIT = "PROVISIONER_RETRY_MAX_WAIT"
-ENV_REPLICATION_TIMEOUT = "PROVISIONER_REPLICATION_TIMEOUT"
 
 RETRY_STATUSES = frozenset({429, 503, 504})
 
@@ -82,9 +80,9 @@ class RetryPolicy:
     def from_env(cls, environ: Mapping[str, str] | None = None) -> RetryPolicy:
         env = os.environ if environ is None else environ
         return cls(
-            max_retries=int(_number(env, ENV_MAX_RETRIES, cls.max_retries, integer=True)),
-            max_wait=_number(env, ENV_MAX_WAIT, cls.max_wait),
-            replication_timeout=_number(env, ENV_REPLICATION_TIMEOUT, cls.replication_timeout),
+            max_retries=int(_number(env, settings.MAX_RETRIES, cls.max_retries, integer=True)),
+            max_wait=_number(env, settings.RETRY_MAX_WAIT, cls.max_wait),
+            replication_timeout=_number(env, settings.REPLICATION_TIMEOUT, cls.replication_timeout),
         )
 
     def backoff(self, attempt: int, rng: random.Random | None = None) -> float:

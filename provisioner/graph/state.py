@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from provisioner.core.progress import print_progress
 from provisioner.model.tenant import (
+    ALL_PRINCIPALS,
     ExistingApp,
     ExistingSecret,
     ExistingSP,
@@ -371,7 +372,7 @@ async def read_state(
 
 GRANT_SELECT = ["id", "clientId", "consentType", "principalId", "resourceId", "scope"]
 ASSIGNMENT_SELECT = ["id", "principalId", "resourceId", "appRoleId"]
-ALL_PRINCIPALS_FILTER = "consentType eq 'AllPrincipals'"
+ALL_PRINCIPALS_FILTER = f"consentType eq '{ALL_PRINCIPALS}'"
 
 
 async def _read_state(

@@ -1,8 +1,8 @@
 """Connection values: what a product needs to talk to its app registration.
 
 After ``apply`` the tool knows the tenant, the application's client ID and any
-secret minted in this run. Products ask for these in different shapes (see
-/work/shared/scenarios.md): some want the tenant-specific v2.0 authorize/token
+secret minted in this run. Products ask for these in different shapes (the
+manifests in ``manifests/`` show five of them): some want the tenant-specific v2.0 authorize/token
 URLs, multi-tenant products want ``organizations``/``common``, mail products
 want a space-separated scope string, daemon products a ``.default`` scope and
 the secret *ID* next to its value. :func:`connection_values` builds one flat
@@ -89,7 +89,7 @@ class Resource:
     Microsoft Graph. Exchange Online differs between the two on purpose: the
     public scripts and Microsoft's EWS/IMAP docs use ``https://outlook.office.com/<Scope>``
     for delegated and ``https://outlook.office365.com/.default`` for app-only
-    (see /work/shared/data/SOURCES.md).
+    (see ``provisioner/data/SOURCES.md``).
     """
 
     app_id: str

@@ -2,8 +2,7 @@
 
 Graph rejects a bad redirect URI with a terse 400 for the whole application
 PATCH; checking here gives a located, specific message before any call. Rules
-(see /work/shared/notes/graph-facts.md and Microsoft's "Redirect URI (reply URL)
-restrictions"):
+(Microsoft's "Redirect URI (reply URL) restrictions"):
 
 * ``https`` required; ``http`` only for loopback (``localhost`` / ``127.0.0.1``),
   never ``[::1]``. ``public_client`` may also use custom schemes

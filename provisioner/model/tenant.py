@@ -15,6 +15,9 @@ from provisioner.model.catalog import resolve_resource
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
+#: ``consentType`` of admin consent (for every user), the only kind of delegated grant the tool manages.
+ALL_PRINCIPALS = "AllPrincipals"
+
 MANAGED_TAG = "provisioner:managed"
 """Ownership marker added to every application the tool manages.
 

@@ -3,7 +3,7 @@
 The identity platform reports failures as ``{"error", "error_description":
 "AADSTSnnnn: ...", "error_codes": [n]}``. The OAuth ``error`` value is too coarse
 (``invalid_grant`` covers a revoked and an expired refresh token alike), so the
-AADSTS number decides the type; see /work/shared/data/graph-examples/token/aadsts-codes.json.
+AADSTS number decides the type (codes as Microsoft's "AADSTS error codes" reference lists them).
 Messages carry identifiers only (app, client ID, tenant, AADSTS code), never a
 secret, code or token.
 """

@@ -28,10 +28,10 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
+from provisioner.model.redirects import LOOPBACK_HOSTS
 from provisioner.oauth.errors import AuthorizationFailed
 
 Platform = Literal["web", "public_client"]
-LOOPBACK_HOSTS = ("localhost", "127.0.0.1")
 SUGGESTED_URI = "http://localhost:8400/callback"
 
 

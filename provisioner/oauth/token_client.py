@@ -1,6 +1,6 @@
 """The v2.0 token endpoint over plain httpx: three grants, bounded retries, typed errors.
 
-Retries: HTTP 429 and 503 are retried up to :data:`MAX_RETRIES` times with growing
+Retries: HTTP 429 and 503 are retried up to :data:`TOKEN_MAX_RETRIES` times with growing
 waits (1, 2, 4, 8, 16 s), never shorter than the server's ``Retry-After`` (seconds or
 an HTTP date) and never longer than :data:`MAX_WAIT_SECONDS` - what scenario 2's ETL
 tool does, and what Microsoft asks clients to do. Everything else is answered at once.
@@ -34,8 +34,8 @@ from provisioner.oauth.errors import (
 )
 
 Grant = Literal["client_credentials", "authorization_code", "refresh_token"]
-RETRY_STATUSES = frozenset({429, 503})
-MAX_RETRIES = 5
+TOKEN_RETRY_STATUSES = frozenset({429, 503})
+TOKEN_MAX_RETRIES = 5
 FIRST_WAIT_SECONDS = 1.0
 MAX_WAIT_SECONDS = 60.0
 TIMEOUT_SECONDS = 30.0
@@ -169,7 +169,7 @@ class TokenClient:
         *,
         verify: ssl.SSLContext | bool = True,
         sleep: Callable[[float], None] = time.sleep,
-        max_retries: int = MAX_RETRIES,
+        max_retries: int = TOKEN_MAX_RETRIES,
         transport: httpx.BaseTransport | None = None,
         on_retry: Callable[[int, float, int], None] | None = None,
     ) -> None:
@@ -252,7 +252,7 @@ class TokenClient:
                 response = self._http.post(self.token_url, data=dict(form))
             except httpx.HTTPError as exc:
                 raise TokenError(_transport_message(self.token_url, exc)) from None
-            if response.status_code in RETRY_STATUSES:
+            if response.status_code in TOKEN_RETRY_STATUSES:
                 attempt += 1
                 if attempt > self._max_retries:
                     raise ThrottledError(

@@ -22,13 +22,13 @@ Outputs last one job, so this sink never "holds" a secret between runs.
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
+from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.model.manifest import App, GithubSink
 from provisioner.sinks.common import DeliveryReceipt, flat_values, held_secret_id, reason, secret_strings
@@ -60,11 +60,11 @@ def _heredoc(name: str, value: str) -> str:
 
 
 def describe(sink: GithubSink) -> str:
-    return f"GitHub Actions outputs {os.environ.get('GITHUB_OUTPUT') or '($GITHUB_OUTPUT unset)'}"
+    return f"GitHub Actions outputs {settings.env(settings.GITHUB_OUTPUT) or '($GITHUB_OUTPUT unset)'}"
 
 
 def deliver(sink: GithubSink, app: App, values: Mapping[str, Any]) -> DeliveryReceipt:
-    output = os.environ.get("GITHUB_OUTPUT")
+    output = settings.env(settings.GITHUB_OUTPUT)
     if not output:
         raise SinkError(
             f"app {app.name!r}: github sink needs $GITHUB_OUTPUT, which is only set inside a GitHub Actions "

@@ -47,10 +47,10 @@ def print_plan(plan: Any, warnings: list[Any] | None = None) -> None:
             current_app = action.app
             out.print(f"\n[bold]{action.app}[/]")
         symbol, colour = _SYMBOL.get(action.kind, ("*", "cyan"))
-        out.print(f"  [{colour}]{symbol}[/] {_escape(action.summary)}")
+        out.print(f"  [{colour}]{symbol}[/] {escape_markup(action.summary)}")
         for change in getattr(action, "changes", []) or []:
             out.print(
-                f"      {_escape(change.field)}: {_escape(_short(change.before))} → {_escape(_short(change.after))}"
+                f"      {escape_markup(change.field)}: {escape_markup(_short(change.before))} → {escape_markup(_short(change.after))}"
             )
     counts: dict[str, int] = {}
     for action in plan.actions:
@@ -80,13 +80,13 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
     for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
         show_secrets=show_secrets
     ):
-        table.add_row(_escape(app), client_id, _escape(secret), str(expires)[:10])
+        table.add_row(escape_markup(app), client_id, escape_markup(secret), str(expires)[:10])
     out.print(table)
     for conn in outcome.connections:
-        out.print(f"{_escape(conn.name)} → " + ", ".join(_escape(_relative(w)) for w in conn.written_to))
+        out.print(f"{escape_markup(conn.name)} → " + ", ".join(escape_markup(relative_path(w)) for w in conn.written_to))
 
 
-def _relative(description: str) -> str:
+def relative_path(description: str) -> str:
     """Shorten absolute paths under the working directory in sink descriptions."""
     import os
 
@@ -100,7 +100,7 @@ def _short(value: Any) -> str:
     return "-" if value is None else str(value)
 
 
-def _escape(text: str) -> str:
+def escape_markup(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)

@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from provisioner.engine.rotation.policy import days_left, stamp
-from provisioner.views.render import _escape, _relative, console
+from provisioner.views.render import console, escape_markup, relative_path
 
 _STATUS_STYLE = {
     "rotated": "green",
@@ -35,7 +35,7 @@ def _day(value: str | None) -> str:
 def print_warnings(warnings: list[Any]) -> None:
     err = console(stderr=True)
     for warning in warnings:
-        err.print(f"[yellow]warning:[/] {_escape(str(warning))}")
+        err.print(f"[yellow]warning:[/] {escape_markup(str(warning))}")
 
 
 def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
@@ -50,25 +50,25 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
         current = item.current or {}
         style = _STATUS_STYLE.get(item.status, "")
         table.add_row(
-            _escape(item.app),
-            _escape(item.name),
+            escape_markup(item.app),
+            escape_markup(item.name),
             f"[{style}]{item.status}[/]" if style else item.status,
             _short(current.get("key_id")),
-            _escape(str(current.get("hint") or "-")),
+            escape_markup(str(current.get("hint") or "-")),
             _day(current.get("expires")),
         )
     out.print(table)
     for item in outcome.secrets:
-        label = f"{_escape(item.app)} / {_escape(item.name)}"
+        label = f"{escape_markup(item.app)} / {escape_markup(item.name)}"
         if item.status == "rotated" and item.previous:
             out.print(
                 f"{label}: previous secret {_short(item.previous['key_id'])} stays valid until about "
                 f"{item.previous['retire_after']} (overlap), then a later run retires it"
             )
         for gone in item.removed:
-            out.print(f"{label}: removed {_short(gone['key_id'])} ({_escape(gone['reason'])})")
+            out.print(f"{label}: removed {_short(gone['key_id'])} ({escape_markup(gone['reason'])})")
         if item.error:
-            out.print(f"{label}: [red]{_escape(item.error)}[/]")
+            out.print(f"{label}: [red]{escape_markup(item.error)}[/]")
         if show_secrets and item.value:
             out.print(f"{label}: value {item.value}", markup=False)
     if outcome.status == "unchanged":
@@ -81,7 +81,7 @@ def print_status(outcome: Any) -> None:
     for app in outcome.apps:
         verdict = "[green]healthy[/]" if not app.problems else "[red]needs attention[/]"
         out.print(
-            f"\n[bold]{_escape(app.app)}[/] {verdict}"
+            f"\n[bold]{escape_markup(app.app)}[/] {verdict}"
             + (f"  client ID {app.client_id}" if app.client_id else "")
         )
         numbers = {s["sink"]: str(i) for i, s in enumerate(app.sinks, 1)}
@@ -92,11 +92,11 @@ def print_status(outcome: Any) -> None:
             for row in app.secrets:
                 days = days_left(row.end, outcome.now)
                 colour = "red" if days is not None and days < 0 else "yellow" if "due" in row.state else ""
-                state = f"[{colour}]{_escape(row.state)}[/]" if colour else _escape(row.state)
+                state = f"[{colour}]{escape_markup(row.state)}[/]" if colour else escape_markup(row.state)
                 table.add_row(
-                    _escape(row.name or "(no description)"),
+                    escape_markup(row.name or "(no description)"),
                     _short(row.key_id),
-                    _escape(row.hint or "?"),
+                    escape_markup(row.hint or "?"),
                     _day(stamp(row.end) if row.end else None),
                     "-" if days is None else str(days),
                     state,
@@ -105,16 +105,16 @@ def print_status(outcome: Any) -> None:
             out.print(table)
         for sink in app.sinks:
             if sink["error"]:
-                held = f"[red]unreadable: {_escape(sink['error'])}[/]"
+                held = f"[red]unreadable: {escape_markup(sink['error'])}[/]"
             elif not sink["keeps_value"]:
                 held = "keeps no value between runs"
             else:
                 held = ", ".join(_short(k) for k in sink["key_ids"]) or "no secret"
-            out.print(f"  sink {numbers[sink['sink']]}: {_escape(_relative(sink['sink']))} → {held}")
+            out.print(f"  sink {numbers[sink['sink']]}: {escape_markup(relative_path(sink['sink']))} → {held}")
         for secret, action in app.next.items():
-            out.print(f"  next rotate, {_escape(secret)!s}: {_escape(action)}")
+            out.print(f"  next rotate, {escape_markup(secret)!s}: {escape_markup(action)}")
         for note in app.notes:
-            out.print(f"  [yellow]note:[/] {_escape(note)}")
+            out.print(f"  [yellow]note:[/] {escape_markup(note)}")
         for problem in app.problems:
-            out.print(f"  [red]problem:[/] {_escape(problem)}")
+            out.print(f"  [red]problem:[/] {escape_markup(problem)}")
     out.print("\nAll secrets healthy." if outcome.healthy else "\n[red]Some secrets need attention.[/]")

@@ -17,7 +17,7 @@ from provisioner.core.errors import ProvisionerError
 from provisioner.core.locking import apply_lock
 from provisioner.emulator.faults import FaultConfig, _Runtime, caller_key, format_retry_after
 from provisioner.graph import least_privilege as lp
-from provisioner.graph.http_retry import _replayable
+from provisioner.graph.http_retry import replayable
 from provisioner.graph.retry import RetryPolicy, describe_wait, is_replication_lag, parse_retry_after
 
 # ---------------------------------------------------------------- retry policy
@@ -93,7 +93,7 @@ def test_ambiguous_failures_replay_only_harmless_requests(
     method: str, url: str, body: bytes | None, replay: bool
 ) -> None:
     request = httpx.Request(method, "https://graph.example" + url, content=body)
-    assert _replayable(request) is replay
+    assert replayable(request) is replay
 
 
 def _api_error(status: int, message: str) -> Exception:

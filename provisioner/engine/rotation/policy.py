@@ -44,7 +44,6 @@ from provisioner.model.manifest import Secret
 from provisioner.model.tenant import ExistingSecret
 
 PERSONAL_SECRET_LIMIT = 2
-PERSONAL_AUDIENCES = frozenset({"AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"})
 
 #: When a removal runs. Expired secrets and predecessors past their overlap are
 #: held by no sink, so they go before the mint (freeing room); orphans only after
@@ -149,9 +148,13 @@ class AppFacts:
     delivered: frozenset[str] | None = None
 
 
+#: Graph ``signInAudience`` values that admit personal Microsoft accounts.
+PERSONAL_SIGN_IN_AUDIENCES = frozenset({"AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"})
+
+
 def secret_limit(*audiences: str | None) -> int | None:
     """Personal-account audiences cap client secrets at 2 (the stricter audience wins during a change)."""
-    return PERSONAL_SECRET_LIMIT if any(a in PERSONAL_AUDIENCES for a in audiences) else None
+    return PERSONAL_SECRET_LIMIT if any(a in PERSONAL_SIGN_IN_AUDIENCES for a in audiences) else None
 
 
 def _maybe_delivered(secret: ExistingSecret, facts: AppFacts) -> bool:

@@ -1,0 +1,36 @@
+"""Every environment variable the tool reads, named once.
+
+Modules ask :func:`env` for a value instead of spelling variable names (and
+their empty-means-unset rule) themselves, so ``grep settings.`` finds every
+knob a user can turn from the environment. The emulator, a separate product,
+has its own.
+"""
+
+from __future__ import annotations
+
+import os
+
+#: Graph endpoint of a separately running emulator (printed by ``provisioner emulator serve``).
+GRAPH_URL = "PROVISIONER_GRAPH_URL"
+#: CA certificate that signs that emulator's TLS certificate.
+CA_CERT = "PROVISIONER_CA_CERT"
+#: Default for ``--state-dir``.
+STATE_DIR = "PROVISIONER_STATE_DIR"
+#: Any non-empty value turns library logging on (stderr).
+DEBUG = "PROVISIONER_DEBUG"
+#: Retry bounds (docs/reliability.md).
+MAX_RETRIES = "PROVISIONER_MAX_RETRIES"
+RETRY_MAX_WAIT = "PROVISIONER_RETRY_MAX_WAIT"
+REPLICATION_TIMEOUT = "PROVISIONER_REPLICATION_TIMEOUT"
+#: azure-identity's own variables, read where the tool needs the same values.
+AZURE_TENANT_ID = "AZURE_TENANT_ID"
+AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
+AZURE_CLIENT_SECRET = "AZURE_CLIENT_SECRET"
+AZURE_AUTHORITY_HOST = "AZURE_AUTHORITY_HOST"
+#: The file GitHub Actions reads step outputs from.
+GITHUB_OUTPUT = "GITHUB_OUTPUT"
+
+
+def env(name: str) -> str | None:
+    """The variable's value, or ``None`` when it is unset or empty."""
+    return os.environ.get(name) or None
