@@ -44,7 +44,13 @@ from typing import TYPE_CHECKING, Any
 from provisioner.core.errors import GraphError, ProvisionerError
 from provisioner.core.progress import Progress
 from provisioner.engine.planner import Action, Plan
-from provisioner.graph.errors import graph_errors
+from provisioner.graph import trace
+from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request, relative_url
+from provisioner.graph.bodies import application_body, service_principal_body
+from provisioner.graph.consent import scope_string
+from provisioner.graph.errors import error_code, error_message, error_status, graph_errors
+from provisioner.graph.retry import RetryPolicy, is_replication_lag
+from provisioner.graph.state import graph_time, odata_quote
 from provisioner.model.connections import MintedSecret
 from provisioner.model.desired import Desired, DesiredApp
 from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, TenantState
@@ -122,7 +128,6 @@ def _lost_race(exc: BaseException) -> bool:
     already exists." or 409 Request_MultipleObjectsWithSameKeyValue ("... is already
     in use") while that object is still replicating and our upsert cannot see it.
     """
-    from provisioner.graph.errors import error_code, error_message, error_status
 
     message = error_message(exc).lower()
     return error_status(exc) in (400, 409) and (
@@ -134,13 +139,11 @@ def _lost_race(exc: BaseException) -> bool:
 
 def _already_exists(exc: BaseException) -> bool:
     """Graph: 400 "Permission being assigned already exists on the object." (a concurrent run won)."""
-    from provisioner.graph.errors import error_message, error_status
 
     return error_status(exc) in (400, 409) and "already exists" in error_message(exc).lower()
 
 
 def _gone(exc: BaseException) -> bool:
-    from provisioner.graph.errors import error_status
 
     return error_status(exc) == 404
 
@@ -308,8 +311,6 @@ class _AppRun:
 
     async def _fail(self, step: _Step, outcome: Outcome) -> None:
         """Map the error as every Graph call is mapped (one line, 403 names the missing permission)."""
-        from provisioner.graph import trace
-        from provisioner.graph.batch import relative_url
 
         label = f"{self.name}: {step.action.summary}"
         try:
@@ -328,13 +329,11 @@ class _AppRun:
     # -- lag policies
 
     def _lag_if(self, fresh: Callable[[], bool], what: str) -> Callable[[], Any]:
-        from provisioner.graph.retry import is_replication_lag
 
         return lambda: (is_replication_lag, what) if fresh() else None
 
     def _race_or_lag(self, fresh: Callable[[], bool], what: str) -> Callable[[], Any]:
         """Lost races always (the other run's object becomes visible); lag only for fresh objects."""
-        from provisioner.graph.retry import is_replication_lag
 
         def transient(exc: BaseException) -> bool:
             return _lost_race(exc) or (fresh() and is_replication_lag(exc))
@@ -350,8 +349,6 @@ class _AppRun:
         return [self._upsert_app(action, created=False)]
 
     def _upsert_app(self, action: Action, *, created: bool) -> _Step:
-        from provisioner.graph.batch import Request
-        from provisioner.graph.bodies import application_body
 
         body = application_body(self.want, self.have)
         have = self.have
@@ -393,8 +390,6 @@ class _AppRun:
         )
 
     def _create_service_principal(self, action: Action) -> list[_Step]:
-        from provisioner.graph.batch import Request
-        from provisioner.graph.bodies import service_principal_body
 
         body = service_principal_body(self.want.display_name)
 
@@ -439,9 +434,6 @@ class _AppRun:
     def _grant_delegated(self, action: Action) -> list[_Step]:
         from msgraph.generated.models.o_auth2_permission_grant import OAuth2PermissionGrant
 
-        from provisioner.graph.batch import Request
-        from provisioner.graph.consent import scope_string
-
         resource_id = action.details["resource_id"]
         scopes = action.details["scopes"]
 
@@ -471,8 +463,6 @@ class _AppRun:
         ]
 
     def _find_grant(self, action: Action, resource_id: str, scopes: list[str]) -> _Step:
-        from provisioner.graph.batch import Request
-        from provisioner.graph.state import odata_quote
 
         def build() -> Request:
             from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -500,9 +490,6 @@ class _AppRun:
     def _patch_grant(self, action: Action, grant_id: str, scopes: list[str]) -> _Step:
         from msgraph.generated.models.o_auth2_permission_grant import OAuth2PermissionGrant
 
-        from provisioner.graph.batch import Request
-        from provisioner.graph.consent import scope_string
-
         builder = self.client.oauth2_permission_grants.by_o_auth2_permission_grant_id(grant_id)
         body = OAuth2PermissionGrant(scope=scope_string(scopes))
         return _Step(action, lambda: Request(builder.to_patch_request_information(body), None))
@@ -511,7 +498,6 @@ class _AppRun:
         return [self._patch_grant(action, action.details["grant_id"], action.details["scopes"])]
 
     def _revoke_delegated(self, action: Action) -> list[_Step]:
-        from provisioner.graph.batch import Request
 
         builder = self.client.oauth2_permission_grants.by_o_auth2_permission_grant_id(
             action.details["grant_id"]
@@ -522,8 +508,6 @@ class _AppRun:
         from uuid import UUID
 
         from msgraph.generated.models.app_role_assignment import AppRoleAssignment
-
-        from provisioner.graph.batch import Request
 
         resource_id = action.details["resource_id"]
         assigned_to = self.client.service_principals.by_service_principal_id(resource_id).app_role_assigned_to
@@ -552,7 +536,6 @@ class _AppRun:
         return steps
 
     def _revoke_app_role(self, action: Action) -> list[_Step]:
-        from provisioner.graph.batch import Request
 
         assigned_to = self.client.service_principals.by_service_principal_id(
             action.details["resource_id"]
@@ -578,8 +561,6 @@ class _AppRun:
         )
         from msgraph.generated.models.password_credential import PasswordCredential
 
-        from provisioner.graph.batch import Request
-
         secret = next(s for s in self.want.secrets if s.name == action.details["name"])
         expires = (self.now + secret.lifetime).astimezone(UTC)
 
@@ -591,7 +572,6 @@ class _AppRun:
             return Request(builder.to_post_request_information(body))
 
         def done(outcome: Outcome) -> list[_Step]:
-            from provisioner.graph.state import graph_time
 
             created = outcome.value if isinstance(outcome.value, dict) else {}
             value, key_id = created.get("secretText"), created.get("keyId")
@@ -628,8 +608,6 @@ class _AppRun:
             RemovePasswordPostRequestBody,
         )
 
-        from provisioner.graph.batch import Request
-
         body = RemovePasswordPostRequestBody(key_id=UUID(action.details["key_id"]))
 
         def build() -> Request:
@@ -656,8 +634,6 @@ async def apply_plan(
     starts at half of it and halves on throttling). Never raises for a Graph
     failure of one app (see :class:`ApplyResult`).
     """
-    from provisioner.graph.batch import AdaptiveLimiter, Batcher
-    from provisioner.graph.retry import RetryPolicy
 
     now = now or datetime.now(UTC)
     policy = RetryPolicy.from_env()

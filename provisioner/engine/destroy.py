@@ -35,7 +35,16 @@ from provisioner.core.errors import GraphError, ProvisionerError
 from provisioner.core.progress import Progress
 from provisioner.engine.loading import load_manifests
 from provisioner.engine.options import RunOptions
-from provisioner.engine.planner import Plan
+from provisioner.engine.planner import Action, Change, Plan
+from provisioner.engine.prune import delete_action, run_deletions
+from provisioner.engine.targeting import open_target
+from provisioner.graph.connect import graph_client
+from provisioner.graph.errors import graph_errors
+from provisioner.graph.inventory import applications_matching, deleted_applications, restore_deleted
+from provisioner.graph.state import chunked, in_filter, odata_quote
+from provisioner.model.adoption import resolve
+from provisioner.sinks import describe
+from provisioner.sinks.deliver import default_sink_path
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -95,9 +104,6 @@ async def _locate(client: GraphServiceClient, loaded: list[LoadedApp]) -> dict[s
 
     Lenient where plan is strict: an ``app_id`` that no longer exists is simply gone.
     """
-    from provisioner.graph.inventory import applications_matching
-    from provisioner.graph.state import chunked, in_filter, odata_quote
-    from provisioner.model.adoption import resolve
 
     names = [item.app.name for item in loaded]
     by_name = [in_filter("uniqueName", chunk) for chunk in chunked(names)]
@@ -145,12 +151,6 @@ async def _destroy(
     base_dir: Path,
 ) -> DestroyOutcome:
     import inspect
-
-    from provisioner.engine.prune import delete_action, run_deletions
-    from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
-    from provisioner.graph.inventory import deleted_applications
-    from provisioner.sinks import describe
 
     async with graph_client(target) as client:
         async with graph_errors("find the declared applications"):
@@ -216,13 +216,11 @@ async def _destroy(
 
 
 def _connection_file(name: str, state_dir: Path) -> Path:
-    from provisioner.sinks.deliver import default_sink_path
 
     return default_sink_path(name, state_dir)
 
 
 def _purge_only(gone: DeletedApp, name: str, state_dir: Path) -> Any:
-    from provisioner.engine.planner import Action, Change
 
     when = gone.deleted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if gone.deleted_at else "earlier"
     return Action(
@@ -250,7 +248,6 @@ def destroy(
     progress: Progress | None = None,
 ) -> DestroyOutcome:
     """Delete the declared apps (see the module docstring); errors are in ``outcome.errors``."""
-    from provisioner.engine.targeting import open_target
 
     loaded, _ = load_manifests(options.paths)
     selected = _select(loaded, list(options.apps) or None)
@@ -323,7 +320,6 @@ def pick_deleted(deleted: list[DeletedApp], *, app_id: str | None, name: str | N
 
 
 def restore(options: RunOptions, *, app_id: str | None, name: str | None) -> RestoreOutcome:
-    from provisioner.engine.targeting import open_target
 
     if bool(app_id) == bool(name):
         raise ProvisionerError("choose exactly one of --app-id or --name")
@@ -334,9 +330,6 @@ def restore(options: RunOptions, *, app_id: str | None, name: str | None) -> Res
 
 
 async def _restore(target: Any, *, app_id: str | None, name: str | None) -> RestoreOutcome:
-    from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
-    from provisioner.graph.inventory import deleted_applications, restore_deleted
 
     async with graph_client(target) as client:
         chosen = pick_deleted(await deleted_applications(client), app_id=app_id, name=name)

@@ -27,6 +27,10 @@ from typing import TYPE_CHECKING, Any
 from provisioner.core.errors import ProvisionerError
 from provisioner.engine.loading import load_manifests
 from provisioner.engine.options import RunOptions
+from provisioner.engine.targeting import open_target
+from provisioner.graph.connect import graph_client, make_credential
+from provisioner.graph.errors import credential_error, graph_errors
+from provisioner.graph.least_privilege import minimal_set, missing, needs_for_apps
 from provisioner.model.catalog import GRAPH_APP_ID
 
 if TYPE_CHECKING:
@@ -65,7 +69,6 @@ class DoctorReport:
 
     @property
     def minimal(self) -> list[str]:
-        from provisioner.graph.least_privilege import minimal_set
 
         return minimal_set(self.needed)
 
@@ -115,8 +118,6 @@ def describe_caller(claims: dict[str, Any]) -> dict[str, Any]:
 
 def run(options: RunOptions) -> DoctorReport:
     """Run every check; manifest errors raise (a doctor cannot judge a manifest it cannot read)."""
-    from provisioner.engine.targeting import open_target
-    from provisioner.graph.least_privilege import needs_for_apps
 
     apps: list[Any] = []
     if options.paths:
@@ -130,9 +131,6 @@ def run(options: RunOptions) -> DoctorReport:
 
 
 async def _check(target: Target, wanted_tenant: str | None, report: DoctorReport) -> None:
-    from provisioner.graph.connect import make_credential
-    from provisioner.graph.errors import credential_error
-    from provisioner.graph.least_privilege import missing
 
     credential = make_credential(target)
     try:
@@ -193,9 +191,6 @@ async def _reachable(target: Target) -> Check:
     from msgraph.generated.service_principals.service_principals_request_builder import (
         ServicePrincipalsRequestBuilder,
     )
-
-    from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
 
     query = ServicePrincipalsRequestBuilder.ServicePrincipalsRequestBuilderGetQueryParameters(
         filter=f"appId eq '{GRAPH_APP_ID}'", select=["id", "appId"]

@@ -50,9 +50,15 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from provisioner.core.durations import parse_duration
 from provisioner.core.errors import ProvisionerError
+from provisioner.core.fileio import atomic_write_text
 from provisioner.engine.options import RunOptions
+from provisioner.engine.targeting import open_target
+from provisioner.graph.connect import graph_client
+from provisioner.graph.inventory import complete, select_applications
 from provisioner.manifest.validate import MAX_LIFETIME
+from provisioner.model.catalog import is_privileged, resolve_resource
 from provisioner.model.manifest import NAME_PATTERN, Audience
 from provisioner.model.tenant import ALL_PRINCIPALS, MANAGED_TAG, ExistingApp, ExistingSecret, ResourceSP
 
@@ -162,7 +168,6 @@ def round_lifetime(delta: timedelta) -> str:
 
 
 def _seconds(duration: str) -> int:
-    from provisioner.core.durations import parse_duration
 
     return int(parse_duration(duration).total_seconds())
 
@@ -198,7 +203,6 @@ class ExportedApp:
 
 def _resource_key(app_id: str, resource: ResourceSP | None) -> tuple[str, str | None]:
     """Manifest key for a resource: the bundled display name, else the appId (with the tenant's name)."""
-    from provisioner.model.catalog import resolve_resource
 
     bundled = resolve_resource(app_id)
     if bundled is not None:
@@ -207,7 +211,6 @@ def _resource_key(app_id: str, resource: ResourceSP | None) -> tuple[str, str | 
 
 
 def _is_privileged(app_id: str, name: str, kind: str) -> bool:
-    from provisioner.model.catalog import is_privileged, resolve_resource
 
     bundled = resolve_resource(app_id)
     permission = bundled.get(name, kind) if bundled else None  # type: ignore[arg-type]
@@ -216,7 +219,6 @@ def _is_privileged(app_id: str, name: str, kind: str) -> bool:
 
 def _known_to_catalogue(app_id: str, name: str, kind: str) -> bool:
     """``validate`` checks names of bundled resources against the catalogue; others are free-form."""
-    from provisioner.model.catalog import resolve_resource
 
     bundled = resolve_resource(app_id)
     return bundled is None or bundled.get(name, kind) is not None  # type: ignore[arg-type]
@@ -458,8 +460,6 @@ def run_export(
     """Read the selected registrations and write (``out_dir``: one ``<name>.yaml`` each) or return YAML."""
     import asyncio
 
-    from provisioner.engine.targeting import open_target
-
     if sum(bool(x) for x in (app_id, display_name, everything)) != 1:
         raise ProvisionerError("choose exactly one of --app-id, --name or --all")
     with open_target(
@@ -477,7 +477,6 @@ def run_export(
     if out_dir is None:
         result.text = manifest_text(apps, tenant_id=inventory.tenant_id, now=now)
         return result
-    from provisioner.core.fileio import atomic_write_text
 
     targets = [(out_dir / f"{a.name}.yaml", a) for a in apps]
     existing = [str(p) for p, _ in targets if p.exists()]
@@ -491,8 +490,6 @@ def run_export(
 
 
 async def _read(target: Any, *, app_id: str | None, display_name: str | None, everything: bool) -> Inventory:
-    from provisioner.graph.connect import graph_client
-    from provisioner.graph.inventory import complete, select_applications
 
     async with graph_client(target) as client:
         apps = await select_applications(

@@ -27,6 +27,11 @@ from typing import TYPE_CHECKING, Any
 from provisioner.core.errors import ProvisionerError
 from provisioner.core.progress import Progress
 from provisioner.engine.planner import Action, Change, Plan
+from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request
+from provisioner.graph.errors import graph_errors
+from provisioner.graph.inventory import managed_applications, purge_deleted
+from provisioner.graph.retry import RetryPolicy, is_replication_lag
+from provisioner.sinks.deliver import default_sink_path
 
 if TYPE_CHECKING:
     from msgraph import GraphServiceClient
@@ -46,7 +51,6 @@ def _label(app: ExistingApp, used: set[str]) -> str:
 
 def delete_action(app: ExistingApp, label: str, *, reason: str, state_dir: Path | None) -> Action:
     """A ``delete_app`` action (shared with ``destroy``)."""
-    from provisioner.sinks.deliver import default_sink_path
 
     connection = str(default_sink_path(app.unique_name, state_dir)) if app.unique_name and state_dir else None
     return Action(
@@ -92,7 +96,6 @@ async def prune_actions(
     state_dir: Path | None,
 ) -> list[Action]:
     """``delete_app`` actions for every managed registration no manifest declares."""
-    from provisioner.graph.inventory import managed_applications
 
     managed = await managed_applications(client)
     used: set[str] = set()
@@ -123,8 +126,6 @@ async def run_deletions(
     delete can miss the just-deleted item while the deletion replicates; only
     those purges are repeated, one by one, with the replication back-off.
     """
-    from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request
-    from provisioner.graph.retry import RetryPolicy, is_replication_lag
 
     actions = [a for a in plan.actions if a.kind == DELETE_APP]
     if not actions:
@@ -181,15 +182,12 @@ async def run_deletions(
 
 
 def _purge_request(client: GraphServiceClient, object_id: str) -> Any:
-    from provisioner.graph.batch import Request
 
     item = client.directory.deleted_items.by_directory_object_id(object_id)
     return Request(item.to_delete_request_information(), None)
 
 
 async def _purge_one(client: GraphServiceClient, object_id: str, label: str) -> None:
-    from provisioner.graph.errors import graph_errors
-    from provisioner.graph.inventory import purge_deleted
 
     async with graph_errors(label):
         await purge_deleted(client, object_id)

@@ -14,7 +14,7 @@ from typing import Any
 
 from provisioner.core import settings
 from provisioner.core.errors import ProvisionerError
-from provisioner.graph.target import CLOUDS
+from provisioner.graph.target import CLOUDS, Target, target_for_cloud, target_from_emulator
 
 
 @contextmanager
@@ -27,7 +27,6 @@ def open_target(*, emulator: bool, tenant: str | None, cloud: str, state_dir: Pa
     ``provisioner emulator serve``) points at a separately running emulator;
     otherwise the public (or national) cloud with DefaultAzureCredential.
     """
-    from provisioner.graph.target import Target, target_for_cloud, target_from_emulator
 
     if cloud not in CLOUDS:
         raise ProvisionerError(f"unknown cloud {cloud!r}: choose one of {', '.join(CLOUDS)}")
@@ -65,7 +64,6 @@ def open_emulator(state_dir: Path) -> Iterator[object]:
 def emulator_tenant_target(running: object, tenant_id: str) -> object:
     """A Target for one tenant of a running emulator, created on first use, as its bootstrap admin."""
     from provisioner.emulator.seed import ensure_tenant
-    from provisioner.graph.target import Target
 
     info = ensure_tenant(running.ctx, tenant_id)  # type: ignore[attr-defined]
     return Target(

@@ -83,7 +83,10 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
         table.add_row(escape_markup(app), client_id, escape_markup(secret), str(expires)[:10])
     out.print(table)
     for conn in outcome.connections:
-        out.print(f"{escape_markup(conn.name)} → " + ", ".join(escape_markup(relative_path(w)) for w in conn.written_to))
+        out.print(
+            f"{escape_markup(conn.name)} → "
+            + ", ".join(escape_markup(relative_path(w)) for w in conn.written_to)
+        )
 
 
 def relative_path(description: str) -> str:

@@ -110,7 +110,9 @@ def print_status(outcome: Any) -> None:
                 held = "keeps no value between runs"
             else:
                 held = ", ".join(_short(k) for k in sink["key_ids"]) or "no secret"
-            out.print(f"  sink {numbers[sink['sink']]}: {escape_markup(relative_path(sink['sink']))} → {held}")
+            out.print(
+                f"  sink {numbers[sink['sink']]}: {escape_markup(relative_path(sink['sink']))} → {held}"
+            )
         for secret, action in app.next.items():
             out.print(f"  next rotate, {escape_markup(secret)!s}: {escape_markup(action)}")
         for note in app.notes:

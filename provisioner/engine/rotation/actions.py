@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioner.core.errors import GraphError, ProvisionerError
 from provisioner.core.progress import Progress
-from provisioner.engine.planner import Action, Change, Plan
+from provisioner.engine.planner import KIND_ORDER, Action, Change, Plan
 from provisioner.engine.rotation.policy import (
     AFTER_DELIVERY,
     BEFORE_MINT,
@@ -36,6 +36,9 @@ from provisioner.engine.rotation.policy import (
     secret_limit,
     stamp,
 )
+from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request
+from provisioner.graph.retry import RetryPolicy
+from provisioner.sinks.holdings import read_all_holdings
 
 if TYPE_CHECKING:
     from provisioner.model.desired import Desired
@@ -137,7 +140,6 @@ def decision_actions(decisions: list[SecretDecision], have: ExistingApp | None) 
 
 
 def _kind_order() -> list[str]:
-    from provisioner.engine.planner import KIND_ORDER
 
     return [*KIND_ORDER, *(k for k in (RETIRE, ORPHAN) if k not in KIND_ORDER)]
 
@@ -206,8 +208,6 @@ async def run_removals(
     password credential found") for a removal that worked, so the app fails
     with that 504 and the next run, reading Entra afresh, finishes the job.
     """
-    from provisioner.graph.batch import AdaptiveLimiter, Batcher
-    from provisioner.graph.retry import RetryPolicy
 
     assert phase in (BEFORE_MINT, AFTER_DELIVERY)
     chains: dict[str, list[Action]] = {}
@@ -246,8 +246,6 @@ def _remove_request(client: Any, action: Action) -> Any:
         RemovePasswordPostRequestBody,
     )
 
-    from provisioner.graph.batch import Request
-
     body = RemovePasswordPostRequestBody(key_id=UUID(action.details["key_id"]))
     builder = client.applications.by_application_id(action.details["object_id"]).remove_password
     return Request(builder.to_post_request_information(body), None, replay_ambiguous=False)
@@ -264,7 +262,6 @@ def lifecycle_plan(
     state_dir: Any,
 ) -> tuple[Plan, dict[str, list[SecretDecision]]]:
     """Read what the sinks hold, decide every declared secret, and revise ``plan`` accordingly."""
-    from provisioner.sinks.holdings import read_all_holdings
 
     holdings = read_all_holdings(apps, base_dir, state_dir=state_dir)
     decisions = decide_all(desired, state, holdings, now)
