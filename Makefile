@@ -37,7 +37,11 @@ test: $(STAMP) $(BROWSER_DEPS)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
+# Import contracts (layers point down, the emulator imports nothing of the tool, no cycles: see
+# [tool.importlinter] in pyproject.toml), types (strict on model/ and engine/), then ruff.
 lint: $(STAMP)
+	$(BIN)/lint-imports
+	$(BIN)/mypy
 	$(BIN)/ruff check provisioner tests bench
 	$(BIN)/ruff format --check provisioner tests bench
 

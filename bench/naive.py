@@ -177,8 +177,8 @@ async def rotate_one(client: Any, call: Calls, app: Any) -> None:
 
 
 async def run(mode: str, folder: Path) -> dict[str, Any]:
-    from provisioner.engine.targeting import open_target
     from provisioner.engine.loading import load_manifests
+    from provisioner.engine.targeting import open_target
     from provisioner.graph.connect import graph_client
 
     loaded, _ = load_manifests([str(folder)])

@@ -6,6 +6,7 @@ Exit codes are :class:`provisioner.core.errors.ExitCode` (documented in README "
 from __future__ import annotations
 
 import functools
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -63,6 +64,15 @@ TenantsOpt = Annotated[
         show_default=False,
     ),
 ]
+
+
+#: Version of the ``--json`` document shape; bumped when a key is removed or changes meaning.
+JSON_SCHEMA_VERSION = 1
+
+
+def emit_json(payload: dict[str, Any]) -> None:
+    """Print one ``--json`` document on stdout, versioned (every command's JSON goes through here)."""
+    typer.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **payload}, indent=2))
 
 
 def print_error(message: str) -> None:

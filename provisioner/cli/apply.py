@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -19,6 +18,7 @@ from provisioner.cli._base import (
     TenantsOpt,
     app,
     confirmed,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -73,7 +73,7 @@ def apply(
         applied = result.applied
         assert applied is not None
         if json_output:
-            typer.echo(json.dumps(applied.to_dict(show_secrets=show_secrets), indent=2))
+            emit_json(applied.to_dict(show_secrets=show_secrets))
         else:
             print_apply_result(applied, show_secrets=show_secrets)
             for warning in [*outcome.warnings, *result.warnings]:  # manifest advice and adoption notes
@@ -82,7 +82,7 @@ def apply(
     for warning in outcome.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if json_output:
-        typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+        emit_json(outcome.to_dict(show_secrets=show_secrets))
     else:
         print_fanout_apply(outcome, show_secrets=show_secrets)
     if outcome.failed:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from provisioner.cli._base import EmulatorOpt, Paths, StateDirOpt, app, handles_errors
+from provisioner.cli._base import EmulatorOpt, Paths, StateDirOpt, app, emit_json, handles_errors
 
 
 class Prompt(StrEnum):
@@ -91,4 +90,4 @@ def authorize(
             timeout=timeout,
             notice=note,
         )
-    typer.echo(json.dumps(outcome.to_dict(), indent=2))
+    emit_json(outcome.to_dict())

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +16,7 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     app,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -63,7 +63,7 @@ def destroy(
         progress=None if json_output else print_progress,
     )
     if json_output:
-        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+        emit_json(outcome.to_dict())
     else:
         _print(outcome)
     outcome.raise_for_errors()

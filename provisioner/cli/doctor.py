@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     app,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -40,7 +40,7 @@ def doctor(
         run_options(paths, emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir)
     )
     if json_output:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        emit_json(report.to_dict())
     else:
         for check in report.checks:
             typer.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     app,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -66,7 +66,7 @@ def export(
         }
         if result.text is not None:
             payload["manifest"] = result.text
-        typer.echo(json.dumps(payload, indent=2))
+        emit_json(payload)
         return
     if result.text is not None:
         typer.echo(result.text, nl=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from provisioner.cli._base import (
     TenantOpt,
     TenantsOpt,
     app,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -58,14 +58,14 @@ def plan(
         result = outcome.single
         assert result.plan is not None
         if json_output:
-            typer.echo(json.dumps(result.plan.to_dict(), indent=2))
+            emit_json(result.plan.to_dict())
         else:
             print_plan(result.plan, warnings=[*outcome.warnings, *result.warnings])
     else:
         for warning in outcome.warnings:
             typer.echo(f"warning: {warning}", err=True)
         if json_output:
-            typer.echo(json.dumps(outcome.to_dict(), indent=2))
+            emit_json(outcome.to_dict())
         else:
             print_fanout_plan(outcome)
         if outcome.failed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
@@ -15,6 +14,7 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     app,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -39,7 +39,7 @@ def restore(
     options = run_options(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir)
     outcome = run_restore(options, app_id=app_id, name=name)
     if json_output:
-        typer.echo(json.dumps(outcome.to_dict(), indent=2))
+        emit_json(outcome.to_dict())
         return
     label = outcome.unique_name or outcome.display_name
     typer.echo(f"restored {label} (appId {outcome.app_id})")

@@ -8,7 +8,6 @@ orphan removed. See docs/rotation.md.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +24,7 @@ from provisioner.cli._base import (
     TenantsOpt,
     app,
     confirmed,
+    emit_json,
     handles_errors,
     print_error,
     run_options,
@@ -93,7 +93,7 @@ def rotate(
         assert report is not None
         print_warnings(report.warnings)
         if json_output:
-            typer.echo(json.dumps(report.to_dict(show_secrets=show_secrets), indent=2))
+            emit_json(report.to_dict(show_secrets=show_secrets))
         else:
             print_rotate(report, show_secrets=show_secrets)
         for error in report.errors:
@@ -104,7 +104,7 @@ def rotate(
         for warning in outcome.warnings:
             typer.echo(f"warning: {warning}", err=True)
         if json_output:
-            typer.echo(json.dumps(outcome.to_dict(show_secrets=show_secrets), indent=2))
+            emit_json(outcome.to_dict(show_secrets=show_secrets))
         else:
             print_fanout_rotate(outcome, show_secrets=show_secrets)
         if outcome.failed:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import typer
@@ -17,6 +16,7 @@ from provisioner.cli._base import (
     TenantOpt,
     TenantsOpt,
     app,
+    emit_json,
     handles_errors,
     run_options,
 )
@@ -55,14 +55,14 @@ def status(
         assert report is not None
         print_warnings(report.warnings)
         if json_output:
-            typer.echo(json.dumps(report.to_dict(), indent=2))
+            emit_json(report.to_dict())
         else:
             print_status(report)
     else:
         for warning in outcome.warnings:
             typer.echo(f"warning: {warning}", err=True)
         if json_output:
-            typer.echo(json.dumps(outcome.to_dict(), indent=2))
+            emit_json(outcome.to_dict())
         else:
             print_fanout_status(outcome)
         if outcome.failed:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import json
-
 import typer
 
 from provisioner.cli._base import (
     JsonOpt,
     Paths,
     app,
+    emit_json,
     handles_errors,
     print_error,
 )
@@ -26,16 +25,13 @@ def validate(paths: Paths, json_output: JsonOpt = False) -> None:
     for warning in result.warnings:
         typer.echo(f"warning: {warning}", err=True)
     if json_output:
-        typer.echo(
-            json.dumps(
-                {
-                    "valid": not result.errors,
-                    "apps": [loaded.app.name for loaded in result.apps],
-                    "errors": [str(e) for e in result.errors],
-                    "warnings": [str(w) for w in result.warnings],
-                },
-                indent=2,
-            )
+        emit_json(
+            {
+                "valid": not result.errors,
+                "apps": [loaded.app.name for loaded in result.apps],
+                "errors": [str(e) for e in result.errors],
+                "warnings": [str(w) for w in result.warnings],
+            }
         )
     if result.errors:
         for error in result.errors:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from provisioner.cli._base import EmulatorOpt, JsonOpt, Paths, StateDirOpt, app, handles_errors
+from provisioner.cli._base import EmulatorOpt, JsonOpt, Paths, StateDirOpt, app, emit_json, handles_errors
 from provisioner.core.errors import ExitCode, ProvisionerError
 
 
@@ -44,7 +43,7 @@ def verify(
                 continue
             report.apps.append(verify_app(loaded, config, token_path=default_token_path(state_dir, name)))
     if json_output:
-        typer.echo(json.dumps(report.to_dict(), indent=2))
+        emit_json(report.to_dict())
     else:
         print_report(report)
     if not report.ok:

@@ -56,7 +56,7 @@ from provisioner.model.desired import Desired, DesiredApp
 from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, TenantState
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
     from provisioner.graph.batch import Outcome, Request
     from provisioner.graph.retry import RetryPolicy
@@ -95,7 +95,7 @@ class ApplyResult:
 def _prefer_create() -> Any:
     from kiota_abstractions.base_request_configuration import RequestConfiguration
 
-    config = RequestConfiguration()
+    config: RequestConfiguration[Any] = RequestConfiguration()
     config.headers.add("Prefer", "create-if-missing")
     return config
 
@@ -128,7 +128,6 @@ def _lost_race(exc: BaseException) -> bool:
     already exists." or 409 Request_MultipleObjectsWithSameKeyValue ("... is already
     in use") while that object is still replicating and our upsert cannot see it.
     """
-
     message = error_message(exc).lower()
     return error_status(exc) in (400, 409) and (
         "already exists" in message
@@ -139,12 +138,10 @@ def _lost_race(exc: BaseException) -> bool:
 
 def _already_exists(exc: BaseException) -> bool:
     """Graph: 400 "Permission being assigned already exists on the object." (a concurrent run won)."""
-
     return error_status(exc) in (400, 409) and "already exists" in error_message(exc).lower()
 
 
 def _gone(exc: BaseException) -> bool:
-
     return error_status(exc) == 404
 
 
@@ -311,7 +308,6 @@ class _AppRun:
 
     async def _fail(self, step: _Step, outcome: Outcome) -> None:
         """Map the error as every Graph call is mapped (one line, 403 names the missing permission)."""
-
         label = f"{self.name}: {step.action.summary}"
         try:
             async with graph_errors(label):
@@ -329,7 +325,6 @@ class _AppRun:
     # -- lag policies
 
     def _lag_if(self, fresh: Callable[[], bool], what: str) -> Callable[[], Any]:
-
         return lambda: (is_replication_lag, what) if fresh() else None
 
     def _race_or_lag(self, fresh: Callable[[], bool], what: str) -> Callable[[], Any]:
@@ -349,7 +344,6 @@ class _AppRun:
         return [self._upsert_app(action, created=False)]
 
     def _upsert_app(self, action: Action, *, created: bool) -> _Step:
-
         body = application_body(self.want, self.have)
         have = self.have
         if have is not None and (have.unique_name or "").lower() != self.want.name.lower():
@@ -390,7 +384,6 @@ class _AppRun:
         )
 
     def _create_service_principal(self, action: Action) -> list[_Step]:
-
         body = service_principal_body(self.want.display_name)
 
         def builder() -> Any:
@@ -463,7 +456,6 @@ class _AppRun:
         ]
 
     def _find_grant(self, action: Action, resource_id: str, scopes: list[str]) -> _Step:
-
         def build() -> Request:
             from kiota_abstractions.base_request_configuration import RequestConfiguration
 
@@ -498,7 +490,6 @@ class _AppRun:
         return [self._patch_grant(action, action.details["grant_id"], action.details["scopes"])]
 
     def _revoke_delegated(self, action: Action) -> list[_Step]:
-
         builder = self.client.oauth2_permission_grants.by_o_auth2_permission_grant_id(
             action.details["grant_id"]
         )
@@ -536,17 +527,19 @@ class _AppRun:
         return steps
 
     def _revoke_app_role(self, action: Action) -> list[_Step]:
-
         assigned_to = self.client.service_principals.by_service_principal_id(
             action.details["resource_id"]
         ).app_role_assigned_to
         ids = list(action.details["assignment_ids"])
+
+        def delete(assignment_id: str) -> Callable[[], Request]:
+            builder = assigned_to.by_app_role_assignment_id(assignment_id)
+            return lambda: Request(builder.to_delete_request_information(), None)
+
         return [
             _Step(
                 action,
-                lambda assignment_id=assignment_id: Request(
-                    assigned_to.by_app_role_assignment_id(assignment_id).to_delete_request_information(), None
-                ),
+                delete(assignment_id),
                 tolerate=_gone,
                 completes=index == len(ids) - 1,
             )
@@ -572,7 +565,6 @@ class _AppRun:
             return Request(builder.to_post_request_information(body))
 
         def done(outcome: Outcome) -> list[_Step]:
-
             created = outcome.value if isinstance(outcome.value, dict) else {}
             value, key_id = created.get("secretText"), created.get("keyId")
             if not value or not key_id:

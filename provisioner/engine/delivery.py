@@ -38,7 +38,6 @@ class AppConnection:
     written_to: list[str]
 
     def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
-
         return {
             "app": self.name,
             "connection": self.values if show_secrets else masked(self.values),
@@ -106,7 +105,6 @@ async def deliver_connections(
 
 
 def restore_file(path: Path, previous: dict[str, Any] | None) -> None:
-
     if previous is None:
         path.unlink(missing_ok=True)
     else:

@@ -44,10 +44,10 @@ from provisioner.graph.inventory import applications_matching, deleted_applicati
 from provisioner.graph.state import chunked, in_filter, odata_quote
 from provisioner.model.adoption import resolve
 from provisioner.sinks import describe
-from provisioner.sinks.deliver import default_sink_path
+from provisioner.sinks.layout import default_sink_path
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
     from provisioner.graph.inventory import DeletedApp
     from provisioner.manifest.loader import LoadedApp
@@ -104,7 +104,6 @@ async def _locate(client: GraphServiceClient, loaded: list[LoadedApp]) -> dict[s
 
     Lenient where plan is strict: an ``app_id`` that no longer exists is simply gone.
     """
-
     names = [item.app.name for item in loaded]
     by_name = [in_filter("uniqueName", chunk) for chunk in chunked(names)]
     adopted = [item for item in loaded if item.app.app_id or item.app.adopt]
@@ -216,12 +215,10 @@ async def _destroy(
 
 
 def _connection_file(name: str, state_dir: Path) -> Path:
-
     return default_sink_path(name, state_dir)
 
 
 def _purge_only(gone: DeletedApp, name: str, state_dir: Path) -> Any:
-
     when = gone.deleted_at.astimezone(UTC).strftime("%Y-%m-%d %H:%M") if gone.deleted_at else "earlier"
     return Action(
         "delete_app",
@@ -320,7 +317,6 @@ def pick_deleted(deleted: list[DeletedApp], *, app_id: str | None, name: str | N
 
 
 def restore(options: RunOptions, *, app_id: str | None, name: str | None) -> RestoreOutcome:
-
     if bool(app_id) == bool(name):
         raise ProvisionerError("choose exactly one of --app-id or --name")
     with open_target(
@@ -330,7 +326,6 @@ def restore(options: RunOptions, *, app_id: str | None, name: str | None) -> Res
 
 
 async def _restore(target: Any, *, app_id: str | None, name: str | None) -> RestoreOutcome:
-
     async with graph_client(target) as client:
         chosen = pick_deleted(await deleted_applications(client), app_id=app_id, name=name)
         async with graph_errors(f"restore application {chosen.app_id}"):

@@ -69,7 +69,6 @@ class DoctorReport:
 
     @property
     def minimal(self) -> list[str]:
-
         return minimal_set(self.needed)
 
     def to_dict(self) -> dict[str, Any]:
@@ -109,7 +108,9 @@ def describe_caller(claims: dict[str, Any]) -> dict[str, Any]:
         "kind": "delegated (signed-in user)" if delegated else "application (app-only)",
         "delegated": delegated,
         "user": claims.get("upn") or claims.get("preferred_username") if delegated else None,
-        "permissions": sorted(str(claims.get("scp", "")).split()) if delegated else sorted(map(str, roles)),
+        "permissions": sorted(str(claims.get("scp", "")).split())
+        if delegated
+        else sorted(map(str, roles or [])),
         "expires": datetime.fromtimestamp(exp, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         if isinstance(exp, int | float)
         else None,
@@ -118,7 +119,6 @@ def describe_caller(claims: dict[str, Any]) -> dict[str, Any]:
 
 def run(options: RunOptions) -> DoctorReport:
     """Run every check; manifest errors raise (a doctor cannot judge a manifest it cannot read)."""
-
     apps: list[Any] = []
     if options.paths:
         apps, _ = load_manifests(options.paths)
@@ -131,7 +131,6 @@ def run(options: RunOptions) -> DoctorReport:
 
 
 async def _check(target: Target, wanted_tenant: str | None, report: DoctorReport) -> None:
-
     credential = make_credential(target)
     try:
         token = await credential.get_token(target.graph_scope, **_token_kwargs(target))

@@ -168,7 +168,6 @@ def round_lifetime(delta: timedelta) -> str:
 
 
 def _seconds(duration: str) -> int:
-
     return int(parse_duration(duration).total_seconds())
 
 
@@ -203,7 +202,6 @@ class ExportedApp:
 
 def _resource_key(app_id: str, resource: ResourceSP | None) -> tuple[str, str | None]:
     """Manifest key for a resource: the bundled display name, else the appId (with the tenant's name)."""
-
     bundled = resolve_resource(app_id)
     if bundled is not None:
         return bundled.display_name, None
@@ -211,7 +209,6 @@ def _resource_key(app_id: str, resource: ResourceSP | None) -> tuple[str, str | 
 
 
 def _is_privileged(app_id: str, name: str, kind: str) -> bool:
-
     bundled = resolve_resource(app_id)
     permission = bundled.get(name, kind) if bundled else None  # type: ignore[arg-type]
     return bool(permission and is_privileged(permission))
@@ -219,7 +216,6 @@ def _is_privileged(app_id: str, name: str, kind: str) -> bool:
 
 def _known_to_catalogue(app_id: str, name: str, kind: str) -> bool:
     """``validate`` checks names of bundled resources against the catalogue; others are free-form."""
-
     bundled = resolve_resource(app_id)
     return bundled is None or bundled.get(name, kind) is not None  # type: ignore[arg-type]
 
@@ -490,7 +486,6 @@ def run_export(
 
 
 async def _read(target: Any, *, app_id: str | None, display_name: str | None, everything: bool) -> Inventory:
-
     async with graph_client(target) as client:
         apps = await select_applications(
             client, app_id=app_id, display_name=display_name, everything=everything

@@ -31,10 +31,10 @@ from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request
 from provisioner.graph.errors import graph_errors
 from provisioner.graph.inventory import managed_applications, purge_deleted
 from provisioner.graph.retry import RetryPolicy, is_replication_lag
-from provisioner.sinks.deliver import default_sink_path
+from provisioner.sinks.layout import default_sink_path
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
     from provisioner.model.tenant import ExistingApp, TenantState
 
@@ -51,7 +51,6 @@ def _label(app: ExistingApp, used: set[str]) -> str:
 
 def delete_action(app: ExistingApp, label: str, *, reason: str, state_dir: Path | None) -> Action:
     """A ``delete_app`` action (shared with ``destroy``)."""
-
     connection = str(default_sink_path(app.unique_name, state_dir)) if app.unique_name and state_dir else None
     return Action(
         DELETE_APP,
@@ -182,13 +181,11 @@ async def run_deletions(
 
 
 def _purge_request(client: GraphServiceClient, object_id: str) -> Any:
-
     item = client.directory.deleted_items.by_directory_object_id(object_id)
     return Request(item.to_delete_request_information(), None)
 
 
 async def _purge_one(client: GraphServiceClient, object_id: str, label: str) -> None:
-
     async with graph_errors(label):
         await purge_deleted(client, object_id)
 

@@ -27,7 +27,6 @@ def open_target(*, emulator: bool, tenant: str | None, cloud: str, state_dir: Pa
     ``provisioner emulator serve``) points at a separately running emulator;
     otherwise the public (or national) cloud with DefaultAzureCredential.
     """
-
     if cloud not in CLOUDS:
         raise ProvisionerError(f"unknown cloud {cloud!r}: choose one of {', '.join(CLOUDS)}")
     if emulator:

@@ -173,7 +173,6 @@ def load_tenants(path: str | os.PathLike[str]) -> TenantsFile:
 
 def entry_target(entry: TenantEntry, *, tenants_dir: Path, cloud: str, running: Any | None) -> Target:
     """The Target of one entry; raises CredentialError (for this tenant only) when its secret is missing."""
-
     if running is not None and not entry.emulator:
         # Rehearsing a real tenants file on the embedded emulator: its credentials mean nothing there.
         return emulator_tenant_target(running, entry.tenant_id)  # type: ignore[return-value]

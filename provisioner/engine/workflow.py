@@ -52,7 +52,7 @@ class ApplyOutcome:
         }
 
     def rows(self, *, show_secrets: bool) -> list[tuple[str, ...]]:
-        rows = []
+        rows: list[tuple[str, ...]] = []
         for conn in self.connections:
             values = conn.values
             secret = values.get("client_secret")

@@ -62,7 +62,7 @@ from provisioner.graph.retry import RetryPolicy, describe_wait, parse_retry_afte
 if TYPE_CHECKING:
     from kiota_abstractions.request_information import RequestInformation
     from kiota_abstractions.serialization import ParseNode, SerializationWriter
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
     from provisioner.core.errors import ProvisionerError
 
@@ -77,7 +77,7 @@ Report = Callable[[str], None]
 # ---------------------------------------------------------------- msgraph-core wire fixes
 
 
-class _RequestItem(BatchRequestItem):
+class _RequestItem(BatchRequestItem):  # type: ignore[misc]
     """msgraph-core's item, serialised with Graph's ``dependsOn`` (it writes ``depends_on``)."""
 
     def serialize(self, writer: SerializationWriter) -> None:
@@ -91,7 +91,7 @@ class _RequestItem(BatchRequestItem):
             writer.write_additional_data_value({"body": json.loads(self.body)})
 
 
-class _ResponseItem(BatchResponseItem):
+class _ResponseItem(BatchResponseItem):  # type: ignore[misc]
     """msgraph-core's item, keeping the body's parse node (its own deserializer drops JSON objects)."""
 
     def __init__(self) -> None:
@@ -99,7 +99,7 @@ class _ResponseItem(BatchResponseItem):
         self.body_node: ParseNode | None = None
 
     def get_field_deserializers(self) -> dict[str, Callable[[ParseNode], None]]:
-        fields = super().get_field_deserializers()
+        fields: dict[str, Callable[[ParseNode], None]] = super().get_field_deserializers()
         fields["body"] = lambda node: setattr(self, "body_node", node)
         return fields
 
@@ -108,7 +108,7 @@ class _ResponseItem(BatchResponseItem):
         return _ResponseItem()
 
 
-class _ResponseContent(BatchResponseContent):
+class _ResponseContent(BatchResponseContent):  # type: ignore[misc]
     def get_field_deserializers(self) -> dict[str, Callable[[ParseNode], None]]:
         def responses(node: ParseNode) -> None:
             items = node.get_collection_of_object_values(_ResponseItem) or []
@@ -210,7 +210,7 @@ def _odata_error(
     if error is None:
         error = ODataError(error=MainError(code=str(status), message=message or f"HTTP {status}"))
     error.response_status_code = status
-    error.response_headers = headers  # type: ignore[assignment]
+    error.response_headers = headers
     return error
 
 

@@ -22,7 +22,7 @@ from provisioner.graph.errors import graph_errors
 from provisioner.graph.target import Target
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 
 def make_credential(target: Target) -> Any:
@@ -130,7 +130,8 @@ async def graph_client(
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,
     )
-    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.graph_request_adapter import GraphRequestAdapter
+    from msgraph.graph_service_client import GraphServiceClient
     from msgraph_core import GraphClientFactory
 
     credential = make_credential(target)

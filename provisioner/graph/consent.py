@@ -25,7 +25,7 @@ from provisioner.graph.errors import error_message, error_status
 from provisioner.model.tenant import ALL_PRINCIPALS
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 
 def scope_string(scopes: Iterable[str]) -> str:

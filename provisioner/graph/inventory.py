@@ -38,7 +38,7 @@ from provisioner.graph.state import (
 from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSP, ResourceSP
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 MANAGED_FILTER = f"tags/any(t:t eq {odata_quote(MANAGED_TAG)})"
 

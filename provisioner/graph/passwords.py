@@ -16,7 +16,7 @@ from provisioner.graph.errors import error_status
 from provisioner.model.connections import MintedSecret
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 
 async def add_password(

@@ -92,7 +92,7 @@ class RetryPolicy:
         spreads concurrent clients (apps applied in parallel) so they do not retry in step.
         """
         ceiling = min(self.max_wait, self.base_delay * 2 ** (max(1, attempt) - 1))
-        return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+        return float(ceiling / 2 + (rng or random).uniform(0, ceiling / 2))
 
     def delay_after(self, retry_after: float | None, attempt: int, rng: random.Random | None = None) -> float:
         """Seconds to wait before retry ``attempt``: Retry-After (plus a little jitter) or the backoff."""

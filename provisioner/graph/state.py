@@ -55,7 +55,7 @@ from provisioner.model.tenant import (
 )
 
 if TYPE_CHECKING:
-    from msgraph import GraphServiceClient
+    from msgraph.graph_service_client import GraphServiceClient
 
 IN_CHUNK = 15  # Graph caps `in (...)` filters on directory objects at 15 values
 PAGE_SIZE = 999

@@ -417,7 +417,7 @@ def _message(err: dict[str, Any]) -> str:
             else f"must be at least {ctx.get('min_length')} characters"
         )
     if kind == "string_too_long":
-        return f"must be at most {ctx.get('max_length')} characters (got {len(value)})"
+        return f"must be at most {ctx.get('max_length')} characters (got {len(value) if value is not None else 0})"
     if kind == "union_tag_invalid":
         tags = str(ctx.get("expected_tags", ""))
         hint = suggest(str(ctx.get("tag")), [t.strip(" '") for t in tags.split(",")])
@@ -430,7 +430,7 @@ def _message(err: dict[str, Any]) -> str:
     return str(err["msg"])
 
 
-def _located(err: dict[str, Any], source_map: SourceMap) -> tuple[DataPath, ManifestError]:
+def _located(err: Any, source_map: SourceMap) -> tuple[DataPath, ManifestError]:
     """Map a pydantic error onto (data path, located error).
 
     pydantic's ``loc`` mixes data keys with pseudo elements (a discriminated union's tag such

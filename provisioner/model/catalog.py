@@ -27,7 +27,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from types import MappingProxyType
-from typing import Literal
+from typing import Any, Literal
 
 from provisioner.data import NAMES, load_catalog
 
@@ -100,7 +100,7 @@ class Resource:
         return self.permissions(kind).get(value)
 
 
-def _scope(raw: dict, app_id: str) -> Permission:
+def _scope(raw: dict[str, Any], app_id: str) -> Permission:
     return Permission(
         id=raw["id"],
         value=raw["value"],
@@ -113,7 +113,7 @@ def _scope(raw: dict, app_id: str) -> Permission:
     )
 
 
-def _role(raw: dict, app_id: str) -> Permission:
+def _role(raw: dict[str, Any], app_id: str) -> Permission:
     return Permission(
         id=raw["id"],
         value=raw["value"],
@@ -136,7 +136,7 @@ def _index(items: Iterable[Permission], shadowed: list[Permission]) -> Mapping[s
     return MappingProxyType(out)
 
 
-def _build(doc: dict) -> Resource:
+def _build(doc: dict[str, Any]) -> Resource:
     app_id = doc["appId"]
     shadowed: list[Permission] = []
     scopes = _index((_scope(s, app_id) for s in doc.get("oauth2PermissionScopes", [])), shadowed)

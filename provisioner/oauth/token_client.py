@@ -65,7 +65,7 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 def backoff_seconds(attempt: int, retry_after: float | None) -> float:
     """Wait before retry ``attempt`` (1-based): doubling from 1 s, at least Retry-After, capped."""
     growing = FIRST_WAIT_SECONDS * 2 ** (attempt - 1)
-    return min(MAX_WAIT_SECONDS, max(growing, retry_after or 0.0))
+    return float(min(MAX_WAIT_SECONDS, max(growing, retry_after or 0.0)))
 
 
 def aadsts_code(body: Mapping[str, Any]) -> int | None:

@@ -12,13 +12,13 @@ from provisioner.sinks.deliver import (
     PartialDeliveryError,
     all_sinks,
     default_sink,
-    default_sink_path,
     deliver,
     deliver_all,
     describe,
     held_key_id,
     held_key_ids,
 )
+from provisioner.sinks.layout import default_sink_path
 
 __all__ = [
     "DeliveryReceipt",

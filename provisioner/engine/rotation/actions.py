@@ -140,7 +140,6 @@ def decision_actions(decisions: list[SecretDecision], have: ExistingApp | None) 
 
 
 def _kind_order() -> list[str]:
-
     return [*KIND_ORDER, *(k for k in (RETIRE, ORPHAN) if k not in KIND_ORDER)]
 
 

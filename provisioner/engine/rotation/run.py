@@ -313,7 +313,6 @@ class StatusOutcome:
 
 async def read_in(target: Target, loaded: list[LoadedApp]) -> tuple[TenantState, datetime]:
     """One tenant's state and Graph's clock, for ``status``."""
-
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
         return state, state.server_time or await graph_now(client)
