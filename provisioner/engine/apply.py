@@ -48,7 +48,7 @@ from provisioner.graph import trace
 from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request, relative_url
 from provisioner.graph.bodies import application_body, service_principal_body
 from provisioner.graph.consent import scope_string
-from provisioner.graph.errors import error_code, error_message, error_status, graph_errors
+from provisioner.graph.failures import error_code, error_message, error_status, graph_errors
 from provisioner.graph.retry import RetryPolicy, is_replication_lag
 from provisioner.graph.state import graph_time, odata_quote
 from provisioner.model.connections import MintedSecret

@@ -39,7 +39,7 @@ from provisioner.engine.planner import Action, Change, Plan
 from provisioner.engine.prune import delete_action, run_deletions
 from provisioner.engine.targeting import open_target
 from provisioner.graph.connect import graph_client
-from provisioner.graph.errors import graph_errors
+from provisioner.graph.failures import graph_errors
 from provisioner.graph.inventory import applications_matching, deleted_applications, restore_deleted
 from provisioner.graph.state import chunked, in_filter, odata_quote
 from provisioner.model.adoption import resolve

@@ -29,7 +29,7 @@ from provisioner.engine.loading import load_manifests
 from provisioner.engine.options import RunOptions
 from provisioner.engine.targeting import open_target
 from provisioner.graph.connect import graph_client, make_credential
-from provisioner.graph.errors import credential_error, graph_errors
+from provisioner.graph.failures import credential_error, graph_errors
 from provisioner.graph.least_privilege import minimal_set, missing, needs_for_apps
 from provisioner.model.catalog import GRAPH_APP_ID
 

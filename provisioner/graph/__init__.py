@@ -4,7 +4,7 @@
 * :mod:`.connect` — ``graph_client(target)``: credential + GraphServiceClient.
 * :mod:`.state` — ``read_state(client, apps)``: what the tenant holds, as dataclasses.
 * :mod:`.bodies` — desired state -> SDK request bodies.
-* :mod:`.errors` / :mod:`.retry` / :mod:`.http_retry` — one-line errors (a 403 names the missing
+* :mod:`.failures` / :mod:`.retry` / :mod:`.http_retry` — one-line errors (a 403 names the missing
   permission, :mod:`.least_privilege`); bounded, reported retries of throttling, outages and
   replication lag (:mod:`.trace` carries the current action to the messages).
 

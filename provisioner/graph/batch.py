@@ -173,7 +173,7 @@ class Outcome:
         return self.error is None and self.status < 400
 
     def result(self) -> Any:
-        """The decoded body; raises the error (mapped by :func:`~provisioner.graph.errors.graph_errors`)."""
+        """The decoded body; raises the error (mapped by :func:`~provisioner.graph.failures.graph_errors`)."""
         if self.error is not None:
             raise self.error
         return self.value
@@ -185,7 +185,7 @@ class Outcome:
         error per item this way instead of raising on the first.
         """
         from provisioner.core.errors import GraphError, ProvisionerError
-        from provisioner.graph.errors import graph_errors
+        from provisioner.graph.failures import graph_errors
 
         try:
             async with graph_errors(action):

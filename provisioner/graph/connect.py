@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from provisioner.core.errors import CredentialError
 from provisioner.core.progress import print_progress
-from provisioner.graph.errors import graph_errors
+from provisioner.graph.failures import graph_errors
 from provisioner.graph.target import Target
 
 if TYPE_CHECKING:

@@ -21,7 +21,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING
 from uuid import UUID
 
-from provisioner.graph.errors import error_message, error_status
+from provisioner.graph.failures import error_message, error_status
 from provisioner.model.tenant import ALL_PRINCIPALS
 
 if TYPE_CHECKING:

@@ -92,7 +92,7 @@ async def list_batched(
     built by the SDK's request builder and decoded into the same SDK models its
     ``get`` returns; later pages (``@odata.nextLink``, rare at ``$top=999``) are
     followed one request at a time. A failed query raises its error (callers
-    map it with :func:`~provisioner.graph.errors.graph_errors`).
+    map it with :func:`~provisioner.graph.failures.graph_errors`).
     """
     from kiota_abstractions.base_request_configuration import RequestConfiguration
 
@@ -127,7 +127,7 @@ async def applications_matching(
     client: GraphServiceClient, filters: Sequence[str | None]
 ) -> list[list[ExistingApp]]:
     """Applications per OData filter (``None``: all), the queries sharing ``$batch`` round trips."""
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     queries: list[tuple[Any, str, dict[str, Any]]] = []
     for flt in filters:
@@ -167,7 +167,7 @@ async def select_applications(
 
 async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_id: str | None) -> Inventory:
     """Fill in service principals, admin consent and the resources the apps request (3 rounds)."""
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     async with graph_errors("read service principals and consent"):
         # -- round 1: client service principals + resources named in requiredResourceAccess
@@ -236,7 +236,7 @@ def _utc(value: datetime | None) -> datetime | None:
 
 async def deleted_applications(client: GraphServiceClient) -> list[DeletedApp]:
     """Soft-deleted applications (restorable for 30 days), newest deletion first."""
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     builder = client.directory.deleted_items.graph_application
     async with graph_errors("list deleted applications"):
@@ -272,7 +272,7 @@ async def delete_application(client: GraphServiceClient, object_id: str) -> bool
     with it); False when it was already gone."""
     from kiota_abstractions.api_error import APIError
 
-    from provisioner.graph.errors import error_status
+    from provisioner.graph.failures import error_status
 
     try:
         await client.applications.by_application_id(object_id).delete()

@@ -5,7 +5,7 @@ One table serves three purposes:
 * ``provisioner doctor`` compares a credential's roles (app-only) or scopes
   (delegated) with what the manifests need (:func:`needs_for_apps`);
 * a 403 from Graph becomes a one-line error naming the missing permission
-  (:func:`need_for_request`, used by :func:`provisioner.graph.errors.graph_error`);
+  (:func:`need_for_request`, used by :func:`provisioner.graph.failures.graph_error`);
 * docs/reliability.md lists the minimal set per feature, and an emulator test
   per row proves it with a caller holding exactly that permission.
 

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 from uuid import UUID
 
 from provisioner.core.errors import GraphError
-from provisioner.graph.errors import error_status
+from provisioner.graph.failures import error_status
 from provisioner.model.connections import MintedSecret
 
 if TYPE_CHECKING:

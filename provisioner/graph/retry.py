@@ -47,7 +47,7 @@ from typing import TypeVar
 
 from provisioner.core import settings
 from provisioner.core.errors import ProvisionerError
-from provisioner.graph.errors import error_message, error_status
+from provisioner.graph.failures import error_message, error_status
 
 T = TypeVar("T")
 Report = Callable[[str], None]

@@ -54,7 +54,7 @@ async def graph_now(client: Any) -> datetime:
     from kiota_abstractions.base_request_configuration import RequestConfiguration
     from kiota_http.middleware.options import HeadersInspectionHandlerOption
 
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     option = HeadersInspectionHandlerOption(inspect_response_headers=True)
     builder = client.applications

@@ -364,7 +364,7 @@ async def read_state(
     ``per_client_threshold`` forces the grant/assignment strategy (tests); by
     default per-client reads are used while they need fewer requests.
     """
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     async with graph_errors("read tenant state"):
         return await _read_state(client, apps, tenant_id, per_client_threshold)

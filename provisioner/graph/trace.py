@@ -1,11 +1,11 @@
 """What the tool is doing right now, for messages written far from where the work is decided.
 
 The HTTP retry layer (:mod:`provisioner.graph.retry`) sees URLs, not intent;
-the error mapper (:mod:`provisioner.graph.errors`) sees an exception, not the
+the error mapper (:mod:`provisioner.graph.failures`) sees an exception, not the
 request that caused it. Two context variables bridge that gap without
 threading extra arguments through the SDK:
 
-* :data:`current_action` — set by :func:`provisioner.graph.errors.graph_errors`
+* :data:`current_action` — set by :func:`provisioner.graph.failures.graph_errors`
   ("logistics-ops: create service principal"), read when a wait is reported;
 * :data:`refusals` — a list (installed by ``graph_errors``) to which the retry
   layer appends the method and path of every request Graph refused with 403;

@@ -2,7 +2,7 @@
 
 Plain modules, no CLI: :mod:`pkce` and :mod:`loopback` for the browser leg of the
 authorization-code flow, :mod:`token_client` for the v2.0 token endpoint (retries,
-AADSTS codes mapped to the typed errors of :mod:`errors`), :mod:`token_file` for the
+AADSTS codes mapped to the typed errors of :mod:`token_errors`), :mod:`token_file` for the
 refresh-token file connector products read, :mod:`client_config` for what a run
 needs from the connection file, :mod:`authorize_flow` and :mod:`verify` for the two
 commands' logic.

@@ -26,11 +26,11 @@ from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
 from provisioner.model.redirects import normalize
 from provisioner.oauth.client_config import ClientConfig
-from provisioner.oauth.errors import AuthorizationFailed
 from provisioner.oauth.loopback import LoopbackListener, RegisteredLoopback, choose_redirect
 from provisioner.oauth.pkce import PkcePair, new_state
 from provisioner.oauth.scopes import group_scopes
 from provisioner.oauth.token_client import TokenClient
+from provisioner.oauth.token_errors import AuthorizationFailed
 from provisioner.oauth.token_file import build_token_file, write_token_file
 
 DEFAULT_TIMEOUT_SECONDS = 300.0

@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit, urlunsplit
 from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
 from provisioner.model.redirects import LOOPBACK_HOSTS
-from provisioner.oauth.errors import AuthorizationFailed
+from provisioner.oauth.token_errors import AuthorizationFailed
 
 Platform = Literal["web", "public_client"]
 SUGGESTED_URI = "http://localhost:8400/callback"

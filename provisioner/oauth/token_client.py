@@ -5,7 +5,7 @@ waits (1, 2, 4, 8, 16 s), never shorter than the server's ``Retry-After`` (secon
 an HTTP date) and never longer than :data:`MAX_WAIT_SECONDS` - what scenario 2's ETL
 tool does, and what Microsoft asks clients to do. Everything else is answered at once.
 
-Errors: an OAuth error body becomes a :class:`~provisioner.oauth.errors.TokenError`
+Errors: an OAuth error body becomes a :class:`~provisioner.oauth.token_errors.TokenError`
 subclass chosen by the AADSTS number (the ``error`` string alone cannot tell a revoked
 refresh token from an expired one); the message is one line and says what to run.
 Request bodies (secrets, codes, refresh tokens) never reach a message or log.
@@ -22,7 +22,7 @@ from typing import Any, Literal
 
 import httpx
 
-from provisioner.oauth.errors import (
+from provisioner.oauth.token_errors import (
     ClientNotFound,
     ConsentMissing,
     RefreshTokenExpired,

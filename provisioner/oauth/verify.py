@@ -15,7 +15,7 @@ Per app, with the connection file's values:
 
 JWT claims are decoded without checking the signature: the token came straight from the
 token endpoint over TLS, and only the claims are of interest. Failures are typed
-(:mod:`provisioner.oauth.errors`) and end up as one-line, actionable rows; no token or secret
+(:mod:`provisioner.oauth.token_errors`) and end up as one-line, actionable rows; no token or secret
 value is ever part of a report.
 """
 
@@ -32,9 +32,9 @@ from provisioner.core.errors import ProvisionerError
 from provisioner.manifest.loader import LoadedApp
 from provisioner.model.connections import MICROSOFT_GRAPH, OIDC_SCOPES, Resource, resolve_resource
 from provisioner.oauth.client_config import ClientConfig
-from provisioner.oauth.errors import TokenError, TokenInvalidated
 from provisioner.oauth.loopback import choose_redirect
 from provisioner.oauth.token_client import TokenClient
+from provisioner.oauth.token_errors import TokenError, TokenInvalidated
 from provisioner.oauth.token_file import build_token_file, read_token_file, write_token_file
 
 Status = Literal["ok", "gap", "error", "skipped"]

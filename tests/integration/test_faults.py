@@ -92,7 +92,7 @@ def test_5xx_are_retried_within_bounds_and_reported(
 ) -> None:
     from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
     from provisioner.graph.retry import RetryStats
 
     target = target_for(tmp_emulator, tmp_emulator.tenant)
@@ -123,7 +123,7 @@ def test_retry_after_above_the_cap_is_not_waited_for(
 ) -> None:
     from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     target = target_for(tmp_emulator, tmp_emulator.tenant)
     monkeypatch.setenv("PROVISIONER_RETRY_MAX_WAIT", "5")
@@ -142,7 +142,7 @@ def test_gateway_timeout_never_replays_add_password(tmp_emulator: Any) -> None:
     """504 may mean "executed, answer lost": a second addPassword would mint a secret nobody holds."""
     from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
     from provisioner.graph.passwords import add_password
 
     target = target_for(tmp_emulator, tmp_emulator.tenant)
@@ -171,7 +171,7 @@ def test_connection_failures_are_retried_then_reported(
 ) -> None:
     from provisioner.core.errors import GraphError
     from provisioner.graph.connect import graph_client
-    from provisioner.graph.errors import graph_errors
+    from provisioner.graph.failures import graph_errors
 
     with socket.socket() as sock:  # a port nobody listens on
         sock.bind(("127.0.0.1", 0))

@@ -10,7 +10,7 @@ from azure.identity import CredentialUnavailableError
 from msgraph.generated.models.o_data_errors.main_error import MainError
 from msgraph.generated.models.o_data_errors.o_data_error import ODataError
 
-from provisioner.graph.errors import credential_error, graph_error
+from provisioner.graph.failures import credential_error, graph_error
 from provisioner.graph.state import chunked, in_filter, odata_quote
 from provisioner.graph.target import target_for_cloud, target_from_emulator
 

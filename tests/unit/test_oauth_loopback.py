@@ -9,7 +9,6 @@ import pytest
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.manifest import LoadedApp, load_text
-from provisioner.oauth.errors import AuthorizationFailed
 from provisioner.oauth.loopback import (
     SUGGESTED_URI,
     LoopbackListener,
@@ -18,6 +17,7 @@ from provisioner.oauth.loopback import (
     is_loopback,
     loopback_redirects,
 )
+from provisioner.oauth.token_errors import AuthorizationFailed
 
 STATE = "expected-state-value"
 
