@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from provisioner.core.errors import CredentialError
-from provisioner.oauth import errors as oauth_errors
+from provisioner.oauth import token_errors as oauth_errors
 from provisioner.oauth.token_client import (
     MAX_WAIT_SECONDS,
     TokenClient,
