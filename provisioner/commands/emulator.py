@@ -54,6 +54,7 @@ def emulator_serve(
     ] = False,
 ) -> None:
     """Serve the emulator over HTTPS and print what a client needs to reach it."""
+    from provisioner.emulator.errors import EmulatorError
     from provisioner.emulator.faults import FaultConfig
     from provisioner.emulator.server import serve
 
@@ -74,4 +75,14 @@ def emulator_serve(
         )
     except ValueError as exc:
         raise ProvisionerError(f"invalid fault option: {exc}") from None
-    serve(host=host, port=port, state_path=state, tenant_id=tenant_id, json_output=json_output, faults=faults)
+    try:
+        serve(
+            host=host,
+            port=port,
+            state_path=state,
+            tenant_id=tenant_id,
+            json_output=json_output,
+            faults=faults,
+        )
+    except EmulatorError as exc:  # the emulator's own error type: one CLI error line, exit code 1
+        raise ProvisionerError(str(exc)) from None

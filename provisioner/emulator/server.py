@@ -29,21 +29,19 @@ import uvicorn
 
 from provisioner.emulator.app import build_app
 from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.errors import EmulatorError
 from provisioner.emulator.faults import FaultConfig
 from provisioner.emulator.identity.tokens import signing_key
 from provisioner.emulator.store import Store
 from provisioner.emulator.tls import ensure_tls_files
-from provisioner.errors import ProvisionerError
 
 if TYPE_CHECKING:
     from provisioner.emulator.seed import TenantInfo
 
+__all__ = ["EmulatorError", "RunningEmulator", "connection_info", "serve", "start_emulator"]
+
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
-
-
-class EmulatorError(ProvisionerError):
-    """The emulator could not start (port in use, unreadable state file, ...)."""
 
 
 class _Server(uvicorn.Server):
