@@ -156,7 +156,7 @@ def first_party(tenant: str, catalog: dict[str, Any]) -> dict[str, Any]:
 def _clean(entry: dict[str, Any], fields: tuple[str, ...], defaults: dict[str, Any]) -> dict[str, Any]:
     out = {field: entry.get(field, defaults.get(field)) for field in fields}
     if out.get("isEnabled") is None:
-        out["isEnabled"] = True  # listed in the live dump, so enabled (catalogue SOURCES.md)
+        out["isEnabled"] = True  # listed in the live dump, so enabled (provisioner/data/SOURCES.md)
     return out
 
 
