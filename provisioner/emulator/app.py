@@ -156,7 +156,7 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
 def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = None) -> Starlette:
     """Compose the emulator. ``graph_routes`` defaults to the Graph layer's ``routes(ctx)``."""
     if graph_routes is None:
-        from provisioner.emulator.graph.responses import routes as make_graph_routes
+        from provisioner.emulator.graph.asgi import routes as make_graph_routes
 
         graph_routes = make_graph_routes(ctx)
     if ctx.faults is None:

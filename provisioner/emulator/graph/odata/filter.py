@@ -2,10 +2,9 @@
 
 Comparison (``eq ne gt ge lt le``), ``in``, ``and``/``or``/``not``,
 ``startswith``/``endswith``/``contains`` and ``any``/``all`` lambdas over
-collections, the subset Graph's directory endpoints accept. The analysis helpers
-let the query layer enforce Graph's rules before anything is evaluated: which
-operators need an advanced query, which properties a filter reads, and whether an
-id equality can narrow the candidates through a store lookup.
+collections, the subset Graph's directory endpoints accept. A syntax error is
+:class:`FilterSyntaxError` (Graph's 400 BadRequest). The query layer inspects the
+tree (:mod:`.analysis`) before it is evaluated (:mod:`.evaluate`).
 """
 
 from __future__ import annotations

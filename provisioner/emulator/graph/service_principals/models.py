@@ -16,7 +16,8 @@ from typing import Any
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph import app_role_assignments, grants, replication
+from provisioner.emulator.graph import replication
+from provisioner.emulator.graph.app_role_assignments import models as app_role_assignments
 from provisioner.emulator.graph.errors import (
     GraphError,
     bad_request,
@@ -26,6 +27,7 @@ from provisioner.emulator.graph.errors import (
     unknown_property,
 )
 from provisioner.emulator.graph.ids import is_guid, new_id
+from provisioner.emulator.graph.oauth2_permission_grants import models as grants
 
 KIND = "servicePrincipals"
 DELETED_KIND = "deletedServicePrincipals"
