@@ -24,7 +24,7 @@ __all__ = ["EmulatorError", "RunningEmulator", "start_emulator"]
 
 def __getattr__(name: str) -> Any:
     if name in ("RunningEmulator", "start_emulator"):
-        from provisioner.emulator import server
+        from provisioner.emulator.server import RunningEmulator, start_emulator
 
-        return getattr(server, name)
+        return {"RunningEmulator": RunningEmulator, "start_emulator": start_emulator}[name]
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,95 @@
+"""Admin routes under ``/_emulator``: the hooks tests and the benchmark drive from outside the process.
+
+Move the clock, read and reset request counters, create and list tenants (with
+their bootstrap admin credentials), switch fault injection on and off, and a
+health probe. They are the emulator's own API, not Microsoft's: errors are a
+plain ``{"error": {"code", "message"}}`` body.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import BaseRoute, Route
+
+from provisioner.emulator.clock import iso
+from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.faults import FaultConfig
+
+
+async def _json_body(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    if not raw.strip():
+        return {}
+    data = json.loads(raw)
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return data
+
+
+def _bad_request(message: str) -> JSONResponse:
+    return JSONResponse({"error": {"code": "BadRequest", "message": message}}, status_code=400)
+
+
+def tenant_json(info: Any) -> dict[str, Any]:
+    return (
+        dataclasses.asdict(info)
+        if dataclasses.is_dataclass(info) and not isinstance(info, type)
+        else dict(info)
+    )
+
+
+def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
+    async def clock(request: Request) -> Response:
+        if request.method == "POST":
+            try:
+                seconds = (await _json_body(request)).get("advance_seconds", 0)
+                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
+                    raise ValueError("advance_seconds must be a number")
+            except ValueError as exc:
+                return _bad_request(str(exc))
+            ctx.clock.advance(seconds)
+        return JSONResponse({"now": iso(ctx.clock.now()), "offset_seconds": ctx.clock.offset_seconds})
+
+    async def counters(request: Request) -> Response:
+        if request.method == "DELETE":
+            ctx.counters.clear()
+        return JSONResponse(dict(ctx.counters))
+
+    async def tenants(request: Request) -> Response:
+        # Imported when first used: seeding pulls in the whole Graph layer, which build_app can leave out.
+        from provisioner.emulator.seed import ensure_tenant, list_tenants
+
+        if request.method == "GET":
+            return JSONResponse([tenant_json(t) for t in list_tenants(ctx)])
+        try:
+            tenant_id = (await _json_body(request)).get("tenant_id")
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        if tenant_id is not None and not isinstance(tenant_id, str):
+            return _bad_request("tenant_id must be a string")
+        return JSONResponse(tenant_json(ensure_tenant(ctx, tenant_id)))
+
+    async def faults(request: Request) -> Response:
+        if request.method == "PUT":
+            try:
+                ctx.faults = FaultConfig.from_json(await _json_body(request))
+            except (TypeError, ValueError) as exc:
+                return _bad_request(str(exc))
+        config = ctx.faults if isinstance(ctx.faults, FaultConfig) else FaultConfig()
+        return JSONResponse(config.to_json())
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "base_url": ctx.base_url})
+
+    return [
+        Route("/clock", clock, methods=["GET", "POST"]),
+        Route("/counters", counters, methods=["GET", "DELETE"]),
+        Route("/tenants", tenants, methods=["GET", "POST"]),
+        Route("/faults", faults, methods=["GET", "PUT"]),
+        Route("/health", health, methods=["GET"]),
+    ]
