@@ -50,9 +50,9 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
                 seconds = (await _json_body(request)).get("advance_seconds", 0)
                 if isinstance(seconds, bool) or not isinstance(seconds, int | float):
                     raise ValueError("advance_seconds must be a number")
+                ctx.clock.advance(seconds)  # ClockRangeError (a ValueError): out of 1970..9999, unchanged
             except ValueError as exc:
                 return _bad_request(str(exc))
-            ctx.clock.advance(seconds)
         return JSONResponse({"now": iso(ctx.clock.now()), "offset_seconds": ctx.clock.offset_seconds})
 
     async def counters(request: Request) -> Response:
