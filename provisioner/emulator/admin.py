@@ -4,17 +4,27 @@ Move the clock, read and reset request counters, create and list tenants (with
 their bootstrap admin credentials), switch fault injection on and off, and a
 health probe. They are the emulator's own API, not Microsoft's: errors are a
 plain ``{"error": {"code", "message"}}`` body.
+
+``GET /tenants`` hands out every tenant's admin secret and the others can wreck a
+run (move time, fault every request), so each request must carry the emulator's
+admin token, ``Authorization: Bearer <token>``: generated for every emulator start
+(``ctx.admin_token``), printed by ``provisioner emulator serve`` as
+``PROVISIONER_EMULATOR_ADMIN_TOKEN`` and available in-process as
+``RunningEmulator.admin_token``. Without it: 401. Only ``GET /health`` is open: it
+says nothing but "serving", which liveness probes need to know without a secret.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hmac
 import json
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Route
+from starlette.routing import BaseRoute, Route, Router
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
@@ -29,6 +39,68 @@ async def _json_body(request: Request) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise ValueError("expected a JSON object")
     return data
+
+
+ADMIN_TOKEN_ENV = "PROVISIONER_EMULATOR_ADMIN_TOKEN"
+# Paths (below the admin mount) any local caller may GET without the token.
+OPEN_PATHS = frozenset({"/health"})
+_CHALLENGE = 'Bearer realm="provisioner-emulator-admin"'
+
+
+def admin_headers(token: str) -> dict[str, str]:
+    """The header an admin request carries."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+def token_matches(authorization: str, token: str) -> bool:
+    """``Authorization: Bearer <token>`` (scheme case-insensitive), compared in constant time."""
+    scheme, _, presented = authorization.partition(" ")
+    presented = presented.strip()
+    return scheme.lower() == "bearer" and bool(presented) and hmac.compare_digest(presented, token)
+
+
+class AdminGuard:
+    """Answers 401 to any admin request without the admin token, before routing (unknown paths too)."""
+
+    def __init__(self, app: ASGIApp, ctx: EmulatorContext) -> None:
+        self.app = app
+        self.ctx = ctx
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not self._allowed(scope):
+            response = JSONResponse(
+                {
+                    "error": {
+                        "code": "Unauthorized",
+                        "message": "Admin routes need the emulator's admin token: send 'Authorization: Bearer"
+                        f" <token>' with the value of {ADMIN_TOKEN_ENV} printed by 'provisioner emulator"
+                        " serve' (RunningEmulator.admin_token in-process).",
+                    }
+                },
+                status_code=401,
+                headers={"WWW-Authenticate": _CHALLENGE},
+            )
+            await response(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    def _allowed(self, scope: Scope) -> bool:
+        path, root = scope["path"], scope.get("root_path", "")
+        if root and path.startswith(root):  # the mount's prefix (Starlette keeps the full path)
+            path = path[len(root) :]
+        if scope["method"] in ("GET", "HEAD") and path in OPEN_PATHS:
+            return True
+        authorization = ""
+        for name, value in scope.get("headers", []):
+            if name.lower() == b"authorization":
+                authorization = value.decode("latin-1")
+                break
+        return token_matches(authorization, self.ctx.admin_token)
+
+
+def admin_app(ctx: EmulatorContext) -> ASGIApp:
+    """The admin routes behind :class:`AdminGuard`, to mount at ``/_emulator``."""
+    return AdminGuard(Router(routes=admin_routes(ctx)), ctx)
 
 
 def _bad_request(message: str) -> JSONResponse:

@@ -15,7 +15,7 @@ from starlette.middleware import Middleware
 from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from provisioner.emulator.admin import admin_routes
+from provisioner.emulator.admin import admin_app
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.faults import FaultConfig, FaultMiddleware
 from provisioner.emulator.identity.responses import routes as identity_routes
@@ -87,7 +87,7 @@ def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = No
         ctx.faults = FaultConfig()
     return Starlette(
         routes=[
-            Mount(ADMIN_PREFIX, routes=admin_routes(ctx)),
+            Mount(ADMIN_PREFIX, app=admin_app(ctx)),
             Mount(GRAPH_PREFIX, routes=graph_routes),
             *identity_routes(ctx),
         ],

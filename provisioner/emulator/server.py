@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import uvicorn
 
+from provisioner.emulator.admin import ADMIN_TOKEN_ENV, admin_headers
 from provisioner.emulator.app import build_app
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.errors import EmulatorError
@@ -103,6 +104,15 @@ class RunningEmulator:
     def authority(self) -> str:
         return self.base_url
 
+    @property
+    def admin_token(self) -> str:
+        """The bearer token the admin routes (``/_emulator/...``) require; new for every start."""
+        return self.ctx.admin_token
+
+    def admin_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <admin token>"}`` for requests to the admin routes."""
+        return admin_headers(self.ctx.admin_token)
+
     def ssl_context(self) -> ssl.SSLContext:
         """A client SSL context trusting the emulator's CA (e.g. ``httpx.Client(verify=...)``)."""
         return ssl.create_default_context(cafile=str(self.ca_cert_path))
@@ -118,6 +128,7 @@ class RunningEmulator:
             "AZURE_AUTHORITY_HOST": self.authority,
             "PROVISIONER_GRAPH_URL": self.graph_url,
             "PROVISIONER_CA_CERT": ca,
+            ADMIN_TOKEN_ENV: self.admin_token,
         }
 
     def stop(self) -> None:
@@ -282,6 +293,7 @@ def connection_info(emulator: RunningEmulator) -> dict[str, Any]:
         "client_id": tenant.admin_client_id,
         "client_secret": tenant.admin_client_secret,
         "ca_cert": str(emulator.ca_cert_path),
+        "admin_token": emulator.admin_token,
         "env": emulator.env(),
     }
 
