@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ipaddress
 import json
 import shlex
 import shutil
@@ -156,6 +157,25 @@ class RunningEmulator:
         self.stop()
 
 
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); an empty host means every interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind_address(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback address unless asked: tokens, tenants and admin secrets would be reachable."""
+    if not allow_remote and not is_loopback(host):
+        raise EmulatorError(
+            f"refusing to listen on {host!r}: not a loopback address, so other machines could get tokens"
+            " from this emulator; pass --allow-remote (allow_remote=True) to do it anyway"
+        )
+
+
 def _bind(host: str, port: int) -> list[socket.socket]:
     """Listening sockets; for loopback also [::1] on the same port so "localhost" works either way."""
     loopback = host in ("127.0.0.1", "localhost")
@@ -201,15 +221,18 @@ def start_emulator(
     tenant_id: str | None = None,
     data_dir: Path | str | None = None,
     faults: FaultConfig | None = None,
+    allow_remote: bool = False,
 ) -> RunningEmulator:
     """Start an emulator in a background thread and return once it serves HTTPS.
 
     ``state_path`` None keeps state in memory; otherwise state (tenant, apps, secrets,
     signing key) survives restarts and the TLS CA is kept next to it. ``faults`` switches
-    fault injection on from the start (seeding the tenant is never faulted).
+    fault injection on from the start (seeding the tenant is never faulted). ``host``
+    must be a loopback address unless ``allow_remote`` (:class:`EmulatorError` otherwise).
     """
     from provisioner.emulator.seed import ensure_tenant
 
+    check_bind_address(host, allow_remote)
     state = Path(state_path) if state_path is not None else None
     tls_dir, temp_dir = _data_dir(state, data_dir)
     sockets: list[socket.socket] = []
@@ -317,10 +340,16 @@ def serve(
     json_output: bool = False,
     *,
     out: TextIO | None = None,
+    err: TextIO | None = None,
     faults: FaultConfig | None = None,
+    allow_remote: bool = False,
 ) -> None:
-    """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving."""
+    """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving.
+
+    A non-loopback ``host`` needs ``allow_remote`` and then costs a one-line warning on ``err``.
+    """
     stream = out or sys.stdout
+    check_bind_address(host, allow_remote)
     stop = threading.Event()
     previous: dict[int, Any] = {}
 
@@ -333,8 +362,20 @@ def serve(
             previous[sig] = signal.signal(sig, request_stop)
     try:
         with start_emulator(
-            host=host, port=port, state_path=state_path, tenant_id=tenant_id, faults=faults
+            host=host,
+            port=port,
+            state_path=state_path,
+            tenant_id=tenant_id,
+            faults=faults,
+            allow_remote=allow_remote,
         ) as emulator:
+            if not is_loopback(host):
+                warnings = err or sys.stderr
+                warnings.write(
+                    f"warning: the emulator listens on {host!r}, not only on loopback: whoever reaches its"
+                    " port can get tokens for its tenants (the admin routes still need the admin token)\n"
+                )
+                warnings.flush()
             if json_output:
                 stream.write(json.dumps(connection_info(emulator)) + "\n")
             else:

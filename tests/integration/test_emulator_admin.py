@@ -1,5 +1,5 @@
-"""The emulator's own controls are not for anyone on the machine: admin routes need the admin token,
-and the movable clock stays in range."""
+"""The emulator's own controls are not for anyone on the machine or the network: admin routes need
+the admin token, the movable clock stays in range, and nothing but loopback is served without asking."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ import httpx
 import pytest
 from oauth_support import client_credentials_form
 
-from provisioner.emulator import RunningEmulator, start_emulator
+from provisioner.emulator import EmulatorError, RunningEmulator, start_emulator
 from provisioner.emulator.clock import LATEST
+from provisioner.emulator.server import is_loopback
 
 ADMIN_CALLS = [
     ("GET", "/_emulator/clock", None),
@@ -141,3 +142,31 @@ def test_the_clock_may_go_right_up_to_the_end_of_year_9999(tmp_emulator: Running
         assert http.post("/_emulator/clock", json={"advance_seconds": 3600}, headers=admin).status_code == 400
         date = parsedate_to_datetime(http.get("/_emulator/health").headers["date"])
         assert (date.year, date.month, date.day) == (9999, 12, 31)
+
+
+# -- bind address -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("127.0.0.2", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("::", False),
+        ("", False),
+        ("192.0.2.10", False),
+        ("emulator.example", False),
+    ],
+)
+def test_loopback_addresses(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_start_emulator_refuses_a_non_loopback_bind(tmp_path: Path) -> None:
+    with pytest.raises(EmulatorError, match=r"refusing to listen on '0\.0\.0\.0'.*--allow-remote"):
+        start_emulator(host="0.0.0.0", data_dir=tmp_path / "tls")
+    assert not (tmp_path / "tls").exists()  # refused before anything was created

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import signal
 import socket
 import subprocess
@@ -38,6 +39,14 @@ def test_unreadable_state_file_is_one_error_line(tmp_path: Path) -> None:
     assert proc.stdout == ""
 
 
+def test_non_loopback_host_is_refused_without_allow_remote(tmp_path: Path) -> None:
+    proc = run_cli("emulator", "serve", "--host", "0.0.0.0", "--port", "0", cwd=tmp_path, timeout=60)
+    assert proc.returncode == 1, proc.stderr
+    (line,) = _error_lines(proc.stderr)
+    assert line.startswith("error: refusing to listen on '0.0.0.0'") and "--allow-remote" in line
+    assert proc.stdout == "" and not (tmp_path / "emulator-tls").exists()
+
+
 def _serve(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "provisioner", "emulator", "serve", "--port", "0", *args],
@@ -58,6 +67,28 @@ def _stop(process: subprocess.Popen[str]) -> str:
     return stderr
 
 
+def test_allow_remote_serves_with_a_one_line_warning_and_prints_the_admin_token(tmp_path: Path) -> None:
+    process = _serve(tmp_path, "--host", "0.0.0.0", "--allow-remote", "--json")
+    try:
+        assert process.stdout is not None
+        info = json.loads(process.stdout.readline())  # written once serving
+        token = info["admin_token"]
+        assert info["env"]["PROVISIONER_EMULATOR_ADMIN_TOKEN"] == token and len(token) >= 32
+        with httpx.Client(verify=info["ca_cert"], trust_env=False) as http:  # only ever loopback
+            url = f"{info['url']}/_emulator/tenants"
+            assert http.get(url).status_code == 401
+            tenants = http.get(url, headers={"Authorization": f"Bearer {token}"})
+            assert tenants.status_code == 200 and tenants.json()[0]["tenant_id"] == info["tenant_id"]
+        stderr = _stop(process)
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    (warning,) = _error_lines(stderr)
+    assert warning.startswith("warning: the emulator listens on '0.0.0.0'")
+    assert token not in stderr
+
+
 def test_shell_exports_carry_the_admin_token(tmp_path: Path) -> None:
     process = _serve(tmp_path)
     try:
@@ -76,7 +107,7 @@ def test_shell_exports_carry_the_admin_token(tmp_path: Path) -> None:
                 headers={"Authorization": f"Bearer {token}"},
             )
             assert clock.status_code == 200 and clock.json()["offset_seconds"] == 0
-        assert _error_lines(_stop(process)) == []
+        assert _error_lines(_stop(process)) == []  # loopback: no warning
     finally:
         if process.poll() is None:
             process.kill()
