@@ -104,7 +104,10 @@ class Emulator:
             raise SystemExit("bench: the emulator did not start")
         self.info: dict[str, Any] = json.loads(line)
         self.http = httpx.Client(
-            base_url=f"{self.info['url']}/_emulator", verify=self.info["ca_cert"], timeout=60
+            base_url=f"{self.info['url']}/_emulator",
+            verify=self.info["ca_cert"],
+            timeout=60,
+            headers={"Authorization": f"Bearer {self.info['admin_token']}"},
         )
 
     def faults(self, **settings: Any) -> None:

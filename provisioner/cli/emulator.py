@@ -19,6 +19,9 @@ from provisioner.core.errors import ProvisionerError
 @handles_errors
 def emulator_serve(
     host: Annotated[str, typer.Option(help="Address to bind (loopback).")] = "127.0.0.1",
+    allow_remote: Annotated[
+        bool, typer.Option("--allow-remote", help="Allow a non-loopback --host (prints a warning).")
+    ] = False,
     port: Annotated[int, typer.Option(help="HTTPS port (0 picks a free one).")] = 8443,
     state: Annotated[Path | None, typer.Option(help="SQLite file to persist state across restarts.")] = None,
     tenant_id: Annotated[str | None, typer.Option("--tenant-id", help="Tenant ID to create (UUID).")] = None,
@@ -54,6 +57,7 @@ def emulator_serve(
     ] = False,
 ) -> None:
     """Serve the emulator over HTTPS and print what a client needs to reach it."""
+    from provisioner.emulator.errors import EmulatorError
     from provisioner.emulator.faults import FaultConfig
     from provisioner.emulator.server import serve
 
@@ -74,4 +78,15 @@ def emulator_serve(
         )
     except ValueError as exc:
         raise ProvisionerError(f"invalid fault option: {exc}") from None
-    serve(host=host, port=port, state_path=state, tenant_id=tenant_id, json_output=json_output, faults=faults)
+    try:
+        serve(
+            host=host,
+            port=port,
+            state_path=state,
+            tenant_id=tenant_id,
+            json_output=json_output,
+            faults=faults,
+            allow_remote=allow_remote,
+        )
+    except EmulatorError as exc:  # the emulator's own error type: one CLI error line, exit code 1
+        raise ProvisionerError(str(exc)) from None

@@ -1,28 +1,25 @@
 """The emulator's ASGI application: identity at "/", Graph under "/v1.0", admin under "/_emulator".
 
-Admin routes exist for tests and the benchmark, which drive the emulator from
-outside its process: move the clock, read request counters, create tenants,
-switch fault injection on and off.
+The admin routes (:mod:`provisioner.emulator.admin`) exist for tests and the
+benchmark, which drive the emulator from outside its process. The middlewares
+here count requests, stamp every response with the emulator clock's ``Date`` and
+inject faults (:mod:`provisioner.emulator.faults`).
 """
 
 from __future__ import annotations
 
-import dataclasses
-import json
 from email.utils import format_datetime
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
-from starlette.routing import BaseRoute, Mount, Route
+from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from provisioner.emulator.clock import iso
+from provisioner.emulator.admin import admin_app
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.faults import ADMIN_PREFIX, GRAPH_PREFIX, FaultConfig, FaultMiddleware
+from provisioner.emulator.faults import FaultConfig, FaultMiddleware
 from provisioner.emulator.identity.responses import routes as identity_routes
+from provisioner.emulator.paths import ADMIN_PREFIX, GRAPH_PREFIX
 
 TOKEN_SUFFIX = "/oauth2/v2.0/token"
 
@@ -80,90 +77,17 @@ class DateHeaderMiddleware:
         await self.app(scope, receive, send_with_date)
 
 
-async def _json_body(request: Request) -> dict[str, Any]:
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    data = json.loads(raw)
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
-    return data
-
-
-def _bad_request(message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": "BadRequest", "message": message}}, status_code=400)
-
-
-def tenant_json(info: Any) -> dict[str, Any]:
-    return (
-        dataclasses.asdict(info)
-        if dataclasses.is_dataclass(info) and not isinstance(info, type)
-        else dict(info)
-    )
-
-
-def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
-    async def clock(request: Request) -> Response:
-        if request.method == "POST":
-            try:
-                seconds = (await _json_body(request)).get("advance_seconds", 0)
-                if isinstance(seconds, bool) or not isinstance(seconds, int | float):
-                    raise ValueError("advance_seconds must be a number")
-            except ValueError as exc:
-                return _bad_request(str(exc))
-            ctx.clock.advance(seconds)
-        return JSONResponse({"now": iso(ctx.clock.now()), "offset_seconds": ctx.clock.offset_seconds})
-
-    async def counters(request: Request) -> Response:
-        if request.method == "DELETE":
-            ctx.counters.clear()
-        return JSONResponse(dict(ctx.counters))
-
-    async def tenants(request: Request) -> Response:
-        from provisioner.emulator import seed  # the Graph helper's module; imported when first used
-
-        if request.method == "GET":
-            return JSONResponse([tenant_json(t) for t in seed.list_tenants(ctx)])
-        try:
-            tenant_id = (await _json_body(request)).get("tenant_id")
-        except ValueError as exc:
-            return _bad_request(str(exc))
-        if tenant_id is not None and not isinstance(tenant_id, str):
-            return _bad_request("tenant_id must be a string")
-        return JSONResponse(tenant_json(seed.ensure_tenant(ctx, tenant_id)))
-
-    async def faults(request: Request) -> Response:
-        if request.method == "PUT":
-            try:
-                ctx.faults = FaultConfig.from_json(await _json_body(request))
-            except (TypeError, ValueError) as exc:
-                return _bad_request(str(exc))
-        config = ctx.faults if isinstance(ctx.faults, FaultConfig) else FaultConfig()
-        return JSONResponse(config.to_json())
-
-    async def health(request: Request) -> Response:
-        return JSONResponse({"status": "ok", "base_url": ctx.base_url})
-
-    return [
-        Route("/clock", clock, methods=["GET", "POST"]),
-        Route("/counters", counters, methods=["GET", "DELETE"]),
-        Route("/tenants", tenants, methods=["GET", "POST"]),
-        Route("/faults", faults, methods=["GET", "PUT"]),
-        Route("/health", health, methods=["GET"]),
-    ]
-
-
 def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = None) -> Starlette:
     """Compose the emulator. ``graph_routes`` defaults to the Graph layer's ``routes(ctx)``."""
     if graph_routes is None:
-        from provisioner.emulator.graph.responses import routes as make_graph_routes
+        from provisioner.emulator.graph.asgi import routes as make_graph_routes
 
         graph_routes = make_graph_routes(ctx)
     if ctx.faults is None:
         ctx.faults = FaultConfig()
     return Starlette(
         routes=[
-            Mount(ADMIN_PREFIX, routes=admin_routes(ctx)),
+            Mount(ADMIN_PREFIX, app=admin_app(ctx)),
             Mount(GRAPH_PREFIX, routes=graph_routes),
             *identity_routes(ctx),
         ],

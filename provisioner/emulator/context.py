@@ -6,6 +6,7 @@ several emulators side by side in tests.
 
 from __future__ import annotations
 
+import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +24,9 @@ class EmulatorContext:
     faults: Any = None
     # Counters the benchmark and tests read: {"graph_requests": n, "token_requests": n, ...}.
     counters: dict[str, int] = field(default_factory=dict)
+    # Bearer token the admin routes (/_emulator/...) require; new for every emulator started.
+    # repr=False: like a client secret, it must never reach logs or test output.
+    admin_token: str = field(default_factory=lambda: secrets.token_urlsafe(32), repr=False)
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

@@ -39,10 +39,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.paths import ADMIN_PREFIX, BATCH_PATH, GRAPH_PREFIX
 
-ADMIN_PREFIX = "/_emulator"
-GRAPH_PREFIX = "/v1.0"
-BATCH_PATH = GRAPH_PREFIX + "/$batch"
 _UNKNOWN_CALLER = "-"
 
 

@@ -17,16 +17,16 @@ from typing import Any
 from provisioner.data import CatalogName, load_catalog
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph import (
-    app_role_assignments,
-    applications,
-    organization,
-    replication,
-    service_principals,
-    users,
-)
+from provisioner.emulator.graph import replication
+from provisioner.emulator.graph.app_role_assignments import models as app_role_assignments
+from provisioner.emulator.graph.applications import credentials as application_credentials
+from provisioner.emulator.graph.applications import models as applications
+from provisioner.emulator.graph.envelopes import public
 from provisioner.emulator.graph.ids import new_id
-from provisioner.emulator.graph.routing import public
+from provisioner.emulator.graph.mail import models as mail
+from provisioner.emulator.graph.organization import models as organization
+from provisioner.emulator.graph.service_principals import models as service_principals
+from provisioner.emulator.graph.users import models as users
 from provisioner.emulator.store import GLOBAL
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -140,7 +140,7 @@ def _create_tenant(ctx: EmulatorContext, tenant_id: str) -> None:
         },
         owner_id=admin["id"],
     )
-    credential = applications.add_password(ctx, tenant_id, app, {"displayName": "bootstrap"})
+    credential = application_credentials.add_password(ctx, tenant_id, app, {"displayName": "bootstrap"})
     sp = service_principals.create(ctx, tenant_id, {"appId": app["appId"]}, owner_id=admin["id"])
     for name in BOOTSTRAP_ROLES:
         app_role_assignments.create(
@@ -171,7 +171,7 @@ def _seed_mail(ctx: EmulatorContext, tenant_id: str, admin: dict[str, Any], memb
     )
     for owner, other in ((admin, member), (member, admin)):
         for index, (subject, content) in enumerate(samples):
-            message = users.new_message(
+            message = mail.new_message(
                 owner,
                 subject=subject,
                 content=content,
@@ -180,4 +180,4 @@ def _seed_mail(ctx: EmulatorContext, tenant_id: str, admin: dict[str, Any], memb
                 received=now - timedelta(hours=index + 1),
                 is_read=index > 0,
             )
-            ctx.store.put(tenant_id, users.MESSAGES, message)
+            ctx.store.put(tenant_id, mail.MESSAGES, message)

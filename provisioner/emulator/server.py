@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import ipaddress
 import json
 import shlex
 import shutil
@@ -27,9 +28,10 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 import uvicorn
 
-from provisioner.core.errors import ProvisionerError
+from provisioner.emulator.admin import ADMIN_TOKEN_ENV, admin_headers
 from provisioner.emulator.app import build_app
 from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.errors import EmulatorError
 from provisioner.emulator.faults import FaultConfig
 from provisioner.emulator.identity.tokens import signing_key
 from provisioner.emulator.store import Store
@@ -38,12 +40,10 @@ from provisioner.emulator.tls import ensure_tls_files
 if TYPE_CHECKING:
     from provisioner.emulator.seed import TenantInfo
 
+__all__ = ["EmulatorError", "RunningEmulator", "connection_info", "serve", "start_emulator"]
+
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 5.0
-
-
-class EmulatorError(ProvisionerError):
-    """The emulator could not start (port in use, unreadable state file, ...)."""
 
 
 class _Server(uvicorn.Server):
@@ -105,6 +105,15 @@ class RunningEmulator:
     def authority(self) -> str:
         return self.base_url
 
+    @property
+    def admin_token(self) -> str:
+        """The bearer token the admin routes (``/_emulator/...``) require; new for every start."""
+        return self.ctx.admin_token
+
+    def admin_headers(self) -> dict[str, str]:
+        """``{"Authorization": "Bearer <admin token>"}`` for requests to the admin routes."""
+        return admin_headers(self.ctx.admin_token)
+
     def ssl_context(self) -> ssl.SSLContext:
         """A client SSL context trusting the emulator's CA (e.g. ``httpx.Client(verify=...)``)."""
         return ssl.create_default_context(cafile=str(self.ca_cert_path))
@@ -120,6 +129,7 @@ class RunningEmulator:
             "AZURE_AUTHORITY_HOST": self.authority,
             "PROVISIONER_GRAPH_URL": self.graph_url,
             "PROVISIONER_CA_CERT": ca,
+            ADMIN_TOKEN_ENV: self.admin_token,
         }
 
     def stop(self) -> None:
@@ -145,6 +155,25 @@ class RunningEmulator:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         self.stop()
+
+
+def is_loopback(host: str) -> bool:
+    """``localhost`` or a loopback address (127.0.0.0/8, ::1); an empty host means every interface."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_bind_address(host: str, allow_remote: bool) -> None:
+    """Refuse a non-loopback address unless asked: tokens, tenants and admin secrets would be reachable."""
+    if not allow_remote and not is_loopback(host):
+        raise EmulatorError(
+            f"refusing to listen on {host!r}: not a loopback address, so other machines could get tokens"
+            " from this emulator; pass --allow-remote (allow_remote=True) to do it anyway"
+        )
 
 
 def _bind(host: str, port: int) -> list[socket.socket]:
@@ -192,15 +221,18 @@ def start_emulator(
     tenant_id: str | None = None,
     data_dir: Path | str | None = None,
     faults: FaultConfig | None = None,
+    allow_remote: bool = False,
 ) -> RunningEmulator:
     """Start an emulator in a background thread and return once it serves HTTPS.
 
     ``state_path`` None keeps state in memory; otherwise state (tenant, apps, secrets,
     signing key) survives restarts and the TLS CA is kept next to it. ``faults`` switches
-    fault injection on from the start (seeding the tenant is never faulted).
+    fault injection on from the start (seeding the tenant is never faulted). ``host``
+    must be a loopback address unless ``allow_remote`` (:class:`EmulatorError` otherwise).
     """
     from provisioner.emulator.seed import ensure_tenant
 
+    check_bind_address(host, allow_remote)
     state = Path(state_path) if state_path is not None else None
     tls_dir, temp_dir = _data_dir(state, data_dir)
     sockets: list[socket.socket] = []
@@ -276,6 +308,7 @@ def connection_info(emulator: RunningEmulator) -> dict[str, Any]:
     """What ``serve --json`` prints: the connection values plus the environment block."""
     tenant = emulator.tenant
     return {
+        "schema_version": 1,  # the shape of this document, as every --json output of the CLI carries
         "url": emulator.base_url,
         "graph_url": emulator.graph_url,
         "authority": emulator.authority,
@@ -284,6 +317,7 @@ def connection_info(emulator: RunningEmulator) -> dict[str, Any]:
         "client_id": tenant.admin_client_id,
         "client_secret": tenant.admin_client_secret,
         "ca_cert": str(emulator.ca_cert_path),
+        "admin_token": emulator.admin_token,
         "env": emulator.env(),
     }
 
@@ -307,10 +341,16 @@ def serve(
     json_output: bool = False,
     *,
     out: TextIO | None = None,
+    err: TextIO | None = None,
     faults: FaultConfig | None = None,
+    allow_remote: bool = False,
 ) -> None:
-    """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving."""
+    """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving.
+
+    A non-loopback ``host`` needs ``allow_remote`` and then costs a one-line warning on ``err``.
+    """
     stream = out or sys.stdout
+    check_bind_address(host, allow_remote)
     stop = threading.Event()
     previous: dict[int, Any] = {}
 
@@ -323,8 +363,20 @@ def serve(
             previous[sig] = signal.signal(sig, request_stop)
     try:
         with start_emulator(
-            host=host, port=port, state_path=state_path, tenant_id=tenant_id, faults=faults
+            host=host,
+            port=port,
+            state_path=state_path,
+            tenant_id=tenant_id,
+            faults=faults,
+            allow_remote=allow_remote,
         ) as emulator:
+            if not is_loopback(host):
+                warnings = err or sys.stderr
+                warnings.write(
+                    f"warning: the emulator listens on {host!r}, not only on loopback: whoever reaches its"
+                    " port can get tokens for its tenants (the admin routes still need the admin token)\n"
+                )
+                warnings.flush()
             if json_output:
                 stream.write(json.dumps(connection_info(emulator)) + "\n")
             else:

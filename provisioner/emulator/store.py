@@ -15,15 +15,15 @@ The pseudo-tenant ``"*"`` holds workplace-wide records (kind ``tenants``).
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from provisioner.emulator.files import create_private_file, private_directory
 
 GLOBAL = "*"
 
@@ -100,11 +100,10 @@ class Store:
     def __init__(self, path: Path | str | None = None) -> None:
         self.path = Path(path) if path else None
         if self.path:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            # The state holds the bootstrap admin's secret: private from the first byte (SQLite
-            # gives its -wal/-shm files the database file's mode).
-            with contextlib.suppress(FileExistsError):
-                os.close(os.open(self.path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+            private_directory(self.path.parent)
+            # The state holds the bootstrap admin's secret: private from the first byte, whatever the
+            # umask (SQLite gives its -wal/-shm files the database file's mode).
+            create_private_file(self.path)
         # check_same_thread=False: the server thread writes, tests may read.
         self._db = sqlite3.connect(
             str(self.path) if self.path else ":memory:", check_same_thread=False, isolation_level=None

@@ -5,13 +5,13 @@ wants an https authority), so the emulator serves TLS. Clients trust the CA PEM
 (``verify=`` / ``connection_verify=`` / ``REQUESTS_CA_BUNDLE``); the CA and the server
 key live in a data directory and are reused while valid, so a CA a developer
 exported once keeps working across restarts. ECDSA P-256 keys: generation is
-instant, which keeps emulator start-up well under a second.
+instant, which keeps emulator start-up well under a second. A folder created here
+is 0700 and every file 0600 (:mod:`provisioner.emulator.files`).
 """
 
 from __future__ import annotations
 
 import ipaddress
-import os
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -21,6 +21,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from provisioner.emulator.files import private_directory, write_private_file
 
 CA_FILE = "ca.pem"
 CA_KEY_FILE = "ca-key.pem"
@@ -52,23 +54,22 @@ def ensure_tls_files(data_dir: Path | str) -> TlsFiles:
     A still-valid CA is always kept (clients trust it); only the server
     certificate is re-issued when it expires or lacks a required name.
     """
-    directory = Path(data_dir)
-    directory.mkdir(parents=True, exist_ok=True)
+    directory = private_directory(Path(data_dir))
     files = TlsFiles(directory / CA_FILE, directory / SERVER_FILE, directory / SERVER_KEY_FILE)
     now = datetime.now(UTC)
 
     ca = _load_ca(directory, now)
     if ca is None:
         ca = _create_ca(now)
-        _write(directory / CA_KEY_FILE, _key_pem(ca[1]), private=True)
-        _write(files.ca_cert, ca[0].public_bytes(serialization.Encoding.PEM))
+        write_private_file(directory / CA_KEY_FILE, _key_pem(ca[1]))
+        write_private_file(files.ca_cert, ca[0].public_bytes(serialization.Encoding.PEM))
         _remove(files.server_cert)
     ca_cert, ca_key = ca
 
     if not _server_cert_usable(files, ca_cert, now):
         cert, key = _create_server_cert(ca_cert, ca_key, now)
-        _write(files.server_key, _key_pem(key), private=True)
-        _write(files.server_cert, cert.public_bytes(serialization.Encoding.PEM))
+        write_private_file(files.server_key, _key_pem(key))
+        write_private_file(files.server_cert, cert.public_bytes(serialization.Encoding.PEM))
     return files
 
 
@@ -196,15 +197,6 @@ def _key_pem(key: ec.EllipticCurvePrivateKey) -> bytes:
     return key.private_bytes(
         serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
     )
-
-
-def _write(path: Path, data: bytes, *, private: bool = False) -> None:
-    """Write atomically (a concurrent reader never sees half a PEM); keys are owner-only."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600 if private else 0o644)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(data)
-    os.replace(tmp, path)
 
 
 def _remove(path: Path) -> None:

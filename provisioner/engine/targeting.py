@@ -96,7 +96,8 @@ def start_embedded_emulator(state_dir: Path, tenant_id: str | None = None) -> An
     in ``state_dir/emulator.port``; when it is taken (another run is using it), any
     free port will do and becomes the new remembered one.
     """
-    from provisioner.emulator.server import EmulatorError, start_emulator
+    from provisioner.emulator.errors import EmulatorError
+    from provisioner.emulator.server import start_emulator
 
     port_file = state_dir / "emulator.port"
     try:
@@ -105,11 +106,14 @@ def start_embedded_emulator(state_dir: Path, tenant_id: str | None = None) -> An
         port = 0
     state_path = state_dir / "emulator.db"
     try:
-        running = start_emulator(port=port, state_path=state_path, tenant_id=tenant_id)
-    except EmulatorError:
-        if port == 0:
-            raise
-        running = start_emulator(port=0, state_path=state_path, tenant_id=tenant_id)
+        try:
+            running = start_emulator(port=port, state_path=state_path, tenant_id=tenant_id)
+        except EmulatorError:
+            if port == 0:
+                raise
+            running = start_emulator(port=0, state_path=state_path, tenant_id=tenant_id)
+    except EmulatorError as exc:  # the emulator's own error type becomes the tool's one-line error
+        raise ProvisionerError(f"the embedded emulator could not start: {exc}") from None
     if running.port != port:
         port_file.write_text(f"{running.port}\n")
     return running

@@ -214,7 +214,9 @@ def revoke_sessions(emulator: RunningEmulator, upn: str) -> None:
 def advance_clock(emulator: RunningEmulator, *, days: int = 0, seconds: int = 0) -> None:
     with httpx.Client(verify=emulator.ssl_context(), trust_env=False) as http:
         response = http.post(
-            f"{emulator.base_url}/_emulator/clock", json={"advance_seconds": days * 86400 + seconds}
+            f"{emulator.base_url}/_emulator/clock",
+            json={"advance_seconds": days * 86400 + seconds},
+            headers=emulator.admin_headers(),
         )
         assert response.status_code == 200, response.text
 
@@ -483,6 +485,7 @@ def test_token_requests_retry_through_throttling(tmp_emulator: RunningEmulator) 
         http.put(
             f"{tmp_emulator.base_url}/_emulator/faults",
             json={"error_rate": 0.2, "seed": 11, "include_identity": True},
+            headers=tmp_emulator.admin_headers(),
         ).raise_for_status()
     tenant = tmp_emulator.tenant
     token_url = f"{tmp_emulator.authority}/{tenant.tenant_id}/oauth2/v2.0/token"

@@ -637,34 +637,38 @@ def test_revoked_and_expired_refresh_tokens_are_distinguishable(tmp_emulator: Ru
 
 def test_admin_routes_and_faults(tmp_emulator: RunningEmulator) -> None:
     emulator = tmp_emulator
+    admin = emulator.admin_headers()
     with client(emulator) as http:
         before = emulator.ctx.clock.now()
-        moved = http.post("/_emulator/clock", json={"advance_seconds": 3600}).json()
+        moved = http.post("/_emulator/clock", json={"advance_seconds": 3600}, headers=admin).json()
         assert moved["now"] >= iso(before + timedelta(seconds=3600))
         http.get(f"/{emulator.tenant.tenant_id}/v2.0/.well-known/openid-configuration")
-        counters = http.get("/_emulator/counters").json()
+        counters = http.get("/_emulator/counters", headers=admin).json()
         assert counters["requests"] >= 1
-        second = http.post("/_emulator/tenants", json={}).json()
+        second = http.post("/_emulator/tenants", json={}, headers=admin).json()
         assert second["tenant_id"] == emulator.tenant.tenant_id
         other_id = str(uuid.uuid4())
-        other = http.post("/_emulator/tenants", json={"tenant_id": other_id}).json()
+        other = http.post("/_emulator/tenants", json={"tenant_id": other_id}, headers=admin).json()
         assert other["tenant_id"] == other_id and other["admin_client_secret"]
         token = http.post(
             f"/{other_id}/oauth2/v2.0/token",
             data=client_credentials_form(other["admin_client_id"], other["admin_client_secret"]),
         )
         assert token.status_code == 200
-        assert http.put("/_emulator/faults", json={"error_rate": 1.0, "seed": 1}).status_code == 200
+        assert (
+            http.put("/_emulator/faults", json={"error_rate": 1.0, "seed": 1}, headers=admin).status_code
+            == 200
+        )
         failing = http.get("/v1.0/organization")
         assert failing.status_code == 503 and failing.headers["retry-after"]
-        http.put("/_emulator/faults", json={"throttle_rate_per_s": 0.001, "throttle_burst": 1})
+        http.put("/_emulator/faults", json={"throttle_rate_per_s": 0.001, "throttle_burst": 1}, headers=admin)
         assert http.get("/v1.0/organization").status_code != 429
         throttled = http.get("/v1.0/organization")
         assert throttled.status_code == 429 and int(throttled.headers["retry-after"]) >= 1
         assert throttled.json()["error"]["code"] == "TooManyRequests"
-        assert http.put("/_emulator/faults", json={"bogus": 1}).status_code == 400
-        http.put("/_emulator/faults", json={})
-        token_counter = http.get("/_emulator/counters").json()
+        assert http.put("/_emulator/faults", json={"bogus": 1}, headers=admin).status_code == 400
+        http.put("/_emulator/faults", json={}, headers=admin)
+        token_counter = http.get("/_emulator/counters", headers=admin).json()
         assert token_counter["token_requests"] >= 1 and token_counter["graph_requests"] >= 3
 
 

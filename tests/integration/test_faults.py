@@ -248,7 +248,8 @@ def test_emulator_serve_takes_fault_options(tmp_path: Path) -> None:
         assert proc.stdout is not None
         info = json.loads(proc.stdout.readline())  # printed once serving (and seeded)
         with httpx.Client(verify=info["ca_cert"]) as http:
-            faults = http.get(f"{info['url']}/_emulator/faults").json()
+            admin = {"Authorization": f"Bearer {info['admin_token']}"}
+            faults = http.get(f"{info['url']}/_emulator/faults", headers=admin).json()
             bearer = http.post(
                 f"{info['url']}/{info['tenant_id']}/oauth2/v2.0/token",
                 data={

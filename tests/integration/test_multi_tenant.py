@@ -33,6 +33,7 @@ def second_tenant(emulator: Any) -> dict[str, Any]:
     response = httpx.post(
         f"{emulator.base_url}/_emulator/tenants",
         json={"tenant_id": str(uuid.uuid4())},  # without an id the emulator returns its first tenant
+        headers=emulator.admin_headers(),
         verify=str(emulator.ca_cert_path),
         timeout=30,
     )

@@ -35,6 +35,7 @@ def _second_tenant(emulator: Any) -> dict[str, Any]:
     response = httpx.post(
         f"{emulator.base_url}/_emulator/tenants",
         json={"tenant_id": str(uuid.uuid4())},
+        headers=emulator.admin_headers(),
         verify=str(emulator.ca_cert_path),
         timeout=30,
     )

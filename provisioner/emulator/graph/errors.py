@@ -3,8 +3,8 @@
 Handlers raise :class:`GraphError`; the dispatcher turns it into Graph's
 ``{"error": {"code", "message", "innerError": {...}}}`` body so clients (the
 msgraph-sdk's ``ODataError``, retry middleware, users' scripts) see exactly the
-shape and codes the real service sends. Messages follow the texts Graph uses
-(see shared/data/graph-examples/errors/) so code that matches on them in CI
+shape and codes the real service sends. Messages follow the texts Graph sends
+(the documented examples and real responses) so code that matches on them in CI
 behaves as it would against a real tenant.
 """
 

@@ -12,8 +12,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from provisioner.emulator.graph import app_role_assignments, directory_objects
-from provisioner.emulator.graph.routing import Call, Expander, project, public
+from provisioner.emulator.graph import directory_objects
+from provisioner.emulator.graph.app_role_assignments import models as app_role_assignments
+from provisioner.emulator.graph.envelopes import project, public
+from provisioner.emulator.graph.routing import Call, Expander
 
 MAX_EXPANDED = 20
 APPLICATION = frozenset({"owners"})

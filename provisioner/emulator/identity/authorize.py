@@ -11,15 +11,10 @@ single sign-on and ``prompt=none``.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hashlib
-import hmac
-import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urlsplit
+from urllib.parse import parse_qsl, urlencode
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -50,7 +45,11 @@ from provisioner.emulator.identity.permissions import (
     parse_scopes,
     record_consent,
 )
-from provisioner.emulator.identity.tokens import b64url, signing_key
+from provisioner.emulator.identity.redirect_uris import match_redirect_uri
+from provisioner.emulator.identity.redirect_uris import (
+    redirect_uri_matches as redirect_uri_matches,  # re-export
+)
+from provisioner.emulator.identity.tickets import read_ticket, sign_ticket
 
 SESSION_COOKIE = "emulator_session"
 SESSION_LIFETIME_SECONDS = 24 * 3600
@@ -68,7 +67,6 @@ PARAMS = (
     "prompt",
     "login_hint",
 )
-_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1"})
 _NO_CACHE = {"Cache-Control": "no-store, no-cache", "Pragma": "no-cache"}
 
 
@@ -110,66 +108,6 @@ class Target:
     @property
     def app_name(self) -> str:
         return str(self.app.get("displayName") or self.app["appId"])
-
-
-# -- redirect URIs ---------------------------------------------------------------------------------
-
-
-def _normalise(uri: str) -> tuple[str, str, int | None, str, str]:
-    parts = urlsplit(uri)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port, parts.path or "/", parts.query
-
-
-def redirect_uri_matches(registered: str, requested: str) -> bool:
-    """Exact match, except that the port is ignored for http://localhost and http://127.0.0.1 (reply-url doc)."""
-    if registered == requested:
-        return True
-    try:
-        r, q = _normalise(registered), _normalise(requested)
-    except ValueError:
-        return False
-    if r[0] == q[0] == "http" and r[1] in _LOOPBACK_HOSTS and r[1] == q[1]:
-        return (r[3], r[4]) == (q[3], q[4])
-    return r == q
-
-
-def match_redirect_uri(app: dict[str, Any], requested: str) -> str | None:
-    """The platform ("web", "spa", "publicClient") whose redirectUris contain ``requested``."""
-    for platform in ("web", "spa", "publicClient"):
-        for registered in (app.get(platform) or {}).get("redirectUris") or []:
-            if redirect_uri_matches(registered, requested):
-                return platform
-    return None
-
-
-# -- signed tickets (hidden form field) and session cookie ----------------------------------------
-
-
-def _mac_key(ctx: EmulatorContext) -> bytes:
-    return signing_key(ctx).session_secret
-
-
-def sign_ticket(ctx: EmulatorContext, payload: dict[str, Any], lifetime: int) -> str:
-    body = dict(payload, exp=int(ctx.clock.timestamp()) + lifetime)
-    data = b64url(json.dumps(body, separators=(",", ":")).encode())
-    mac = b64url(hmac.new(_mac_key(ctx), data.encode(), hashlib.sha256).digest())
-    return f"{data}.{mac}"
-
-
-def read_ticket(ctx: EmulatorContext, value: str | None) -> dict[str, Any] | None:
-    if not value or "." not in value:
-        return None
-    data, mac = value.rsplit(".", 1)
-    expected = b64url(hmac.new(_mac_key(ctx), data.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(mac, expected):
-        return None
-    try:
-        body = json.loads(base64.urlsafe_b64decode(data + "=" * (-len(data) % 4)))
-    except (binascii.Error, ValueError):
-        return None
-    if not isinstance(body, dict) or body.get("exp", 0) < ctx.clock.timestamp():
-        return None
-    return body
 
 
 # -- validation -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Client authentication at the token endpoint: client secret (form or HTTP Basic) or certificate.
 
-Secrets are checked against ``application["_secretHashes"]`` (BRIEF contract 3): the
-emulator never stores a secret value. Certificates come from the application's
+Secrets are checked against ``application["_secretHashes"]`` (a SHA-256 per keyId, written by
+the Graph layer when it mints a secret): the emulator never stores a secret value. Certificates come from the application's
 ``keyCredentials`` (base64 DER ``key``) and are matched by the assertion's
 ``x5t`` / ``x5t#S256`` thumbprint, as Entra does.
 """

@@ -1,4 +1,4 @@
-"""Scopes, consent and the permissions that end up in tokens (BRIEF contract 4).
+"""Scopes, consent and the permissions that end up in tokens.
 
 - ``scope`` strings are parsed the way the v2.0 endpoint does: space-separated,
   ``{resource}/{name}`` where the resource is an App ID URI or an appId, bare

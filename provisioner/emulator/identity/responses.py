@@ -1,4 +1,4 @@
-"""HTTP routes of the identity platform, mounted at "/" (BRIEF contract 5).
+"""HTTP routes of the identity platform, mounted at "/" (``/{tenant}/oauth2/v2.0/...``, as Microsoft does).
 
 Thin handlers: parse the request, resolve tenant and client, delegate to
 ``grants`` / ``authorize`` / ``discovery``, render JSON or HTML. Request bodies are

@@ -16,7 +16,8 @@ from typing import Any
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph import app_role_assignments, grants, replication
+from provisioner.emulator.graph import replication
+from provisioner.emulator.graph.app_role_assignments import models as app_role_assignments
 from provisioner.emulator.graph.errors import (
     GraphError,
     bad_request,
@@ -26,8 +27,10 @@ from provisioner.emulator.graph.errors import (
     unknown_property,
 )
 from provisioner.emulator.graph.ids import is_guid, new_id
+from provisioner.emulator.graph.lookups import SERVICE_PRINCIPALS as KIND
+from provisioner.emulator.graph.lookups import find_service_principal as find
+from provisioner.emulator.graph.oauth2_permission_grants import models as grants
 
-KIND = "servicePrincipals"
 DELETED_KIND = "deletedServicePrincipals"
 TYPE_NAME = "microsoft.graph.servicePrincipal"
 RESOURCE = "ServicePrincipal"
@@ -156,37 +159,11 @@ def first_party(tenant: str, catalog: dict[str, Any]) -> dict[str, Any]:
 def _clean(entry: dict[str, Any], fields: tuple[str, ...], defaults: dict[str, Any]) -> dict[str, Any]:
     out = {field: entry.get(field, defaults.get(field)) for field in fields}
     if out.get("isEnabled") is None:
-        out["isEnabled"] = True  # listed in the live dump, so enabled (catalogue SOURCES.md)
+        out["isEnabled"] = True  # listed in the live dump, so enabled (provisioner/data/SOURCES.md)
     return out
 
 
 # --------------------------------------------------------------------------- lookups
-
-
-def find(
-    ctx: EmulatorContext, tenant: str, *, object_id: str | None = None, app_id: str | None = None
-) -> dict[str, Any] | None:
-    """A read-only store view: the first-party resource SPs are too big to copy per request.
-
-    Writers copy first (:func:`update` deep-copies; owner changes thaw a copy).
-    """
-    if object_id is not None:
-        if not is_guid(object_id):
-            raise bad_request(f"Invalid object identifier '{object_id}'.")
-        return ctx.store.view(tenant, KIND, object_id.lower())
-    if app_id is not None:
-        matches = ctx.store.find_views(tenant, KIND, appId=app_id.lower())
-        return matches[0] if matches else None
-    return None
-
-
-def get(
-    ctx: EmulatorContext, tenant: str, *, object_id: str | None = None, app_id: str | None = None
-) -> dict[str, Any]:
-    found = find(ctx, tenant, object_id=object_id, app_id=app_id)
-    if not replication.visible(ctx, found):
-        raise not_found(object_id or app_id or "")
-    return found
 
 
 def _application_for(ctx: EmulatorContext, tenant: str, app_id: str) -> tuple[str, dict[str, Any]] | None:

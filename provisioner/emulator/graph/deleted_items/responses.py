@@ -13,19 +13,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph import applications, service_principals
+from provisioner.emulator.graph.applications import models as applications
+from provisioner.emulator.graph.applications import schema as application_schema
+from provisioner.emulator.graph.applications.credentials import hide_key_material
 from provisioner.emulator.graph.auth import require
+from provisioner.emulator.graph.envelopes import collection_response, project, public
 from provisioner.emulator.graph.errors import bad_request, not_found
 from provisioner.emulator.graph.ids import is_guid
-from provisioner.emulator.graph.routing import (
-    ID,
-    Call,
-    GraphResponse,
-    Router,
-    collection_response,
-    project,
-    public,
-)
+from provisioner.emulator.graph.routing import ID, Call, GraphResponse, Router
+from provisioner.emulator.graph.service_principals import models as service_principals
 
 
 @dataclass(frozen=True)
@@ -43,9 +39,9 @@ class _Bin:
 
 _BINS = (
     _Bin(
-        applications.DELETED_KIND,
-        applications.TYPE_NAME,
-        applications.KNOWN_PROPERTIES,
+        application_schema.DELETED_KIND,
+        application_schema.TYPE_NAME,
+        application_schema.KNOWN_PROPERTIES,
         "applications.read",
         "applications.write",
         applications.restore,
@@ -89,8 +85,8 @@ def _deleted(call: Call) -> tuple[_Bin, dict[str, Any]]:
 
 def _view(bin_: _Bin, obj: dict[str, Any], select: list[str] | None = None) -> dict[str, Any]:
     shown = project(obj, select, type_name=bin_.type_name, known=bin_.known)
-    if bin_.kind == applications.DELETED_KIND:
-        shown = applications.hide_key_material(shown, select)
+    if bin_.kind == application_schema.DELETED_KIND:
+        shown = hide_key_material(shown, select)
     return {"@odata.type": f"#{bin_.type_name}", **shown}
 
 

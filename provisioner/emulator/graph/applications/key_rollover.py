@@ -32,7 +32,8 @@ import jwt
 
 from provisioner.emulator.clock import parse_iso
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph import applications
+from provisioner.emulator.graph.applications.credentials import parse_key_credentials
+from provisioner.emulator.graph.applications.schema import KIND, RESOURCE
 from provisioner.emulator.graph.errors import GraphError, bad_request, invalid_value, unknown_property
 from provisioner.emulator.graph.ids import is_guid
 
@@ -122,7 +123,7 @@ def add_key(ctx: EmulatorContext, tenant: str, app: dict[str, Any], body: dict[s
     verify_proof(ctx, app, body.get("proof"))
     key_type, usage = cred.get("type"), cred.get("usage")
     if key_type not in _USAGE_FOR_TYPE or usage != _USAGE_FOR_TYPE[key_type] or not cred.get("key"):
-        raise invalid_value("keyCredential", applications.RESOURCE)
+        raise invalid_value("keyCredential", RESOURCE)
     password = body.get("passwordCredential")
     if key_type == "X509CertAndPassword":
         if not isinstance(password, dict) or not isinstance(password.get("secretText"), str):
@@ -134,9 +135,9 @@ def add_key(ctx: EmulatorContext, tenant: str, app: dict[str, Any], body: dict[s
             "Property 'passwordCredential' must be null unless the key type is X509CertAndPassword."
         )
     # Graph assigns the keyId (the PowerShell docs: "keyId value should be null").
-    entry = applications.parse_key_credentials([{k: v for k, v in cred.items() if k != "keyId"}], [])[0]
+    entry = parse_key_credentials([{k: v for k, v in cred.items() if k != "keyId"}], [])[0]
     app["keyCredentials"] = [*app.get("keyCredentials", []), entry]
-    ctx.store.put(tenant, applications.KIND, app)
+    ctx.store.put(tenant, KIND, app)
     return entry
 
 
@@ -150,4 +151,4 @@ def remove_key(ctx: EmulatorContext, tenant: str, app: dict[str, Any], body: dic
     if len(remaining) == len(app.get("keyCredentials", [])):
         raise bad_request(f"No key credential found with keyId {key_id}.")
     app["keyCredentials"] = remaining
-    ctx.store.put(tenant, applications.KIND, app)
+    ctx.store.put(tenant, KIND, app)

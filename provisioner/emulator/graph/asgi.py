@@ -1,9 +1,9 @@
 """Starlette glue for the Graph v1.0 surface: ``routes(ctx)`` is mounted under ``/v1.0``.
 
-One catch-all route hands every request to the Graph router (see
-``routing.py``), because Graph's key segments (``applications(appId='…')``)
-and ``$``-segments do not fit a path-template router, and because ``$batch``
-must reach the same handlers without HTTP.
+One catch-all route hands every request to the Graph router (the table is in
+:mod:`.urls`, the matching in :mod:`.routing`), because Graph's key segments
+(``applications(appId='…')``) and ``$``-segments do not fit a path-template
+router, and because ``$batch`` must reach the same handlers without HTTP.
 """
 
 from __future__ import annotations
@@ -15,32 +15,12 @@ from starlette.responses import Response
 from starlette.routing import BaseRoute, Route
 
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph import (
-    application_handlers,
-    batch,
-    dispatch,
-    service_principal_handlers,
-    user_handlers,
-)
+from provisioner.emulator.graph import dispatch
 from provisioner.emulator.graph.errors import GraphError
-from provisioner.emulator.graph.routing import (
-    JSON_CONTENT_TYPE,
-    GraphRequest,
-    GraphResponse,
-    Router,
-    decode_body,
-)
+from provisioner.emulator.graph.routing import JSON_CONTENT_TYPE, GraphRequest, GraphResponse, decode_body
+from provisioner.emulator.graph.urls import build_router
 
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
-
-
-def build_router() -> Router:
-    router = Router()
-    application_handlers.register(router)
-    service_principal_handlers.register(router)
-    user_handlers.register(router)
-    batch.register(router)
-    return router
 
 
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:

@@ -1,0 +1,1 @@
+"""App role assignments (application permissions and role grants): :mod:`.models` and :mod:`.responses`."""

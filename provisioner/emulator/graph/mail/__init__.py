@@ -1,0 +1,1 @@
+"""Mailboxes behind Graph (``/me/messages``, ``/users/{id}/messages``, ``sendMail``): models and HTTP."""

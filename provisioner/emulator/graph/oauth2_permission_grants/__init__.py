@@ -1,0 +1,1 @@
+"""Delegated permission grants (``/oauth2PermissionGrants``): :mod:`.models` and :mod:`.responses`."""

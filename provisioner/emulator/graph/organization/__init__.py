@@ -1,0 +1,1 @@
+"""The tenant's organization object (``/organization``): :mod:`.models` and :mod:`.responses`."""

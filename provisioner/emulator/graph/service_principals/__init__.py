@@ -1,0 +1,1 @@
+"""The service principal resource (``/servicePrincipals``): :mod:`.models` (state) and :mod:`.responses` (HTTP)."""

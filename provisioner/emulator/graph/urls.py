@@ -1,0 +1,41 @@
+"""The Graph v1.0 route table: every resource registers its (method, path pattern, handler) rows.
+
+Order matters where patterns overlap: a resource's own ``register`` adds literal
+segments (``/applications/$count``) before key segments (``/applications/{id}``),
+and the router takes the first match. ``$batch`` gets the finished router, so its
+inner requests reach exactly these handlers.
+"""
+
+from __future__ import annotations
+
+from provisioner.emulator.graph import batch
+from provisioner.emulator.graph.app_role_assignments import responses as app_role_assignments
+from provisioner.emulator.graph.applications import federated_responses as federated_identity_credentials
+from provisioner.emulator.graph.applications import responses as applications
+from provisioner.emulator.graph.deleted_items import responses as deleted_items
+from provisioner.emulator.graph.mail import responses as mail
+from provisioner.emulator.graph.oauth2_permission_grants import responses as oauth2_permission_grants
+from provisioner.emulator.graph.organization import responses as organization
+from provisioner.emulator.graph.routing import Router
+from provisioner.emulator.graph.service_principals import responses as service_principals
+from provisioner.emulator.graph.users import responses as users
+
+RESOURCES = (
+    applications,
+    federated_identity_credentials,
+    deleted_items,
+    service_principals,
+    app_role_assignments,
+    oauth2_permission_grants,
+    users,
+    mail,
+    organization,
+)
+
+
+def build_router() -> Router:
+    router = Router()
+    for resource in RESOURCES:
+        resource.register(router)
+    batch.register(router)
+    return router

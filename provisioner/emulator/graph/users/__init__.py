@@ -1,0 +1,1 @@
+"""The user resource (``/users``, ``/me``): :mod:`.models` (state) and :mod:`.responses` (HTTP)."""

@@ -1,0 +1,7 @@
+"""Where the emulator's three surfaces are mounted; middlewares tell them apart by these prefixes."""
+
+from __future__ import annotations
+
+ADMIN_PREFIX = "/_emulator"
+GRAPH_PREFIX = "/v1.0"
+BATCH_PATH = GRAPH_PREFIX + "/$batch"
