@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.errors import GraphApiError
 from provisioner.emulator.graph.odata import parse_query
 
 APP = "microsoft.graph.application"
@@ -30,6 +30,6 @@ def test_expand_with_nested_select_and_several_targets() -> None:
     ],
 )
 def test_expand_rejections_are_400(value: str, expandable: frozenset[str]) -> None:
-    with pytest.raises(GraphError) as raised:
+    with pytest.raises(GraphApiError) as raised:
         parse_query({"$expand": value}, {}, expandable=expandable, type_name=APP)
     assert raised.value.status == 400

@@ -7,7 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from provisioner.emulator.graph import odata
-from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.errors import GraphApiError
 
 APPS = [
     {
@@ -103,15 +103,15 @@ def test_referenced_properties_excludes_lambda_variables() -> None:
     [("id ne '1'", "ne"), ("not (id eq '1')", "not"), ("endswith(displayName,'x')", "endsWith")],
 )
 def test_advanced_operators_need_consistency_level_and_count(text: str, operator: str) -> None:
-    with pytest.raises(GraphError) as caught:
+    with pytest.raises(GraphApiError) as caught:
         odata.parse_query({"$filter": text}, {})
     assert caught.value.status == 400
     assert caught.value.code == "Request_UnsupportedQuery"
     assert f"Operator '{operator}'" in caught.value.message
     # Only the header, or only $count, is not enough either.
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query({"$filter": text}, {"consistencylevel": "eventual"})
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query({"$filter": text, "$count": "true"}, {})
     query = odata.parse_query({"$filter": text, "$count": "true"}, {"consistencylevel": "eventual"})
     assert query.count and query.filter is not None
@@ -129,13 +129,13 @@ def test_count_without_header_is_ignored() -> None:
 
 @pytest.mark.parametrize("top", ["0", "1000", "-1"])
 def test_top_out_of_range(top: str) -> None:
-    with pytest.raises(GraphError) as caught:
+    with pytest.raises(GraphApiError) as caught:
         odata.parse_query({"$top": top}, {})
     assert caught.value.message.startswith(f"Invalid page size specified: '{top}'. Must be between 1 and 999")
 
 
 def test_search_needs_consistency_level() -> None:
-    with pytest.raises(GraphError) as caught:
+    with pytest.raises(GraphApiError) as caught:
         odata.parse_query({"$search": '"displayName:mail"'}, {})
     assert caught.value.code == "Request_UnsupportedQuery"
     query = odata.parse_query({"$search": '"displayName:conn"'}, {"consistencylevel": "eventual"})
@@ -144,12 +144,12 @@ def test_search_needs_consistency_level() -> None:
 
 
 def test_unsupported_option_is_rejected() -> None:
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query({"$expand": "owners"}, {})
 
 
 def test_orderby_with_filter_is_an_advanced_query() -> None:
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query({"$filter": "id eq '1'", "$orderby": "displayName"}, {})
     for clause, expected in (("displayName desc", ["1", "2"]), ("displayName", ["2", "1"])):
         page = odata.apply(odata.parse_query({"$orderby": clause}, {}), APPS, default_top=100)
@@ -177,7 +177,7 @@ def test_paging_with_skiptoken_round_trips() -> None:
 
 
 def test_bad_skiptoken() -> None:
-    with pytest.raises(GraphError):
+    with pytest.raises(GraphApiError):
         odata.parse_query({"$skiptoken": "not-a-token"}, {})
 
 

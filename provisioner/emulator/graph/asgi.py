@@ -16,7 +16,7 @@ from starlette.routing import BaseRoute, Route
 
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import dispatch
-from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.errors import GraphApiError
 from provisioner.emulator.graph.routing import JSON_CONTENT_TYPE, GraphRequest, GraphResponse, decode_body
 from provisioner.emulator.graph.urls import build_router
 
@@ -36,7 +36,7 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
         )
         try:
             graph_request.body = decode_body(raw)
-        except GraphError as error:
+        except GraphApiError as error:
             graph_request.body_error = error
         return to_starlette(dispatch.handle(ctx, router, graph_request))
 

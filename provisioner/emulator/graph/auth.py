@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph.errors import GraphError, insufficient_privileges, invalid_token
+from provisioner.emulator.graph.errors import GraphApiError, insufficient_privileges, invalid_token
 
 GRAPH_AUDIENCES = frozenset(
     {"https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"}
@@ -201,6 +201,6 @@ def require(
 def may(caller: Caller, operation: str) -> bool:
     try:
         require(caller, operation)
-    except GraphError:
+    except GraphApiError:
         return False
     return True

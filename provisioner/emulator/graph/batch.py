@@ -18,15 +18,15 @@ from urllib.parse import parse_qsl, urlsplit
 
 from provisioner.emulator.faults import inner_fault
 from provisioner.emulator.graph import dispatch
-from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.errors import GraphApiError
 from provisioner.emulator.graph.routing import JSON_CONTENT_TYPE, Call, GraphRequest, GraphResponse, Router
 
 MAX_REQUESTS = 20
 _METHODS = frozenset({"GET", "POST", "PATCH", "PUT", "DELETE"})
 
 
-def _invalid(message: str) -> GraphError:
-    return GraphError(400, "BadRequest", message)
+def _invalid(message: str) -> GraphApiError:
+    return GraphApiError(400, "BadRequest", message)
 
 
 def _parse(body: Any) -> list[dict[str, Any]]:

@@ -12,7 +12,7 @@ from datetime import UTC
 
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph.auth import Caller, authenticate
-from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.errors import GraphApiError
 from provisioner.emulator.graph.ids import new_id
 from provisioner.emulator.graph.routing import Call, GraphRequest, GraphResponse, Router
 
@@ -21,7 +21,7 @@ def handle(ctx: EmulatorContext, router: Router, request: GraphRequest) -> Graph
     """Authenticate the caller, then :func:`execute`; 401s get the same error envelope."""
     try:
         caller = authenticate(ctx, request.headers)
-    except GraphError as error:
+    except GraphApiError as error:
         return error_response(ctx, request, error)
     return execute(ctx, router, request, caller)
 
@@ -41,13 +41,13 @@ def execute(ctx: EmulatorContext, router: Router, request: GraphRequest, caller:
                 response = match.handler(call)
         else:
             response = match.handler(call)
-    except GraphError as error:
+    except GraphApiError as error:
         return error_response(ctx, request, error)
     _stamp(request, response)
     return response
 
 
-def error_response(ctx: EmulatorContext, request: GraphRequest, error: GraphError) -> GraphResponse:
+def error_response(ctx: EmulatorContext, request: GraphRequest, error: GraphApiError) -> GraphResponse:
     request_id = new_id()
     body = error.body(
         date=ctx.clock.now().astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S"),

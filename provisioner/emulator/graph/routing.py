@@ -19,7 +19,7 @@ from typing import Any
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import odata
 from provisioner.emulator.graph.auth import Caller
-from provisioner.emulator.graph.errors import GraphError, bad_request
+from provisioner.emulator.graph.errors import GraphApiError, bad_request
 
 JSON_CONTENT_TYPE = (
     "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
@@ -34,7 +34,7 @@ class GraphRequest:
     headers: dict[str, str] = field(default_factory=dict)  # lower-case names
     body: Any = None
     # A body that could not be parsed; reported after authentication, as Graph does.
-    body_error: GraphError | None = None
+    body_error: GraphApiError | None = None
 
     def header(self, name: str, default: str = "") -> str:
         return self.headers.get(name.lower(), default)
@@ -135,7 +135,7 @@ class Router:
                 params = {k: v for k, v in match.groupdict().items() if v is not None}
                 return Match(route.handler, params, route.transactional)
         if path_matched:
-            raise GraphError(
+            raise GraphApiError(
                 405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
             )
         segment = next((s for s in path.split("/") if s), "")

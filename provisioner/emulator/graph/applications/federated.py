@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.emulator.graph.errors import (
-    GraphError,
+    GraphApiError,
     bad_request,
     invalid_value,
     not_found,
@@ -36,7 +36,7 @@ def add_federated_credential(app: dict[str, Any], body: dict[str, Any]) -> dict[
         raise bad_request("Maximum number of federated identity credentials per application reached (20).")
     for other in creds:
         if other["name"].lower() == name.lower() or (other["issuer"], other["subject"]) == (issuer, subject):
-            raise GraphError(
+            raise GraphApiError(
                 409,
                 "Request_MultipleObjectsWithSameKeyValue",
                 "FederatedIdentityCredential with same name or issuer and subject already exists.",

@@ -34,7 +34,7 @@ from provisioner.emulator.clock import parse_iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph.applications.credentials import parse_key_credentials
 from provisioner.emulator.graph.applications.schema import KIND, RESOURCE
-from provisioner.emulator.graph.errors import GraphError, bad_request, invalid_value, unknown_property
+from provisioner.emulator.graph.errors import GraphApiError, bad_request, invalid_value, unknown_property
 from provisioner.emulator.graph.ids import is_guid
 
 PROOF_AUDIENCES = frozenset({"00000002-0000-0000-c000-000000000000", "00000003-0000-0000-c000-000000000000"})
@@ -48,7 +48,7 @@ _KEY_CREDENTIAL_FIELDS = frozenset(
 )
 
 
-def _proof_error(reason: str) -> GraphError:
+def _proof_error(reason: str) -> GraphApiError:
     return bad_request(f"Invalid proof of possession: {reason}")
 
 

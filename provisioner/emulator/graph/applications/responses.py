@@ -20,7 +20,7 @@ from provisioner.emulator.graph.envelopes import (
     count_response,
     entity_response,
 )
-from provisioner.emulator.graph.errors import GraphError, bad_request
+from provisioner.emulator.graph.errors import GraphApiError, bad_request
 from provisioner.emulator.graph.routing import APP, ID, Call, GraphResponse, Router, unquote
 
 ENTITY_SET = "applications"
@@ -101,7 +101,7 @@ def patch_application(call: Call) -> GraphResponse:
     body = call.request.json_object()
     try:
         app = target(call)
-    except GraphError as error:
+    except GraphApiError as error:
         unique = unquote(call.params.get("app_unique"))
         if error.status != 404 or unique is None or not call.request.prefers("create-if-missing"):
             raise

@@ -24,7 +24,7 @@ from provisioner.emulator.graph.applications.schema import (
     RESOURCE,
     STRINGS,
 )
-from provisioner.emulator.graph.errors import GraphError, bad_request, invalid_value, unknown_property
+from provisioner.emulator.graph.errors import GraphApiError, bad_request, invalid_value, unknown_property
 from provisioner.emulator.graph.ids import is_guid
 from provisioner.emulator.store import GLOBAL
 
@@ -144,7 +144,7 @@ def _validate_identifier_uris(ctx: EmulatorContext, tenant: str, app: dict[str, 
         host = (parts.hostname or "").lower()
         if parts.scheme in ("https", "http") and any(host == d or host.endswith("." + d) for d in domains):
             continue
-        raise GraphError(
+        raise GraphApiError(
             400,
             "HostNameNotOnVerifiedDomain",
             f"Values of identifierUris property must use a verified domain of the organization or its"
@@ -197,7 +197,7 @@ def _validate_entitlements(app: dict[str, Any], previous: dict[str, Any] | None)
         kept = {e["id"].lower() for e in new}
         for entry in old:
             if entry.get("isEnabled", True) and entry["id"].lower() not in kept:
-                raise GraphError(
+                raise GraphApiError(
                     400,
                     "CannotDeleteOrUpdateEnabledEntitlement",
                     "Permission (scope or role) cannot be deleted or updated unless disabled first.",

@@ -16,7 +16,7 @@ from typing import Any
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph.errors import GraphError, bad_request, invalid_value
+from provisioner.emulator.graph.errors import GraphApiError, bad_request, invalid_value
 from provisioner.emulator.graph.users.models import KIND as USERS
 
 MESSAGES = "messages"
@@ -87,7 +87,7 @@ def messages_of(ctx: EmulatorContext, tenant: str, user: dict[str, Any]) -> list
 def get_message(ctx: EmulatorContext, tenant: str, user: dict[str, Any], message_id: str) -> dict[str, Any]:
     message = ctx.store.get(tenant, MESSAGES, message_id)
     if message is None or message.get("_mailbox") != user["id"]:
-        raise GraphError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
+        raise GraphApiError(404, "ErrorItemNotFound", "The specified object was not found in the store.")
     return message
 
 

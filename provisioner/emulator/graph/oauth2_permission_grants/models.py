@@ -14,7 +14,7 @@ from typing import Any
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import replication
 from provisioner.emulator.graph.errors import (
-    GraphError,
+    GraphApiError,
     bad_request,
     invalid_value,
     not_found,
@@ -82,7 +82,9 @@ def create(ctx: EmulatorContext, tenant: str, body: dict[str, Any]) -> dict[str,
     _check_scope(scope, resource)
     key = grant_id(client["id"], resource["id"], principal_id)
     if ctx.store.view(tenant, KIND, key) is not None:
-        raise GraphError(409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists.")
+        raise GraphApiError(
+            409, "Request_MultipleObjectsWithSameKeyValue", "Permission entry already exists."
+        )
     grant = {
         "clientId": client["id"],
         "consentType": consent_type,

@@ -12,7 +12,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from provisioner.emulator.graph.errors import GraphError, bad_request, unsupported_query
+from provisioner.emulator.graph.errors import GraphApiError, bad_request, unsupported_query
 from provisioner.emulator.graph.odata.analysis import advanced_operators
 from provisioner.emulator.graph.odata.evaluate import parse_search
 from provisioner.emulator.graph.odata.filter import FilterSyntaxError, Node, parse_filter
@@ -122,7 +122,7 @@ def parse_query(
         try:
             query.filter = parse_filter(text)
         except FilterSyntaxError as exc:
-            raise GraphError(400, "BadRequest", f"Invalid filter clause: {exc}") from None
+            raise GraphApiError(400, "BadRequest", f"Invalid filter clause: {exc}") from None
         if directory and not advanced:
             ops = advanced_operators(query.filter)
             if ops:

@@ -19,7 +19,7 @@ from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import replication
 from provisioner.emulator.graph.app_role_assignments import models as app_role_assignments
 from provisioner.emulator.graph.errors import (
-    GraphError,
+    GraphApiError,
     bad_request,
     invalid_value,
     not_found,
@@ -196,7 +196,7 @@ def create(
             f"The appId '{body['appId']}' of the service principal does not reference a valid application object."
         )
     if find(ctx, tenant, app_id=app_id) is not None:
-        raise GraphError(
+        raise GraphApiError(
             409,
             "Request_MultipleObjectsWithSameKeyValue",
             f"The service principal cannot be created, updated, or restored because the service principal name"
@@ -273,7 +273,7 @@ def restore(ctx: EmulatorContext, tenant: str, object_id: str) -> dict[str, Any]
         raise not_found(object_id)
     app_id = deleted["appId"]
     if find(ctx, tenant, app_id=app_id) is not None:
-        raise GraphError(
+        raise GraphApiError(
             409,
             "Request_MultipleObjectsWithSameKeyValue",
             f"The service principal cannot be created, updated, or restored because the service principal name"

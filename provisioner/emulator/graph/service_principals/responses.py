@@ -18,7 +18,7 @@ from provisioner.emulator.graph.envelopes import (
     count_response,
     entity_response,
 )
-from provisioner.emulator.graph.errors import GraphError
+from provisioner.emulator.graph.errors import GraphApiError
 from provisioner.emulator.graph.lookups import service_principal_in_path
 from provisioner.emulator.graph.routing import ID, SP, Call, GraphResponse, Router, unquote
 from provisioner.emulator.graph.service_principals import models as service_principals
@@ -88,7 +88,7 @@ def patch_sp(call: Call) -> GraphResponse:
     body = call.request.json_object()
     try:
         sp = target(call)
-    except GraphError as error:
+    except GraphApiError as error:
         app_id = unquote(call.params.get("sp_appid"))
         if error.status != 404 or app_id is None or not call.request.prefers("create-if-missing"):
             raise

@@ -12,7 +12,7 @@ from typing import Any
 
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
-from provisioner.emulator.graph.errors import GraphError, not_found
+from provisioner.emulator.graph.errors import GraphApiError, not_found
 from provisioner.emulator.graph.ids import is_guid, new_id
 
 KIND = "users"
@@ -127,7 +127,7 @@ def mailbox(ctx: EmulatorContext, tenant: str, key: str) -> dict[str, Any]:
     """The user behind a mailbox URL; Outlook's own error for an unknown one."""
     user = find(ctx, tenant, key)
     if user is None:
-        raise GraphError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
+        raise GraphApiError(404, "ErrorInvalidUser", f"The requested user '{key}' is invalid.")
     return user
 
 

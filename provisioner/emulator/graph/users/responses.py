@@ -6,7 +6,7 @@ from typing import Any
 
 from provisioner.emulator.graph.auth import may, require
 from provisioner.emulator.graph.envelopes import collection_response, entity_response
-from provisioner.emulator.graph.errors import GraphError, not_found
+from provisioner.emulator.graph.errors import GraphApiError, not_found
 from provisioner.emulator.graph.routing import ID, Call, GraphResponse, Router
 from provisioner.emulator.graph.users import models as users
 
@@ -15,7 +15,9 @@ USER = r"/users/" + ID.format(name="user")
 
 def signed_in_user(call: Call) -> dict[str, Any]:
     if not call.caller.delegated:
-        raise GraphError(400, "BadRequest", "/me request is only valid with delegated authentication flow.")
+        raise GraphApiError(
+            400, "BadRequest", "/me request is only valid with delegated authentication flow."
+        )
     user = call.ctx.store.get(call.tenant, users.KIND, call.caller.oid)
     if user is None:
         raise not_found(call.caller.oid)
