@@ -15,7 +15,7 @@ and also purges declared apps an earlier destroy left soft-deleted.
 principal (so no consent either) - the next ``apply`` recreates both.
 
 Connection files: the default file of a destroyed app
-(``<state_dir>/connections/<app>.json``) is removed - the secret in it is dead,
+(``<state_dir>/tenants/<cloud>/<tenant id>/connections/<app>.json``) is removed - the secret in it is dead,
 and a restored app's secrets are replaced by the next apply anyway (the secret
 lifecycle mints a new value for a declared secret no sink holds, and removes the
 unheld old one). Files and vault secrets written by the manifest's own sinks are
@@ -38,6 +38,7 @@ from provisioner.engine.options import RunOptions
 from provisioner.engine.planner import Action, Change, Plan
 from provisioner.engine.prune import delete_action, run_deletions
 from provisioner.engine.targeting import open_target
+from provisioner.engine.tenancy import enter_tenant
 from provisioner.graph.connect import graph_client
 from provisioner.graph.failures import graph_errors
 from provisioner.graph.inventory import applications_matching, deleted_applications, restore_deleted
@@ -152,6 +153,7 @@ async def _destroy(
     import inspect
 
     async with graph_client(target) as client:
+        enter_tenant(target, target.tenant_id, state_dir, progress)  # the token named the tenant
         async with graph_errors("find the declared applications"):
             found = await _locate(client, loaded)
         deleted = await deleted_applications(client) if purge else []

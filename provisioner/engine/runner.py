@@ -29,7 +29,7 @@ from typing import Any, cast
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.core.locking import apply_lock
-from provisioner.core.progress import Progress
+from provisioner.core.progress import Progress, print_progress
 from provisioner.engine.loading import load_manifests, select_apps
 from provisioner.engine.options import RunOptions
 from provisioner.engine.planner import Plan
@@ -39,7 +39,6 @@ from provisioner.engine.tenants import load_tenants, open_targets
 from provisioner.engine.workflow import ApplyOutcome, apply_in, plan_in
 from provisioner.graph.target import Target
 from provisioner.manifest.loader import LoadedApp
-from provisioner.sinks.layout import CONNECTIONS_SUBDIR
 
 #: (plans by tenant, every tenant's result so far: ids, warnings, errors) -> go ahead?
 ApproveAll = Callable[[dict[str, Plan], dict[str, "TenantResult"]], bool]
@@ -158,8 +157,8 @@ def _without_sinks(loaded: list[LoadedApp]) -> tuple[list[LoadedApp], list[str]]
         if item.app.sinks:
             warnings.append(
                 f"{item.source}: app {item.app.name}: its {len(item.app.sinks)} sink(s) are skipped with --tenants "
-                "(one destination for every tenant); values go to <state_dir>/connections/<tenant>/"
-                f"{item.app.name}.json"
+                "(one destination for every tenant); values go to "
+                f"<state_dir>/tenants/<cloud>/<tenant id>/connections/{item.app.name}.json"
             )
             item = replace(item, app=item.app.model_copy(update={"sinks": []}))
         out.append(item)
@@ -200,15 +199,6 @@ def _error_text(exc: BaseException) -> str:
     return f"unexpected {type(exc).__name__}: {exc}"
 
 
-async def _in_tenant(run: _Run, name: str, call: Callable[[], Awaitable[Any]]) -> Any:
-    """Run ``call`` with this tenant's connection folder selected (a per-task ContextVar)."""
-    token = CONNECTIONS_SUBDIR.set(name if run.fan_out else None)
-    try:
-        return await call()
-    finally:
-        CONNECTIONS_SUBDIR.reset(token)
-
-
 Work = Callable[[str, Target, TenantResult], Awaitable[None]]
 ApprovedWork = Callable[[str, Target, Callable[[Plan], Awaitable[bool]], TenantResult], Awaitable[None]]
 
@@ -233,7 +223,7 @@ def _run_each(run: _Run, work: Work) -> dict[str, TenantResult]:
         async def one(name: str, target: Target) -> None:
             result = results[name]
             try:
-                await _in_tenant(run, name, lambda: work(name, target, result))
+                await work(name, target, result)  # gather runs each tenant as its own task (own tenant folder)
             except Exception as exc:
                 if not run.fan_out:
                     raise
@@ -289,7 +279,7 @@ def _run_approved(
                     return verdict["ok"]
 
                 try:
-                    await _in_tenant(run, name, lambda: work(name, target, approve, result))
+                    await work(name, target, approve, result)
                 except Exception as exc:
                     if not run.fan_out:
                         raise
@@ -322,7 +312,9 @@ def plan(options: RunOptions) -> RunOutcome:
     run = _prepare(options)
 
     async def work(name: str, target: Target, result: TenantResult) -> None:
-        result.plan = await plan_in(target, run.loaded, options, result.warnings)
+        result.plan = await plan_in(
+            target, run.loaded, options, result.warnings, _tenant_progress(run, name, print_progress)
+        )
 
     return RunOutcome(results=_run_each(run, work), warnings=run.warnings)
 
@@ -372,7 +364,9 @@ def status(options: RunOptions) -> RunOutcome:
     run = _prepare(options, secrets_only=True)
 
     async def work(name: str, target: Target, result: TenantResult) -> None:
-        state, now = await read_in(target, run.loaded)
+        state, now = await read_in(
+            target, run.loaded, options.state_dir, _tenant_progress(run, name, print_progress)
+        )
         # inside the tenant's task: the default sink is read from this tenant's connection folder
         result.status = status_of(run.loaded, state, now, base_dir=options.base, state_dir=options.state_dir)
         if not run.fan_out:

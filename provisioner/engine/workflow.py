@@ -26,6 +26,7 @@ from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.prune import prune_actions, run_deletions
 from provisioner.engine.rotation.actions import blocked_errors, executable, lifecycle_plan, run_removals
 from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT
+from provisioner.engine.tenancy import enter_tenant
 from provisioner.graph.connect import graph_client
 from provisioner.graph.servertime import graph_now
 from provisioner.graph.state import read_state
@@ -82,19 +83,31 @@ class _Planned:
     now: datetime
 
 
-async def plan_in(target: Target, loaded: list[LoadedApp], options: RunOptions, warnings: list[Any]) -> Plan:
+async def plan_in(
+    target: Target,
+    loaded: list[LoadedApp],
+    options: RunOptions,
+    warnings: list[Any],
+    progress: Progress | None = None,
+) -> Plan:
     """The plan for one tenant (read-only); adoption notes are appended to ``warnings``."""
     async with graph_client(target) as client:
-        planned = await _make_plan(client, target, loaded, options, warnings)
+        planned = await _make_plan(client, target, loaded, options, warnings, progress)
     return planned.plan
 
 
 async def _make_plan(
-    client: Any, target: Target, loaded: list[LoadedApp], options: RunOptions, warnings: list[Any]
+    client: Any,
+    target: Target,
+    loaded: list[LoadedApp],
+    options: RunOptions,
+    warnings: list[Any],
+    progress: Progress | None = None,
 ) -> _Planned:
     """Read the tenant once and diff it: ``--prune`` adds ``delete_app`` for managed apps no
     manifest declares."""
     state = await read_state(client, loaded, tenant_id=target.tenant_id)
+    enter_tenant(target, state.tenant_id, options.state_dir, progress)
     # Entra's clock judges expiry, not this machine's (the read's Date header; no extra request).
     now = state.server_time or await graph_now(client)
     warnings.extend(adoption_warnings(loaded, state))
@@ -125,7 +138,9 @@ async def apply_in(
 ) -> ApplyOutcome:
     """Plan, ask ``approve``, then converge one tenant and deliver its connection values."""
     async with graph_client(target) as client:
-        planned = await _make_plan(client, target, loaded, options, warnings if warnings is not None else [])
+        planned = await _make_plan(
+            client, target, loaded, options, warnings if warnings is not None else [], progress
+        )
         pending, state = planned.plan, planned.state
         decision = approve(pending)
         if not (await decision if inspect.isawaitable(decision) else decision):

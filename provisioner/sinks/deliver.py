@@ -144,7 +144,8 @@ def _journal(app: App, values: Mapping[str, Any], state_dir: Path) -> None:
     """
     from provisioner.model.connections import read_connection_file
     from provisioner.sinks.holdings import json_key_ids
-    from provisioner.sinks.journal import journal_path, record_delivery
+    from provisioner.sinks.journal import record_delivery
+    from provisioner.sinks.layout import journal_path
 
     key_ids = set(json_key_ids(values))
     if not key_ids:

@@ -10,8 +10,9 @@ to leave the orphan alive until ``overlap`` passed. The journal remembers every
 keyId a delivery handed to the sinks, so "unheld and never delivered" means
 orphan.
 
-File: ``<state_dir>/delivered.json`` (a multi-tenant run's tenant:
-``<state_dir>/delivered/<tenant>.json``), written atomically with mode 0600.
+File: ``<state_dir>/tenants/<cloud>/<tenant id>/delivered.json``
+(:func:`provisioner.sinks.layout.journal_path`), written atomically with mode 0600;
+journals of earlier versions (``<state_dir>/delivered.json``) are still read.
 It holds keyIds and delivery times only, never a value or hint. Entries are
 written *before* the sinks (write-ahead): a keyId some sink may hold is always
 in the journal, so a crash can make the journal say too much (harmless: the
@@ -33,20 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.fileio import atomic_write_json, ensure_private_dir
-from provisioner.sinks.layout import CONNECTIONS_SUBDIR
+from provisioner.sinks.layout import journal_path, legacy_journal_paths
 
 PathLike = str | os.PathLike[str]
 
-JOURNAL_NAME = "delivered.json"
 #: Distinct keyIds kept per app: many rotations' worth, while the file stays small.
 KEEP_PER_APP = 20
-
-
-def journal_path(state_dir: PathLike) -> Path:
-    """``<state_dir>/delivered.json``, or ``<state_dir>/delivered/<tenant>.json`` in a multi-tenant run."""
-    root = Path(state_dir).absolute()
-    subdir = CONNECTIONS_SUBDIR.get()
-    return root / "delivered" / f"{subdir}.json" if subdir else root / JOURNAL_NAME
 
 
 def _load(path: Path) -> dict[str, list[dict[str, str]]] | None:
@@ -70,12 +63,15 @@ def _load(path: Path) -> dict[str, list[dict[str, str]]] | None:
 
 
 def delivered_key_ids(app_name: str, state_dir: PathLike) -> frozenset[str] | None:
-    """Lower-case keyIds ever delivered for ``app_name``; None when the journal has nothing for it."""
-    apps = _load(journal_path(state_dir))
-    entries = (apps or {}).get(app_name)
-    if not entries:
-        return None
-    return frozenset(e["key_id"] for e in entries)
+    """Lower-case keyIds ever delivered for ``app_name``; None when no journal has anything for it.
+
+    The tenant's journal, plus journals written before state was keyed by tenant: keyIds are
+    unique, so an old entry can only ever speak for the tenant that minted it.
+    """
+    found: set[str] = set()
+    for path in [journal_path(state_dir), *legacy_journal_paths(state_dir)]:
+        found.update(e["key_id"] for e in ((_load(path) or {}).get(app_name) or []))
+    return frozenset(found) if found else None
 
 
 @contextlib.contextmanager

@@ -33,6 +33,7 @@ from provisioner.engine.rotation.actions import (
     secret_plan,
 )
 from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT, SecretDecision, days_left, stamp
+from provisioner.engine.tenancy import enter_tenant
 from provisioner.graph.connect import graph_client
 from provisioner.graph.servertime import graph_now
 from provisioner.graph.state import read_state
@@ -145,6 +146,7 @@ async def rotate_in(
     errors: list[ProvisionerError] = []
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
+        enter_tenant(target, state.tenant_id, state_dir, progress)
         now = state.server_time or await graph_now(client)  # Date of the read's answers
         present = [item for item in loaded if state.apps.get(item.app.name) is not None]
         for item in loaded:
@@ -311,10 +313,13 @@ class StatusOutcome:
         }
 
 
-async def read_in(target: Target, loaded: list[LoadedApp]) -> tuple[TenantState, datetime]:
-    """One tenant's state and Graph's clock, for ``status``."""
+async def read_in(
+    target: Target, loaded: list[LoadedApp], state_dir: Path, progress: Progress | None = None
+) -> tuple[TenantState, datetime]:
+    """One tenant's state and Graph's clock, for ``status`` (its tenant folder selected)."""
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
+        enter_tenant(target, state.tenant_id, state_dir, progress)
         return state, state.server_time or await graph_now(client)
 
 
