@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from provisioner import catalog
+from provisioner import data
 from provisioner.catalog import (
     EXCHANGE_APP_ID,
     GRAPH_APP_ID,
@@ -20,7 +20,7 @@ from provisioner.catalog import (
     suggest,
 )
 
-CATALOG_DIR = Path(catalog.__file__).resolve().parent
+CATALOG_DIR = Path(data.__file__).resolve().parent
 
 
 @pytest.mark.parametrize(
