@@ -215,6 +215,9 @@ def test_never_removes_a_held_secret_nor_leaves_none_valid(world: tuple) -> None
     # A removal that runs before delivery is never the last live secret anybody holds.
     early = {r.secret.key_id for r in d.removals if r.phase == BEFORE_MINT}
     assert all(s.end <= NOW or s.key_id not in held for s in secrets if s.key_id in early)
+    # ... nor leaves none valid: the held current secret stays live, or a replacement is minted.
+    kept = d.current is not None and d.current.end > NOW and d.current.key_id not in removed
+    assert d.mint or kept, (d.mint_reason, d.current, removed)
 
 
 # ---------------------------------------------------------------- plan actions
