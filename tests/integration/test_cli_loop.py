@@ -39,9 +39,19 @@ def test_scenarios_apply_then_plan_is_empty(workdir: Path) -> None:
     result = json.loads(applied.stdout)
     names = {app["app"] for app in result["apps"]}
     assert names == {"exchange-connector", "outlook-etl", "logistics-ops", "automation-pkce", "ews-test-tool"}
+    # Apps that declare a secret report it, masked as the portal does (hint + stars); the value itself
+    # is in the connection file only (--show-secrets is not given).
+    with_secret = {"exchange-connector", "outlook-etl", "logistics-ops", "ews-test-tool"}
     for app in result["apps"]:
-        secret = app["connection"].get("client_secret")
-        assert secret is None or secret.endswith("****"), "apply --json must mask secrets"
+        connection = app["connection"]
+        if app["app"] not in with_secret:
+            assert "client_secret" not in connection, app["app"]
+            continue
+        written = json.loads((workdir / ".provisioner" / "connections" / f"{app['app']}.json").read_text())
+        value = written["client_secret"]
+        assert len(value) >= 16 and value not in applied.stdout + applied.stderr
+        assert connection["client_secret"] == value[:3] + "****", "apply --json must mask secrets"
+        assert connection["client_secret_id"] == written["client_secret_id"]
 
     again = run_cli("plan", "manifests", "--emulator", "--detailed-exitcode", cwd=workdir)
     assert again.returncode == 0, again.stdout + again.stderr
