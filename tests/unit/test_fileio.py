@@ -112,7 +112,7 @@ def test_failed_write_keeps_old_content_and_leaves_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "write", half_then_fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left on device"):
         atomic_write_text(target, "new content that is long")
     assert target.read_text() == "old content"
     assert _leftovers(tmp_path) == []
