@@ -19,8 +19,6 @@ from cli_support import run_cli
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
 
-pytestmark = pytest.mark.slow
-
 
 @pytest.fixture()
 def workdir(tmp_path: Path) -> Path:
@@ -30,6 +28,7 @@ def workdir(tmp_path: Path) -> Path:
     return tmp_path
 
 
+@pytest.mark.slow
 def test_scenarios_apply_then_plan_is_empty(workdir: Path) -> None:
     first = run_cli("plan", "manifests", "--emulator", "--detailed-exitcode", cwd=workdir)
     assert first.returncode == 2, first.stderr
@@ -58,6 +57,7 @@ def test_scenarios_apply_then_plan_is_empty(workdir: Path) -> None:
     assert "No changes" in again.stdout
 
 
+@pytest.mark.slow
 def test_apply_writes_connections_0600_and_prints_no_secret(workdir: Path) -> None:
     applied = run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
     files = sorted((workdir / ".provisioner" / "connections").glob("*.json"))
@@ -105,6 +105,7 @@ def test_help_does_not_import_the_sdk(tmp_path: Path) -> None:
     assert proc.stdout.strip().splitlines()[-1] == "SDK-MODULES:", proc.stdout
 
 
+@pytest.mark.slow
 def test_apply_keeps_a_sink_secret_when_the_default_file_is_gone(workdir: Path) -> None:
     """A cleaned connections dir must not make apply wipe the value a manifest sink still holds."""
     run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
@@ -122,6 +123,7 @@ def test_apply_keeps_a_sink_secret_when_the_default_file_is_gone(workdir: Path) 
     assert restored["client_secret"] == secret_line.split("=", 1)[1].strip("'")
 
 
+@pytest.mark.slow
 def test_embedded_emulator_keeps_its_port_so_connection_files_stay_put(workdir: Path) -> None:
     """--emulator runs reuse the state dir's port: a no-change apply leaves the URLs as they were."""
     run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)

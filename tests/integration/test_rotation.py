@@ -23,8 +23,6 @@ import pytest
 from cli_support import base_env, ok, run_cli
 from oauth_support import client_credentials_form
 
-pytestmark = pytest.mark.slow
-
 DAY = 86400
 APP = "rot-daemon"
 SECRET = "daemon secret"
@@ -137,6 +135,7 @@ def workdir(tmp_path: Path) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path) -> None:
     github_output = workdir / "github_output.txt"
     github_output.write_text("")
@@ -213,6 +212,7 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     assert len(rows[0]["held_by"]) == 3  # default file, json, dotenv (GitHub outputs keep nothing)
 
 
+@pytest.mark.slow
 def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, workdir: Path) -> None:
     write_manifest(workdir)
     ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
@@ -243,6 +243,7 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
     assert dotenv_value(workdir / "blocker" / "daemon.env", "DAEMON_AZURE_CLIENT_SECRET_ID") == new_id
 
 
+@pytest.mark.slow
 def test_secret_minted_but_never_delivered_is_replaced(tmp_emulator: Any, workdir: Path) -> None:
     write_manifest(workdir, expires_in="18mo")  # allowed, but above Microsoft's 12-month advice: warned
     ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
