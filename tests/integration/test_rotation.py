@@ -189,6 +189,17 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     tmp_emulator.ctx.clock.advance(6 * DAY)
     assert token_status(tmp_emulator, client_id, old_value)[0] == 200
 
+    # The tool acts inside the overlap window: rotate and plan leave both secrets alone (exit 0).
+    inside = json_out(ok(rotate_json(tmp_emulator, workdir, extra_env=gh)))
+    entry = inside["secrets"][0]
+    assert inside["status"] == "unchanged" and entry["status"] == "unchanged", entry
+    assert entry["removed"] == [] and entry["current"]["key_id"] == new_id
+    assert entry["previous"]["key_id"] == old_id and entry["previous"]["retire_after"]
+    ok(cli(tmp_emulator, workdir, "plan", "manifests", "--detailed-exitcode"))
+    assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
+    assert token_status(tmp_emulator, client_id, old_value)[0] == 200
+    assert token_status(tmp_emulator, client_id, new_value)[0] == 200
+
     # After the overlap: plan shows the retirement, rotate performs it, the old secret stops working.
     tmp_emulator.ctx.clock.advance(2 * DAY)
     pending = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode"), 2)
