@@ -310,3 +310,33 @@ def test_lifetime_above_two_years_is_refused_with_location(tmp_emulator: Any, wo
     refused = cli(tmp_emulator, workdir, "rotate", "manifests", "--yes")
     assert refused.returncode == 1
     assert "long.yaml:7:21" in refused.stderr and "allow_long_lifetime" in refused.stderr
+
+
+@pytest.mark.slow
+def test_unreadable_sink_blocks_retirement_until_it_is_readable(tmp_emulator: Any, workdir: Path) -> None:
+    """A sink that cannot be read might hold the old value: rotate removes nothing from the app, says
+    why, and retires the predecessor once the sink reads again."""
+    write_manifest(workdir)
+    ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
+    old_id = read_json(workdir / "out" / "daemon.json")["client_secret_id"]
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    new_id = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]["current"]["key_id"]
+    tmp_emulator.ctx.clock.advance(8 * DAY)  # past the 7-day overlap: the old secret is due to go
+
+    sink = workdir / "out" / "daemon.json"
+    readable = sink.read_text()
+    sink.write_text("{ not json")  # corrupt: the tool cannot tell which secret it holds
+    blocked = ok(rotate_json(tmp_emulator, workdir))  # exit 0: nothing rotated, nothing retired
+    entry = json_out(blocked)["secrets"][0]
+    assert entry["status"] == "unchanged" and entry["removed"] == [], entry
+    assert entry["current"]["key_id"] == new_id
+    assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
+    status = cli(tmp_emulator, workdir, "status", "manifests")
+    assert status.returncode == 4, status.stdout + status.stderr  # needs attention
+    shown = " ".join(status.stdout.split())
+    assert "out/daemon.json → unreadable" in shown and "delete or fix it" in shown, shown
+
+    sink.write_text(readable)
+    retired = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]
+    assert retired["status"] == "retired" and [r["key_id"] for r in retired["removed"]] == [old_id]
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [new_id]
