@@ -34,6 +34,12 @@ browser-deps:
 test: $(STAMP) $(BROWSER_DEPS)
 	$(BIN)/python -m pytest -n 2 -q
 
+# Quick feedback, NOT a substitute for `make test`: unit tests, the in-process integration tests and
+# the sub-second CLI subprocess tests (validate, --help, broken manifests, refused lifetimes). It skips
+# every test marked `slow`, i.e. most end-to-end tests: apply/plan/rotate/status/export/destroy/adopt
+# driven through the real CLI (test_cli_loop, test_rotation, test_secret_output, test_adoption,
+# test_destroy, test_drift, test_multi_tenant*, test_orphan_journal), the crash-safety kill run and
+# the plan property run; and the `browser` tests. `make chaos` is separate from both.
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 

@@ -223,7 +223,9 @@ def _run_each(run: _Run, work: Work) -> dict[str, TenantResult]:
         async def one(name: str, target: Target) -> None:
             result = results[name]
             try:
-                await work(name, target, result)  # gather runs each tenant as its own task (own tenant folder)
+                await work(
+                    name, target, result
+                )  # gather runs each tenant as its own task (own tenant folder)
             except Exception as exc:
                 if not run.fan_out:
                     raise

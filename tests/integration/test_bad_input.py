@@ -49,7 +49,6 @@ def test_broken_manifest_is_refused_before_any_graph_call(
         assert after.get(counter, 0) == before.get(counter, 0), f"{counter} moved"
 
 
-@pytest.mark.slow
 def test_all_broken_manifests_in_one_cli_run(
     emulator: Any, tenant_env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import sys
 import uuid
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from bench.manifests import app_name, write_manifests
+from provisioner.emulator.clock import Clock
 
 DAY = 86400
 APPS = 30
@@ -89,6 +91,55 @@ def test_forced_rotation_then_retirement_of_30_apps_is_a_few_round_trips(
     after = _secrets(tmp_emulator, tenant_env.tenant_id)
     for name, keys in after.items():
         assert len(keys) == 1 and keys[0] not in before[name], name
+    for outcome in retired.secrets:
+        assert [r["key_id"] for r in outcome.removed] == before[outcome.app]
+
+
+class FrozenClock(Clock):
+    """The emulator's clock standing still (it moves only by ``advance``): every mint lands in one second."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._base = datetime.now(UTC).replace(microsecond=0)
+
+    def now(self) -> datetime:
+        with self._lock:
+            return self._base + self._offset
+
+
+def test_replacements_minted_in_the_same_second_are_predecessors_not_orphans(
+    tmp_emulator: Any, tenant_env: Any, tmp_path: Path
+) -> None:
+    """Entra's startDateTime has whole seconds: apply and a forced rotation inside one second give the old
+    and the new secret equal start and end. The old one is still the replaced predecessor (kept for the
+    overlap, then retired before the mint), never an orphan removed at once. This used to depend on the
+    random keyIds: some old secrets became orphans, removed inside their overlap after delivery in an
+    extra $batch (the retirement run above then cost 5 requests instead of 4, now and then)."""
+    tmp_emulator.ctx.clock = FrozenClock()
+    manifests = write_manifests(tmp_path / "manifests", APPS)
+    _apply(manifests, tmp_path)
+    before = _secrets(tmp_emulator, tenant_env.tenant_id)
+    assert _rotate(manifests, tmp_path, force=True).status == "rotated"
+    starts = {
+        s["startDateTime"]
+        for app in tmp_emulator.ctx.store.list(tenant_env.tenant_id, "applications")
+        for s in app.get("passwordCredentials") or []
+    }
+    assert len(starts) == 1, starts  # the condition under test: old and new secrets tie
+
+    # Still in the same second, inside the overlap: both secrets stay, nothing is removed.
+    inside, counts = _counted(tmp_emulator, lambda: _rotate(manifests, tmp_path))
+    assert not inside.errors, [str(e) for e in inside.errors]
+    assert {s.status for s in inside.secrets} == {"unchanged"}, [(s.app, s.removed) for s in inside.secrets]
+    assert all(len(keys) == 2 for keys in _secrets(tmp_emulator, tenant_env.tenant_id).values())
+    assert counts.get("graph_writes", 0) == 0, counts
+
+    tmp_emulator.ctx.clock.advance(8 * DAY)
+    retired, counts = _counted(tmp_emulator, lambda: _rotate(manifests, tmp_path))
+    assert [s.status for s in retired.secrets] == ["retired"] * APPS
+    reasons = {r["reason"].split(" ended ")[0] for s in retired.secrets for r in s.removed}
+    assert reasons == {"overlap 7d"}, reasons
+    assert counts.get("graph_requests", 0) == 4, counts  # reads (2) + 30 removals in 2 batches
     for outcome in retired.secrets:
         assert [r["key_id"] for r in outcome.removed] == before[outcome.app]
 

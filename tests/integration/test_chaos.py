@@ -122,7 +122,8 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
     limit = int(os.environ.get("PROVISIONER_CHAOS_KILLS", "0")) or writes
     kill_points = list(range(1, min(writes, limit) + 1))
 
-    def kill_at(k: int) -> bool:
+    def kill_at(k: int) -> tuple[int, int]:
+        """The killed apply's exit status and the writes the emulator counted from it."""
         tenant = fresh_tenant(emulator)
         cwd = tmp_path / f"kill-{k}-{uuid.uuid4().hex[:6]}"
         cwd.mkdir()
@@ -130,13 +131,15 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
         killed = apply_killed_after(
             switch, k, tenant_id=tenant.tenant_id, manifests=manifests, cwd=cwd, env=env
         )
+        seen = write_requests(emulator, tenant.tenant_id)
         tally.count(runs=1)
-        ok = tally.converge(manifests, cwd, env)
+        tally.converge(manifests, cwd, env)  # a run that does not converge is in tally.failures
         tally.audit(emulator, tenant.tenant_id, cwd / ".provisioner", manifests, f"kill@{k}")
-        return killed.returncode == -signal.SIGKILL and ok
+        return killed.returncode, seen
 
     with ThreadPoolExecutor(PARALLEL) as pool:
-        killed_ok = list(pool.map(kill_at, kill_points))
+        kills = dict(zip(kill_points, pool.map(kill_at, kill_points), strict=True))
+    killed_ok = [rc == -signal.SIGKILL for rc, _ in kills.values()]
 
     # 3. two machines race, then one carries on alone
     tenant = fresh_tenant(emulator)
@@ -170,6 +173,11 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
     )
     print("\n" + summary)
     Path(os.environ.get("PROVISIONER_CHAOS_SUMMARY", tmp_path / "summary.txt")).write_text(summary + "\n")
+    # The kills really happened: an apply the emulator saw reach its k-th write died of SIGKILL there
+    # (only one that needed fewer writes, under these faults, may finish or fail on its own).
+    missed = {k: (rc, seen) for k, (rc, seen) in kills.items() if rc != -signal.SIGKILL and seen >= k}
+    assert not missed, f"kill point -> (exit status, writes seen) without a kill: {missed}"
+    assert any(killed_ok), kills
     assert not tally.duplicates, tally.duplicates
     assert not tally.lost, tally.lost
     assert not tally.failures, tally.failures

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import json
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 from reliability_support import fresh_tenant, inventory, target_for
 
+from provisioner.data import load_catalog
+
 pytestmark = pytest.mark.slow
 
-_CATALOG = json.loads(resources.files("provisioner.data").joinpath("graph-permissions.json").read_text())
+_CATALOG = load_catalog("graph")
 SCOPES = sorted(s["value"] for s in _CATALOG["oauth2PermissionScopes"] if (s.get("privilegeLevel") or 0) < 4)
 ROLES = sorted(r["value"] for r in _CATALOG["appRoles"] if (r.get("privilegeLevel") or 0) < 4)
 WEB = ["https://app.example.com/auth/callback", "https://example.org/signin-oidc", "http://localhost:8400/cb"]

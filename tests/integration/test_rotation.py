@@ -23,8 +23,6 @@ import pytest
 from cli_support import base_env, ok, run_cli
 from oauth_support import client_credentials_form
 
-pytestmark = pytest.mark.slow
-
 DAY = 86400
 APP = "rot-daemon"
 SECRET = "daemon secret"
@@ -137,6 +135,7 @@ def workdir(tmp_path: Path) -> Path:
     return work
 
 
+@pytest.mark.slow
 def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path) -> None:
     github_output = workdir / "github_output.txt"
     github_output.write_text("")
@@ -190,6 +189,17 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     tmp_emulator.ctx.clock.advance(6 * DAY)
     assert token_status(tmp_emulator, client_id, old_value)[0] == 200
 
+    # The tool acts inside the overlap window: rotate and plan leave both secrets alone (exit 0).
+    inside = json_out(ok(rotate_json(tmp_emulator, workdir, extra_env=gh)))
+    entry = inside["secrets"][0]
+    assert inside["status"] == "unchanged" and entry["status"] == "unchanged", entry
+    assert entry["removed"] == [] and entry["current"]["key_id"] == new_id
+    assert entry["previous"]["key_id"] == old_id and entry["previous"]["retire_after"]
+    ok(cli(tmp_emulator, workdir, "plan", "manifests", "--detailed-exitcode"))
+    assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
+    assert token_status(tmp_emulator, client_id, old_value)[0] == 200
+    assert token_status(tmp_emulator, client_id, new_value)[0] == 200
+
     # After the overlap: plan shows the retirement, rotate performs it, the old secret stops working.
     tmp_emulator.ctx.clock.advance(2 * DAY)
     pending = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode"), 2)
@@ -213,6 +223,7 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     assert len(rows[0]["held_by"]) == 3  # default file, json, dotenv (GitHub outputs keep nothing)
 
 
+@pytest.mark.slow
 def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, workdir: Path) -> None:
     write_manifest(workdir)
     ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
@@ -243,6 +254,7 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
     assert dotenv_value(workdir / "blocker" / "daemon.env", "DAEMON_AZURE_CLIENT_SECRET_ID") == new_id
 
 
+@pytest.mark.slow
 def test_secret_minted_but_never_delivered_is_replaced(tmp_emulator: Any, workdir: Path) -> None:
     write_manifest(workdir, expires_in="18mo")  # allowed, but above Microsoft's 12-month advice: warned
     ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
@@ -298,3 +310,33 @@ def test_lifetime_above_two_years_is_refused_with_location(tmp_emulator: Any, wo
     refused = cli(tmp_emulator, workdir, "rotate", "manifests", "--yes")
     assert refused.returncode == 1
     assert "long.yaml:7:21" in refused.stderr and "allow_long_lifetime" in refused.stderr
+
+
+@pytest.mark.slow
+def test_unreadable_sink_blocks_retirement_until_it_is_readable(tmp_emulator: Any, workdir: Path) -> None:
+    """A sink that cannot be read might hold the old value: rotate removes nothing from the app, says
+    why, and retires the predecessor once the sink reads again."""
+    write_manifest(workdir)
+    ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
+    old_id = read_json(workdir / "out" / "daemon.json")["client_secret_id"]
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    new_id = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]["current"]["key_id"]
+    tmp_emulator.ctx.clock.advance(8 * DAY)  # past the 7-day overlap: the old secret is due to go
+
+    sink = workdir / "out" / "daemon.json"
+    readable = sink.read_text()
+    sink.write_text("{ not json")  # corrupt: the tool cannot tell which secret it holds
+    blocked = ok(rotate_json(tmp_emulator, workdir))  # exit 0: nothing rotated, nothing retired
+    entry = json_out(blocked)["secrets"][0]
+    assert entry["status"] == "unchanged" and entry["removed"] == [], entry
+    assert entry["current"]["key_id"] == new_id
+    assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
+    status = cli(tmp_emulator, workdir, "status", "manifests")
+    assert status.returncode == 4, status.stdout + status.stderr  # needs attention
+    shown = " ".join(status.stdout.split())
+    assert "out/daemon.json → unreadable" in shown and "delete or fix it" in shown, shown
+
+    sink.write_text(readable)
+    retired = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]
+    assert retired["status"] == "retired" and [r["key_id"] for r in retired["removed"]] == [old_id]
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [new_id]

@@ -26,11 +26,11 @@ def test_views_are_shared_and_refuse_changes() -> None:
     assert view is not None and isinstance(view, FrozenDict)
     with pytest.raises(TypeError, match="read-only view"):
         view["tags"] = ["x"]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="read-only view"):
         view["appRoles"].append({})
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="read-only view"):
         view["appRoles"][0]["value"] = "changed"
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="read-only view"):
         view.setdefault("_owners", [])
     assert store.get("t", "servicePrincipals", "a") == {
         "id": "a",
@@ -75,7 +75,7 @@ def test_views_serialise_and_copy_like_plain_json() -> None:
 def test_rollback_restores_the_previous_objects() -> None:
     store = _store()
     before = store.view("t", "servicePrincipals", "a")
-    with pytest.raises(RuntimeError), store.transaction():
+    with pytest.raises(RuntimeError, match="handler failed half-way"), store.transaction():
         store.put("t", "servicePrincipals", {"id": "a", "appRoles": [], "tags": ["x"]})
         store.delete("t", "servicePrincipals", "a")
         raise RuntimeError("handler failed half-way")

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -111,26 +112,46 @@ def test_failed_write_keeps_old_content_and_leaves_no_temp(
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(os, "write", half_then_fail)
-    with pytest.raises(OSError):
+    with pytest.raises(OSError, match="No space left on device"):
         atomic_write_text(target, "new content that is long")
     assert target.read_text() == "old content"
     assert _leftovers(tmp_path) == []
 
 
-@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores directory permissions")
-def test_read_only_directory_fails_cleanly(tmp_path: Path) -> None:
+@pytest.mark.parametrize("refused", ["create", "rename"])
+def test_read_only_directory_fails_cleanly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, refused: str
+) -> None:
+    """A directory the user may not write to refuses the temporary file (create) or the rename over the
+    target (e.g. a sticky directory): the PermissionError surfaces, the old file stays, no temp is left.
+    Injected rather than chmod-ed, so it runs as root too (root ignores directory permissions)."""
     directory = tmp_path / "ro"
     directory.mkdir()
     target = directory / "conn.json"
     target.write_text("old")
-    directory.chmod(0o500)
-    try:
-        with pytest.raises(PermissionError):
-            atomic_write_text(target, "new")
-        assert target.read_text() == "old"
-        assert _leftovers(directory) == []
-    finally:
-        directory.chmod(0o700)
+    real_open, real_replace = os.open, os.replace
+    attempts: list[str] = []
+
+    def open_refusing_new_files(path: Any, flags: int, *args: Any, **kwargs: Any) -> int:
+        if refused == "create" and flags & os.O_CREAT:
+            attempts.append("create")
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *args, **kwargs)
+
+    def replace_refused(src: Any, dst: Any, *args: Any, **kwargs: Any) -> None:
+        if refused == "rename":
+            attempts.append("rename")
+            assert Path(src).read_text() == "new"  # the temporary file was complete
+            raise PermissionError(13, "Permission denied", str(dst))
+        real_replace(src, dst, *args, **kwargs)
+
+    monkeypatch.setattr(os, "open", open_refusing_new_files)
+    monkeypatch.setattr(os, "replace", replace_refused)
+    with pytest.raises(PermissionError, match="Permission denied"):
+        atomic_write_text(target, "new")
+    assert attempts == [refused]
+    assert target.read_text() == "old"
+    assert _leftovers(directory) == []
 
 
 def test_missing_parents_are_created_private(tmp_path: Path) -> None:

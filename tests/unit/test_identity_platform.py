@@ -180,6 +180,12 @@ def test_fault_config_validation() -> None:
     assert not FaultConfig().active
     config = FaultConfig.from_json({"latency_ms": 5, "error_rate": 0.5, "seed": 3})
     assert config.active and config.to_json()["seed"] == 3
-    for bad in ({"error_rate": 2}, {"latency_ms": -1}, {"nope": 1}, {"seed": "x"}, {"latency_ms": True}):
-        with pytest.raises((ValueError, TypeError)):
+    for bad, why in (
+        ({"error_rate": 2}, "error_rate must be between 0 and 1"),
+        ({"latency_ms": -1}, "latency_ms must be a non-negative number"),
+        ({"nope": 1}, "unknown fault setting"),
+        ({"seed": "x"}, "seed must be an integer"),
+        ({"latency_ms": True}, "latency_ms must be a non-negative number"),
+    ):
+        with pytest.raises(ValueError, match=why):
             FaultConfig.from_json(bad)

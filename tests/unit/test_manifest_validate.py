@@ -250,7 +250,7 @@ def test_warnings_are_located(tmp_path: Path) -> None:
 def test_result_keeps_apps_and_raises_on_demand(tmp_path: Path) -> None:
     result = run(tmp_path, permissions={"graph": {"delegated": ["Nope.Nope"]}})
     assert not result.ok and [a.app.name for a in result.apps] == ["demo"]
-    with pytest.raises(ManifestErrors):
+    with pytest.raises(ManifestErrors, match=r"Nope\.Nope"):
         result.raise_for_errors()
     assert run(tmp_path).ok
 

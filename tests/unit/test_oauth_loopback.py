@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Iterator
 
 import httpx
@@ -151,5 +152,6 @@ def test_listener_requires_the_registered_query() -> None:
 
 
 def test_busy_port_raises_oserror(listener: LoopbackListener) -> None:
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as caught:
         LoopbackListener("127.0.0.1", listener.port, "/", "", STATE).start()
+    assert caught.value.errno == errno.EADDRINUSE

@@ -129,8 +129,14 @@ def test_fault_config_json_round_trip_and_validation() -> None:
     assert FaultConfig.from_json(config.to_json()) == config
     assert config.active and config.throttles
     assert not FaultConfig(replication_lag_ms=100).active  # lag is the Graph layer's
-    for bad in ({"error_rate": 1.5}, {"latency_ms": -1}, {"seed": "x"}, {"bogus": 1}, {"timeout_rate": True}):
-        with pytest.raises(ValueError):
+    for bad, why in (
+        ({"error_rate": 1.5}, "error_rate must be between 0 and 1"),
+        ({"latency_ms": -1}, "latency_ms must be a non-negative number"),
+        ({"seed": "x"}, "seed must be an integer"),
+        ({"bogus": 1}, "unknown fault setting"),
+        ({"timeout_rate": True}, "timeout_rate must be a non-negative number"),
+    ):
+        with pytest.raises(ValueError, match=why):
             FaultConfig.from_json(bad)
 
 

@@ -117,6 +117,28 @@ def test_newer_unheld_secret_is_an_orphan_removed_after_delivery() -> None:
     assert [(r.secret.key_id, r.kind, r.phase) for r in d.removals] == [("orph", "orphan", AFTER_DELIVERY)]
 
 
+@pytest.mark.parametrize("old_key", ["0000", "ffff"])  # keyIds are random: either side of the new one
+@pytest.mark.parametrize("journal", [None, {"0000", "ffff", "8888"}])
+def test_predecessor_minted_in_the_same_second_as_its_replacement_is_kept(
+    old_key: str, journal: set[str] | None
+) -> None:
+    """startDateTime has whole seconds, so a replacement minted in its predecessor's second ties with it
+    (same start, same end); the tie never makes the predecessor an orphan removed inside its overlap."""
+    old, new = sec(old_key, 1), sec("8888", 1)
+    delivered = frozenset(journal) if journal is not None else None
+    d = decide_secret(SPEC, facts(old, new, held={"8888"}, delivered=delivered), NOW)
+    assert d.current == new and not d.removals
+    assert [w.secret.key_id for w in d.waiting] == [old_key]
+    later = decide_secret(SPEC, facts(old, new, held={"8888"}, delivered=delivered), NOW + 7 * DAY)
+    assert [(r.secret.key_id, r.kind, r.phase) for r in later.removals] == [(old_key, "retire", BEFORE_MINT)]
+
+
+def test_same_second_secret_never_delivered_is_still_an_orphan() -> None:
+    old, new = sec("ffff", 1), sec("8888", 1)
+    d = decide_secret(SPEC, facts(old, new, held={"8888"}, delivered=frozenset({"8888"})), NOW)
+    assert [(r.secret.key_id, r.kind, r.phase) for r in d.removals] == [("ffff", "orphan", AFTER_DELIVERY)]
+
+
 def test_orphan_with_no_held_secret_is_replaced() -> None:
     d = decide_secret(SPEC, facts(sec("orph", 0.01)), NOW)
     assert d.mint and d.mint_reason == "no sink holds a live secret"
@@ -193,6 +215,9 @@ def test_never_removes_a_held_secret_nor_leaves_none_valid(world: tuple) -> None
     # A removal that runs before delivery is never the last live secret anybody holds.
     early = {r.secret.key_id for r in d.removals if r.phase == BEFORE_MINT}
     assert all(s.end <= NOW or s.key_id not in held for s in secrets if s.key_id in early)
+    # ... nor leaves none valid: the held current secret stays live, or a replacement is minted.
+    kept = d.current is not None and d.current.end > NOW and d.current.key_id not in removed
+    assert d.mint or kept, (d.mint_reason, d.current, removed)
 
 
 # ---------------------------------------------------------------- plan actions

@@ -65,6 +65,17 @@ def _age(secret: ExistingSecret) -> tuple[datetime, datetime, str]:
     return (secret.start or _EPOCH, secret.end or _FOREVER, secret.key_id)
 
 
+def _not_newer(secret: ExistingSecret, current: ExistingSecret) -> bool:
+    """Was ``secret`` minted no later than ``current``, as far as Entra can tell?
+
+    ``startDateTime`` has whole seconds: a replacement minted in its predecessor's second ties with it
+    (and so does the expiry, both being "now + expires_in"). :func:`_age`'s keyId tie-break orders
+    such a pair at random, so a tie counts as "not newer": the predecessor is kept for its overlap
+    rather than removed at once as an orphan (the journal still tells a never-delivered one apart).
+    """
+    return (secret.start or _EPOCH) <= (current.start or _EPOCH)
+
+
 @dataclass(frozen=True)
 class Removal:
     """An Entra secret to remove, why, and in which phase."""
@@ -188,7 +199,7 @@ def decide_secret(
             continue
         if secret.key_id.lower() in held:
             stale.append(secret)
-        elif current is not None and _age(secret) < _age(current) and _maybe_delivered(secret, facts):
+        elif current is not None and _not_newer(secret, current) and _maybe_delivered(secret, facts):
             retire_at = current.start + spec.overlap_period if current.start else None
             if not may_remove:
                 untouched.append(secret)
