@@ -13,6 +13,7 @@ from typing import Any
 
 from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.fileio import atomic_write_json
+from provisioner.core.layout import default_sink_path
 from provisioner.engine.apply import ApplyResult
 from provisioner.graph.passwords import remove_password
 from provisioner.graph.target import Target
@@ -26,7 +27,6 @@ from provisioner.model.connections import (
 from provisioner.model.tenant import TenantState
 from provisioner.sinks import deliver_all
 from provisioner.sinks.deliver import PartialDeliveryError, recover_secret
-from provisioner.sinks.layout import default_sink_path
 
 
 @dataclass

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provisioner.core.errors import GraphError, ProvisionerError
+from provisioner.core.layout import default_sink_path
 from provisioner.core.progress import Progress
 from provisioner.engine.loading import load_manifests
 from provisioner.engine.options import RunOptions
@@ -45,7 +46,6 @@ from provisioner.graph.inventory import applications_matching, deleted_applicati
 from provisioner.graph.state import chunked, in_filter, odata_quote
 from provisioner.model.adoption import resolve
 from provisioner.sinks import describe
-from provisioner.sinks.layout import default_sink_path
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient

@@ -25,13 +25,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from provisioner.core.errors import ProvisionerError
+from provisioner.core.layout import default_sink_path
 from provisioner.core.progress import Progress
 from provisioner.engine.planner import Action, Change, Plan
 from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request
 from provisioner.graph.failures import graph_errors
 from provisioner.graph.inventory import managed_applications, purge_deleted
 from provisioner.graph.retry import RetryPolicy, is_replication_lag
-from provisioner.sinks.layout import default_sink_path
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient

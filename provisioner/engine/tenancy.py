@@ -9,18 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from provisioner.core.layout import TenantKey, migrate_legacy, tenant_dir, tenant_key, use_tenant
 from provisioner.core.progress import Progress, print_progress
 from provisioner.core.text import printable
 from provisioner.graph.target import Target
-from provisioner.sinks.layout import TenantKey, migrate_legacy, tenant_dir, use_tenant
-
-
-def tenant_key(target: Target, tenant_id: str | None) -> TenantKey | None:
-    """The key of the tenant a run reads: its cloud (``emulator`` for a local endpoint) and ID."""
-    tenant = tenant_id or target.tenant_id
-    if not tenant:
-        return None
-    return TenantKey("emulator" if target.is_local else target.cloud, tenant.lower())
 
 
 def enter_tenant(
@@ -31,7 +23,7 @@ def enter_tenant(
     The announcement goes to stderr even with ``--json`` (stdout stays one JSON document):
     a reader of any run's log can tell which tenant and endpoint it changed.
     """
-    key = tenant_key(target, tenant_id)
+    key = tenant_key(target.cloud, tenant_id or target.tenant_id, local=target.is_local)
     use_tenant(key)
     say = progress or print_progress
     say(printable(f"tenant {key or '?'} at {target.graph_url}", one_line=True))

@@ -30,7 +30,7 @@ is recorded and reported; the others carry on. ``apply`` plans every tenant
 first, shows all plans, asks once, then applies everywhere.
 
 Connection values go to ``<state_dir>/tenants/<cloud>/<tenant id>/connections/<app>.json``
-(:mod:`provisioner.sinks.layout`, selected per tenant task). The
+(:mod:`provisioner.core.layout`, selected per tenant task). The
 manifest's own sinks (files, Key Vault, GitHub outputs) name one destination,
 which N tenants would overwrite in turn: they are skipped in a fan-out run, with
 a warning.

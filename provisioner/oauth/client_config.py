@@ -18,11 +18,27 @@ from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 from provisioner.core.errors import ProvisionerError
+from provisioner.core.layout import default_sink_path, find_connection_files, tenant_key, tenant_scope
 from provisioner.model.connections import read_connection_file
 
 
-def connection_path(state_dir: Path, app: str) -> Path:
-    return Path(state_dir) / "connections" / f"{app}.json"
+def connection_path(state_dir: Path, app: str, target: Any | None = None) -> Path:
+    """The app's default connection file: the target tenant's, or the only one the state dir has.
+
+    Connection files are kept per tenant (:mod:`provisioner.core.layout`); a target whose
+    tenant is known picks its own, otherwise the app must have exactly one.
+    """
+    key = tenant_key(target.cloud, target.tenant_id, local=target.is_local) if target is not None else None
+    if key is not None:
+        with tenant_scope(key):
+            return default_sink_path(app, state_dir)
+    found = find_connection_files(state_dir, app)
+    if len(found) > 1:
+        listed = ", ".join(str(p) for p in found)
+        raise ProvisionerError(
+            f"app {app!r} has connection files for several tenants ({listed}); name the tenant"
+        )
+    return found[0] if found else Path(state_dir).absolute() / "connections" / f"{app}.json"
 
 
 def rebase(url: str, authority: str) -> str:
@@ -90,7 +106,7 @@ class ClientConfig:
 
 def load_client_config(state_dir: Path, app: str, *, target: Any | None = None) -> ClientConfig:
     """The app's :class:`ClientConfig` from its connection file; a missing file says to run apply."""
-    path = connection_path(state_dir, app)
+    path = connection_path(state_dir, app, target)
     values = read_connection_file(path)
     if values is None:
         raise ProvisionerError(f"no connection file {path} for app {app!r}; run provisioner apply first")

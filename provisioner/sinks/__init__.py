@@ -7,6 +7,7 @@ value in an error message; only the GitHub sink prints one, as the
 ``::add-mask::`` command that makes GitHub hide it.
 """
 
+from provisioner.core.layout import default_sink_path
 from provisioner.sinks.common import DeliveryReceipt
 from provisioner.sinks.deliver import (
     PartialDeliveryError,
@@ -18,7 +19,6 @@ from provisioner.sinks.deliver import (
     held_key_id,
     held_key_ids,
 )
-from provisioner.sinks.layout import default_sink_path
 
 __all__ = [
     "DeliveryReceipt",

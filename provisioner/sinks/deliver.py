@@ -18,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import SinkError
+from provisioner.core.layout import default_sink_path, resolve_state_dir
 from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
 from provisioner.sinks import dotenv_sink, github_sink, json_sink, keyvault_sink
 from provisioner.sinks.common import DeliveryReceipt
-from provisioner.sinks.layout import default_sink_path, resolve_state_dir
 
 PathLike = str | os.PathLike[str]
 
@@ -142,10 +142,10 @@ def _journal(app: App, values: Mapping[str, Any], state_dir: Path) -> None:
     A journal that cannot be written stops the delivery: without the entry a later run
     would take the replaced secret for an orphan and remove it inside its overlap.
     """
+    from provisioner.core.layout import journal_path
     from provisioner.model.connections import read_connection_file
     from provisioner.sinks.holdings import json_key_ids
     from provisioner.sinks.journal import record_delivery
-    from provisioner.sinks.layout import journal_path
 
     key_ids = set(json_key_ids(values))
     if not key_ids:

@@ -11,7 +11,7 @@ keyId a delivery handed to the sinks, so "unheld and never delivered" means
 orphan.
 
 File: ``<state_dir>/tenants/<cloud>/<tenant id>/delivered.json``
-(:func:`provisioner.sinks.layout.journal_path`), written atomically with mode 0600;
+(:func:`provisioner.core.layout.journal_path`), written atomically with mode 0600;
 journals of earlier versions (``<state_dir>/delivered.json``) are still read.
 It holds keyIds and delivery times only, never a value or hint. Entries are
 written *before* the sinks (write-ahead): a keyId some sink may hold is always
@@ -34,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.fileio import atomic_write_json, ensure_private_dir
-from provisioner.sinks.layout import journal_path, legacy_journal_paths
+from provisioner.core.layout import journal_path, legacy_journal_paths
 
 PathLike = str | os.PathLike[str]
 

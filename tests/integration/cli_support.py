@@ -53,3 +53,21 @@ def ok(proc: subprocess.CompletedProcess[str], *codes: int) -> subprocess.Comple
         f"exit {proc.returncode}\nstdout:\n{proc.stdout}\nstderr:\n{proc.stderr}"
     )
     return proc
+
+
+def connections_dir(state_dir: Path, tenant_id: str | None = None) -> Path:
+    """``<state_dir>/tenants/<cloud>/<tenant>/connections`` of the only tenant (or the one named)."""
+    pattern = f"tenants/*/{tenant_id.lower() if tenant_id else '*'}/connections"
+    found = sorted(Path(state_dir).glob(pattern))
+    assert len(found) == 1, f"expected one tenant folder matching {pattern} under {state_dir}: {found}"
+    return found[0]
+
+
+def connection_file(state_dir: Path, app: str, tenant_id: str | None = None) -> Path:
+    """The default connection file of ``app`` in the only tenant folder (or the one named)."""
+    return connections_dir(state_dir, tenant_id) / f"{app}.json"
+
+
+def journal_file(state_dir: Path, tenant_id: str | None = None) -> Path:
+    """The delivery journal of the only tenant folder (or the one named)."""
+    return connections_dir(state_dir, tenant_id).parent / "delivered.json"

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from cli_support import base_env, ok, run_cli, tenant_env  # noqa: F401  (ok, run_cli: re-exported)
+from cli_support import base_env, connections_dir, ok, run_cli, tenant_env  # noqa: F401  (ok, run_cli: re-exported)
 from oauth_support import client_credentials_form
 
 REPO = Path(__file__).resolve().parents[2]
@@ -255,7 +255,8 @@ def inventory(emulator: Any, tenant_id: str) -> Inventory:
 
 def held_key_ids(state_dir: Path, app: str) -> set[str]:
     """keyIds whose values the default connection file of ``app`` holds."""
-    path = state_dir / "connections" / f"{app}.json"
+    found = sorted(Path(state_dir).glob(f"tenants/*/*/connections/{app}.json"))
+    path = found[0] if found else Path(state_dir) / "missing"
     if not path.is_file():
         return set()
     values = json.loads(path.read_text())

@@ -29,7 +29,7 @@ import cli_support
 import httpx
 import jwt
 import pytest
-from cli_support import base_env
+from cli_support import base_env, connection_file
 from oauth_support import forms
 from typer.testing import CliRunner
 
@@ -319,7 +319,7 @@ def test_authorize_writes_token_file_and_verify_passes(
     world: World, manifest: str, prompt: str | None
 ) -> None:
     app = APP[manifest]
-    connection = json.loads((world.workdir / "state" / "connections" / f"{app}.json").read_text())
+    connection = json.loads(connection_file(world.workdir / "state", app).read_text())
     args = [world.paths[manifest], "--state-dir", "state", "--redirect-port", "0"]
     if prompt:
         args += ["--prompt", prompt]
@@ -375,15 +375,15 @@ def test_verify_distinguishes_unknown_client_invalid_secret_and_changed_client(
     for key, value in world.env.items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(tmp_path)
-    connection_file = tmp_path / "state" / "connections" / "outlook-etl.json"
-    original = json.loads(connection_file.read_text())
+    conn_file = connection_file(tmp_path / "state", "outlook-etl")
+    original = json.loads(conn_file.read_text())
 
     def verify() -> tuple[int, dict[str, Any]]:
         result = CliRunner().invoke(cli_app, ["verify", f"manifests/{S2}", "--json", "--state-dir", "state"])
         assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
         return result.exit_code, json.loads(result.stdout)
 
-    connection_file.write_text(json.dumps({**original, "client_secret": "not-the-secret-value-0123456789"}))
+    conn_file.write_text(json.dumps({**original, "client_secret": "not-the-secret-value-0123456789"}))
     code, report = verify()
     assert code == 1
     assert {c["error"] for c in checks_of(report, "outlook-etl")} == {"secret_invalid"}
@@ -391,7 +391,7 @@ def test_verify_distinguishes_unknown_client_invalid_secret_and_changed_client(
     assert "not-the-secret-value" not in json.dumps(report)
 
     other = "5f2d3c1e-0000-4000-8000-000000000001"
-    connection_file.write_text(json.dumps({**original, "client_id": other}))
+    conn_file.write_text(json.dumps({**original, "client_id": other}))
     code, report = verify()
     assert code == 1
     by_kind = {c["check"]: c for c in checks_of(report, "outlook-etl")}
@@ -399,7 +399,7 @@ def test_verify_distinguishes_unknown_client_invalid_secret_and_changed_client(
     assert by_kind["delegated"]["error"] == "invalidated"
     assert "client ID changed; re-run provisioner authorize" in by_kind["delegated"]["message"]
 
-    connection_file.write_text(json.dumps(original))
+    conn_file.write_text(json.dumps(original))
     code, report = verify()
     assert code == 0 and report["ok"], report
 
@@ -520,7 +520,7 @@ def test_emulator_flag_rebases_the_connection_endpoints(tmp_path: Path) -> None:
     env = cli_env(None)
     (path,) = copy_manifests(tmp_path, S4)
     run_cli("apply", path, "--emulator", "--yes", "--state-dir", "state", cwd=tmp_path, env=env)
-    written = json.loads((tmp_path / "state" / "connections" / "automation-pkce.json").read_text())
+    written = json.loads((connection_file(tmp_path / "state", "automation-pkce")).read_text())
     run = AuthorizeProcess.start(
         path, "--emulator", "--state-dir", "state", "--redirect-port", "0", cwd=tmp_path, env=env
     )

@@ -16,6 +16,7 @@ from typing import Any
 
 import engine_support
 import pytest
+from cli_support import connections_dir
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -149,7 +150,7 @@ def test_destroy_of_30_apps_is_a_few_round_trips(tmp_emulator: Any, tenant_env: 
 
     manifests = write_manifests(tmp_path / "manifests", APPS)
     _apply(manifests, tmp_path)
-    connections = tmp_path / ".provisioner" / "connections"
+    connections = connections_dir(tmp_path / ".provisioner")
     assert len(list(connections.glob("*.json"))) == APPS
 
     outcome, counts = _counted(

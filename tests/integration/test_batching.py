@@ -17,6 +17,7 @@ from typing import Any
 
 import engine_support
 import pytest
+from cli_support import connection_file
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
@@ -139,9 +140,7 @@ def test_plan_after_a_batched_apply_is_empty(tmp_emulator: Any, tenant_env: Any,
         assert values["client_id"] == app["appId"]
         (credential,) = app["passwordCredentials"]
         assert values["client_secret_id"] == credential["keyId"]  # the minted value reached the sink
-        saved = json.loads(
-            (tmp_path / ".provisioner" / "connections" / f"{connection.name}.json").read_text()
-        )
+        saved = json.loads(connection_file(tmp_path / ".provisioner", connection.name).read_text())
         assert saved["client_secret"] == values["client_secret"]
 
 

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cli_support import run_cli
+from cli_support import connection_file, connections_dir, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 MANIFESTS = REPO / "manifests"
@@ -46,7 +46,7 @@ def test_scenarios_apply_then_plan_is_empty(workdir: Path) -> None:
         if app["app"] not in with_secret:
             assert "client_secret" not in connection, app["app"]
             continue
-        written = json.loads((workdir / ".provisioner" / "connections" / f"{app['app']}.json").read_text())
+        written = json.loads(connection_file(workdir / ".provisioner", app["app"]).read_text())
         value = written["client_secret"]
         assert len(value) >= 16 and value not in applied.stdout + applied.stderr
         assert connection["client_secret"] == value[:3] + "****", "apply --json must mask secrets"
@@ -60,7 +60,7 @@ def test_scenarios_apply_then_plan_is_empty(workdir: Path) -> None:
 @pytest.mark.slow
 def test_apply_writes_connections_0600_and_prints_no_secret(workdir: Path) -> None:
     applied = run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
-    files = sorted((workdir / ".provisioner" / "connections").glob("*.json"))
+    files = sorted(connections_dir(workdir / ".provisioner").glob("*.json"))
     assert files, "no connection files written"
     secrets_seen = 0
     for path in files:
@@ -114,12 +114,12 @@ def test_apply_keeps_a_sink_secret_when_the_default_file_is_gone(workdir: Path) 
     assert "LOGISTICS_AZURE_CLIENT_SECRET=" in before
     secret_line = next(line for line in before.splitlines() if "_AZURE_CLIENT_SECRET=" in line)
 
-    for path in (workdir / ".provisioner" / "connections").glob("*.json"):
+    for path in connections_dir(workdir / ".provisioner").glob("*.json"):
         path.unlink()
     run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
 
     assert secret_line in dotenv.read_text().splitlines()
-    restored = json.loads((workdir / ".provisioner" / "connections" / "logistics-ops.json").read_text())
+    restored = json.loads(connection_file(workdir / ".provisioner", "logistics-ops").read_text())
     assert restored["client_secret"] == secret_line.split("=", 1)[1].strip("'")
 
 
@@ -127,7 +127,7 @@ def test_apply_keeps_a_sink_secret_when_the_default_file_is_gone(workdir: Path) 
 def test_embedded_emulator_keeps_its_port_so_connection_files_stay_put(workdir: Path) -> None:
     """--emulator runs reuse the state dir's port: a no-change apply leaves the URLs as they were."""
     run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
-    path = workdir / ".provisioner" / "connections" / "logistics-ops.json"
+    path = connection_file(workdir / ".provisioner", "logistics-ops")
     first = json.loads(path.read_text())
     run_cli("apply", "manifests", "--emulator", "--yes", cwd=workdir, check=True)
     second = json.loads(path.read_text())

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cli_support import connections_dir
 from direct_graph import DirectGraph, cli_env, ok, run_cli
 
 pytestmark = pytest.mark.slow
@@ -33,7 +34,7 @@ def test_prune_destroy_restore(tmp_emulator: Any, tmp_path: Path) -> None:
     for name in ("alpha", "beta"):
         (tmp_path / "m" / f"{name}.yaml").write_text(manifest(name))
     ok(run_cli("apply", "m", "--yes", cwd=tmp_path, env=env))
-    connections = tmp_path / ".provisioner" / "connections"
+    connections = connections_dir(tmp_path / ".provisioner")
     assert {p.name for p in connections.glob("*.json")} == {"alpha.json", "beta.json"}
     # Same uniqueName as a manifest entry, made by someone else (no ownership tag): never destroyed.
     foreign = graph.ok("POST", "/applications", {"displayName": "Gamma", "uniqueName": "gamma"})

@@ -9,6 +9,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cli_support import connection_file
 from direct_graph import cli_env, ok, run_cli
 
 pytestmark = pytest.mark.slow
@@ -83,9 +84,10 @@ def test_two_tenants_one_fails_the_other_converges(tmp_emulator: Any, tmp_path: 
     assert "not-the-secret" not in failed.stdout + failed.stderr
     assert "1 tenant(s) failed: south" in failed.stderr
     assert "sink(s) are skipped with --tenants" in failed.stderr
-    values = json.loads((tmp_path / ".provisioner" / "connections" / "north" / "fanout-app.json").read_text())
+    state_dir = tmp_path / ".provisioner"
+    values = json.loads(connection_file(state_dir, "fanout-app", first.tenant_id).read_text())
     assert values["tenant_id"] == first.tenant_id and values["client_secret"]
-    assert not (tmp_path / ".provisioner" / "connections" / "south").exists()
+    assert not list(state_dir.glob(f"tenants/*/{second['tenant_id'].lower()}/connections/*.json"))
     assert not (tmp_path / "out").exists(), "declared sinks are skipped when fanning out"
 
     # Fixed credential: north has nothing left to do, south has everything; text output has a section each.
@@ -113,11 +115,9 @@ def test_embedded_emulator_hosts_every_tenant(tmp_path: Path) -> None:
         )
     )
     assert "✓ one" in applied.stdout and "✓ two" in applied.stdout
-    for name, tid in (("one", "11111111"), ("two", "22222222")):
-        values = json.loads(
-            (tmp_path / ".provisioner" / "connections" / name / "fanout-app.json").read_text()
-        )
-        assert values["tenant_id"].startswith(tid)
+    for tid in ("11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"):
+        values = json.loads(connection_file(tmp_path / ".provisioner", "fanout-app", tid).read_text())
+        assert values["tenant_id"] == tid
 
 
 def cli_env_without_emulator() -> dict[str, str]:

@@ -3,7 +3,7 @@
 Covers the fan-out's report (JSON keyed by tenant name) and its exit codes:
 rotate 3 with ``--detailed-exitcode`` when any tenant rotated and 1 when any
 tenant failed (that wins); status 4 when any tenant is unhealthy, 1 when one
-failed. Each tenant keeps its values in ``<state_dir>/connections/<tenant>/``.
+failed. Each tenant keeps its values in ``<state_dir>/tenants/<cloud>/<tenant id>/connections/``.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_support import base_env, ok, run_cli, tenant_env
+from cli_support import base_env, connection_file, ok, run_cli, tenant_env
 
 pytestmark = pytest.mark.slow
 
@@ -70,7 +70,13 @@ def fanout(tmp_emulator: Any, tmp_path: Path) -> dict[str, Any]:
         env.pop(key)
     env["NORTH_SECRET"] = first.admin_client_secret
     env["SOUTH_SECRET"] = second["admin_client_secret"]
-    return {"tenants": str(tenants), "env": env, "cwd": tmp_path, "north": first.tenant_id}
+    return {
+        "tenants": str(tenants),
+        "env": env,
+        "cwd": tmp_path,
+        "north": first.tenant_id,
+        "ids": {"north": first.tenant_id, "south": second["tenant_id"]},
+    }
 
 
 def _cli(fanout: dict[str, Any], *args: str, env: dict[str, str] | None = None) -> Any:
@@ -78,7 +84,7 @@ def _cli(fanout: dict[str, Any], *args: str, env: dict[str, str] | None = None) 
 
 
 def _connection(fanout: dict[str, Any], tenant: str) -> dict[str, Any]:
-    path = fanout["cwd"] / ".provisioner" / "connections" / tenant / f"{APP}.json"
+    path = connection_file(fanout["cwd"] / ".provisioner", APP, fanout["ids"][tenant])
     data: dict[str, Any] = json.loads(path.read_text())
     return data
 
@@ -129,7 +135,7 @@ def test_rotate_and_status_fan_out_over_two_tenants(fanout: dict[str, Any]) -> N
     assert json.loads(status_failed.stdout)["failed"] == ["south"]
 
     # North's connection file is gone: no sink holds its live secret -> unhealthy, exit 4.
-    (fanout["cwd"] / ".provisioner" / "connections" / "north" / f"{APP}.json").unlink()
+    connection_file(fanout["cwd"] / ".provisioner", APP, fanout["north"]).unlink()
     unhealthy = ok(_cli(fanout, "status", "manifests", "--json"), 4)
     report = json.loads(unhealthy.stdout)
     assert report["tenants"]["north"]["healthy"] is False

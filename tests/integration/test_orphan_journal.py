@@ -2,7 +2,7 @@
 
 A run killed right there leaves an unheld secret *older* than the held one. Without
 a record of what was delivered, the next run cannot tell it from a rotation's
-predecessor and keeps it until ``overlap``; with ``<state_dir>/delivered.json`` it
+predecessor and keeps it until ``overlap``; with the tenant's ``delivered.json`` it
 knows the orphan was never delivered and removes it at once, while a genuine
 predecessor (delivered, then replaced) still stays valid for its overlap.
 
@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_support import base_env, ok, run_cli
+from cli_support import base_env, connection_file, journal_file, ok, run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -114,7 +114,7 @@ def deliver_replacement(workdir: Path, minted: dict[str, Any]) -> None:
 
     app = next(item.app for item in validate_paths([str(workdir / "manifests")]).apps if item.app.name == APP)
     state_dir = workdir / ".provisioner"
-    values = json.loads((state_dir / "connections" / f"{APP}.json").read_text())
+    values = json.loads(connection_file(state_dir, APP).read_text())
     values["client_secret"] = minted["secretText"]
     values["client_secret_id"] = minted["keyId"]
     for entry in values.get("secrets") or []:
@@ -174,7 +174,7 @@ def test_journal_holds_key_ids_only_and_is_private(
     tmp_emulator: Any, crashed: tuple[Path, Admin, str, str, str]
 ) -> None:
     workdir, _admin, first, orphan, held = crashed
-    journal = workdir / ".provisioner" / "delivered.json"
+    journal = journal_file(workdir / ".provisioner")
     assert orphan not in journal.read_text()
     assert stat.S_IMODE(journal.stat().st_mode) == 0o600
     entries = json.loads(journal.read_text())["apps"][APP]
@@ -188,7 +188,7 @@ def test_without_a_journal_the_older_unheld_secret_waits_for_overlap(
     tmp_emulator: Any, crashed: tuple[Path, Admin, str, str, str]
 ) -> None:
     workdir, admin, first, orphan, held = crashed
-    (workdir / ".provisioner" / "delivered.json").unlink()  # a fresh workspace: today's rule
+    journal_file(workdir / ".provisioner").unlink()  # a fresh workspace: today's rule
 
     report = rotate_report(tmp_emulator, workdir, 0)
     assert report["secrets"][0]["removed"] == []

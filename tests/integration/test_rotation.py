@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from cli_support import base_env, ok, run_cli
+from cli_support import base_env, connection_file, ok, run_cli
 from oauth_support import client_credentials_form
 
 DAY = 86400
@@ -171,7 +171,7 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     new_value = values["client_secret"]
     assert values["client_secret_id"] == new_id and new_value != old_value
     assert dotenv_value(workdir / "out" / "daemon.env", "DAEMON_AZURE_CLIENT_SECRET") == new_value
-    assert read_json(workdir / ".provisioner" / "connections" / f"{APP}.json")["client_secret_id"] == new_id
+    assert read_json(connection_file(workdir / ".provisioner", APP))["client_secret_id"] == new_id
     # Files: 0600, replaced by rename (new inode), no temporary file left behind.
     for path in (workdir / "out" / "daemon.json", workdir / "out" / "daemon.env"):
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
@@ -240,7 +240,7 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
     assert report["status"] == "failed" and report["secrets"][0]["status"] == "failed"
     assert "minted in this run was removed again" in failed.stderr
     assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [old_id]
-    default = read_json(workdir / ".provisioner" / "connections" / f"{APP}.json")
+    default = read_json(connection_file(workdir / ".provisioner", APP))
     assert default["client_secret_id"] == old_id and default["client_secret"] == first["client_secret"]
     assert token_status(tmp_emulator, first["client_id"], first["client_secret"])[0] == 200
 
@@ -289,7 +289,7 @@ def test_secret_minted_but_never_delivered_is_replaced(tmp_emulator: Any, workdi
     # Lost everything the sinks held (e.g. killed after the first addPassword): apply replaces it.
     for path in (workdir / "out" / "daemon.json", workdir / "out" / "daemon.env"):
         path.unlink()
-    (workdir / ".provisioner" / "connections" / f"{APP}.json").unlink()
+    connection_file(workdir / ".provisioner", APP).unlink()
     assert cli(tmp_emulator, workdir, "status", "manifests").returncode == 4
     applied = ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes", "--json"))
     kinds = {a["kind"] for a in json.loads(applied.stdout)["changes"]["actions"]}

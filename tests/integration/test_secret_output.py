@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from cli_support import base_env, run_cli
+from cli_support import base_env, connection_file, run_cli
 
 REPO = Path(__file__).resolve().parents[2]
 COMMANDS = ("apply", "rotate", "status", "export", "verify", "doctor", "plan")
@@ -222,7 +222,7 @@ def test_failure_paths_print_no_secret(sweep: Sweep) -> None:
     sweep.run("status", "manifests", "--json", outcome="fail", expected=(4,))
 
     # verify: a connection file whose secret Entra refuses (the real value with a suffix).
-    default = workdir / ".provisioner" / "connections" / "outlook-etl.json"
+    default = connection_file(workdir / ".provisioner", "outlook-etl")
     values = json.loads(default.read_text())
     values["client_secret"] += "-not-it"
     default.write_text(json.dumps(values))

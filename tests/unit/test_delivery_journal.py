@@ -7,11 +7,17 @@ import stat
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from provisioner.core.layout import (
+    TenantKey,
+    default_sink_path,
+    journal_path,
+    migrate_legacy,
+    tenant_scope,
+)
 from provisioner.engine.rotation.policy import AppFacts, decide_secret
 from provisioner.model.manifest import Secret
 from provisioner.model.tenant import ExistingSecret
-from provisioner.sinks.journal import KEEP_PER_APP, delivered_key_ids, journal_path, record_delivery
-from provisioner.sinks.layout import CONNECTIONS_SUBDIR
+from provisioner.sinks.journal import KEEP_PER_APP, delivered_key_ids, record_delivery
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 DAY = timedelta(days=1)
@@ -70,12 +76,49 @@ def test_unreadable_journal_means_no_journal(tmp_path: Path) -> None:
     assert delivered_key_ids("app", tmp_path) is None
 
 
-def test_multi_tenant_runs_keep_one_journal_per_tenant(tmp_path: Path) -> None:
-    token = CONNECTIONS_SUBDIR.set("tenant-a")
-    try:
+def test_each_tenant_keeps_its_own_journal(tmp_path: Path) -> None:
+    a, b = TenantKey("emulator", "tenant-a"), TenantKey("public", "tenant-b")
+    with tenant_scope(a):
         record_delivery("app", ["aaa"], tmp_path)
-        assert journal_path(tmp_path) == tmp_path.absolute() / "delivered" / "tenant-a.json"
+        assert (
+            journal_path(tmp_path)
+            == tmp_path.absolute() / "tenants" / "emulator" / "tenant-a" / "delivered.json"
+        )
         assert delivered_key_ids("app", tmp_path) == {"aaa"}
-    finally:
-        CONNECTIONS_SUBDIR.reset(token)
+    with tenant_scope(b):
+        assert delivered_key_ids("app", tmp_path) is None
+        record_delivery("app", ["bbb"], tmp_path)
+        assert delivered_key_ids("app", tmp_path) == {"bbb"}
     assert delivered_key_ids("app", tmp_path) is None
+
+
+def test_legacy_journal_is_still_read_for_every_tenant(tmp_path: Path) -> None:
+    record_delivery("app", ["old"], tmp_path)  # no tenant selected: the layout of earlier versions
+    assert (tmp_path / "delivered.json").is_file()
+    with tenant_scope(TenantKey("emulator", "t1")):
+        record_delivery("app", ["new"], tmp_path)
+        assert delivered_key_ids("app", tmp_path) == {"old", "new"}
+
+
+def test_legacy_connection_files_move_to_their_own_tenant(tmp_path: Path) -> None:
+    legacy = tmp_path / "connections"
+    (legacy / "label").mkdir(parents=True)
+    a = {
+        "tenant_id": "AAAA",
+        "token_url": "https://127.0.0.1:8443/AAAA/oauth2/v2.0/token",
+        "client_secret": "s",
+    }
+    b = {"tenant_id": "bbbb", "token_url": "https://login.microsoftonline.us/bbbb/oauth2/v2.0/token"}
+    (legacy / "one.json").write_text(json.dumps(a))
+    (legacy / "label" / "two.json").write_text(json.dumps(b))
+    (legacy / "broken.json").write_text("{")
+    key_a = TenantKey("emulator", "aaaa")
+    moved = migrate_legacy(tmp_path, key_a)
+    assert [dst for _, dst in moved] == [
+        tmp_path.absolute() / "tenants" / "emulator" / "aaaa" / "connections" / "one.json"
+    ]
+    with tenant_scope(key_a):
+        assert json.loads(default_sink_path("one", tmp_path).read_text()) == a
+    assert (legacy / "label" / "two.json").is_file() and (legacy / "broken.json").is_file()
+    assert migrate_legacy(tmp_path, TenantKey("usgov", "bbbb"))
+    assert not (legacy / "label" / "two.json").exists()

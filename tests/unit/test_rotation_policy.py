@@ -110,11 +110,23 @@ def test_other_declared_names_are_not_touched() -> None:
 # ---------------------------------------------------------------- orphans
 
 
-def test_newer_unheld_secret_is_an_orphan_removed_after_delivery() -> None:
+def test_newer_unheld_secret_never_delivered_is_an_orphan_removed_after_delivery() -> None:
     held, orphan = sec("held", 10), sec("orph", 0.01)
-    d = decide_secret(SPEC, facts(held, orphan, held={"held"}), NOW)
+    d = decide_secret(SPEC, facts(held, orphan, held={"held"}, delivered=frozenset({"held"})), NOW)
     assert d.current == held and not d.mint  # judged by the held secret's expiry, not the orphan's
     assert [(r.secret.key_id, r.kind, r.phase) for r in d.removals] == [("orph", "orphan", AFTER_DELIVERY)]
+
+
+@pytest.mark.parametrize("journal", [None, {"held", "dlvd"}])
+def test_newer_unheld_secret_that_was_delivered_is_never_an_orphan(journal: set[str] | None) -> None:
+    """Two tenants sharing a folder, a cleaned state dir, a product it was pasted into: a delivered
+    secret no sink here holds may still be in use, so it is kept (never removed as an orphan)."""
+    held, delivered = sec("held", 10), sec("dlvd", 0.01)
+    known = frozenset(journal) if journal is not None else None
+    d = decide_secret(SPEC, facts(held, delivered, held={"held"}, delivered=known), NOW)
+    assert not d.removals and d.kept == (delivered,)
+    alone = decide_secret(SPEC, facts(delivered, delivered=known), NOW)
+    assert alone.mint and alone.mint_reason == "no sink holds a live secret" and not alone.removals
 
 
 @pytest.mark.parametrize("old_key", ["0000", "ffff"])  # keyIds are random: either side of the new one
@@ -140,7 +152,7 @@ def test_same_second_secret_never_delivered_is_still_an_orphan() -> None:
 
 
 def test_orphan_with_no_held_secret_is_replaced() -> None:
-    d = decide_secret(SPEC, facts(sec("orph", 0.01)), NOW)
+    d = decide_secret(SPEC, facts(sec("orph", 0.01), delivered=frozenset({"else"})), NOW)
     assert d.mint and d.mint_reason == "no sink holds a live secret"
     assert d.orphans == (sec("orph", 0.01),)
 
@@ -166,7 +178,7 @@ def test_unreadable_sink_blocks_every_removal() -> None:
 
 def test_limit_moves_orphan_before_the_mint() -> None:
     held, orphan = sec("held", 61), sec("orph", 0.01)
-    [d] = decide_app([SPEC], facts(held, orphan, held={"held"}, limit=2), NOW)
+    [d] = decide_app([SPEC], facts(held, orphan, held={"held"}, limit=2, delivered=frozenset({"held"})), NOW)
     assert d.mint and [(r.secret.key_id, r.phase) for r in d.removals] == [("orph", BEFORE_MINT)]
 
 
@@ -248,7 +260,11 @@ def _have(*secrets: ExistingSecret) -> ExistingApp:
 
 
 def _holdings(*key_ids: str, error: str | None = None) -> dict[str, AppHoldings]:
-    return {"app": AppHoldings("app", (SinkHolding("json file x", frozenset(key_ids), error=error),))}
+    """Sinks holding ``key_ids``; the journal lists exactly those (anything else was never delivered)."""
+    held = frozenset(key_ids)
+    return {
+        "app": AppHoldings("app", (SinkHolding("json file x", held, error=error),), delivered=held or None)
+    }
 
 
 def test_revise_plan_replaces_trusting_mints_and_adds_orphans() -> None:
@@ -256,7 +272,7 @@ def test_revise_plan_replaces_trusting_mints_and_adds_orphans() -> None:
     have = _have(held, orphan)
     # make_plan judged the window by the orphan's far expiry and planned nothing; it also removes an undeclared one.
     base = Plan("t", [Action("remove_secret", "app", "remove undeclared secret", [], {"key_id": "x"})])
-    decisions = decide_all(_desired(SPEC), _state(have), _holdings("held"), NOW)
+    decisions = decide_all(_desired(SPEC), _state(have), _holdings("held", journal={"held"}), NOW)
     plan = revise_plan(base, _desired(SPEC), _state(have), decisions)
     assert [a.kind for a in plan.actions] == ["mint_secret", "remove_secret", "replace_orphan_secret"]
     orphan_action = plan.actions[-1]

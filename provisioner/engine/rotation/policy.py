@@ -16,12 +16,15 @@ secrets Entra lists fall into these classes:
   (consumers pick up the new value meanwhile), then retired. With a delivery
   journal (:attr:`AppFacts.delivered`), only a secret the journal lists was
   ever delivered and so can be a predecessor.
-* **orphan** — a live secret no sink holds that is newer than the current one,
-  or any unheld live secret when no sink holds one at all, or an older unheld
-  secret the journal shows was never delivered: Graph returned its value once
-  and nobody kept it (the run was killed after ``addPassword``, or killed after
-  delivering the orphan's replacement but before removing it, or a rollback
-  failed). Useless to everyone: replaced if needed, then removed.
+* **orphan** — a live secret no sink holds that the delivery journal shows was
+  never delivered: Graph returned its value once and nobody kept it (the run was
+  killed after ``addPassword``, or killed after delivering the orphan's
+  replacement but before removing it, or a rollback failed). Useless to
+  everyone: replaced if needed, then removed.
+* **kept** — a live secret no sink holds that was delivered (or, without a
+  journal, may have been), and is not older than the current one: someone may
+  use it, so it is never removed as an orphan. A newer secret is minted and
+  delivered; from then on it is a predecessor and retires after ``overlap``.
 * **expired** — removed (Entra keeps listing expired secrets otherwise).
 
 Removal of any kind needs ownership: only apps tagged ``provisioner:managed``
@@ -108,6 +111,9 @@ class SecretDecision:
     waiting: tuple[Waiting, ...] = ()
     stale: tuple[ExistingSecret, ...] = ()
     untouched: tuple[ExistingSecret, ...] = ()  # unheld secrets of an app the tool does not own
+    #: Unheld secrets that were (or, without a journal, may have been) delivered: never orphans;
+    #: they leave by the rotation rules once a newer secret is current (overlap) or when they expire.
+    kept: tuple[ExistingSecret, ...] = ()
     blocked: str | None = None
     rotate_at: datetime | None = None  # when the current secret enters its rotate_before window
 
@@ -169,7 +175,12 @@ def secret_limit(*audiences: str | None) -> int | None:
 
 
 def _maybe_delivered(secret: ExistingSecret, facts: AppFacts) -> bool:
-    """Could a consumer hold this unheld secret's value? Unknown without a journal, so yes."""
+    """Could a consumer hold this unheld secret's value? Unknown without a journal, so yes.
+
+    Only a secret the journal shows this tool minted and never delivered is an orphan: a
+    delivered one may be in use somewhere this state dir cannot see (another checkout, a
+    product it was pasted into), so it leaves only by the rotation rules.
+    """
     return facts.delivered is None or secret.key_id.lower() in {k.lower() for k in facts.delivered}
 
 
@@ -194,6 +205,7 @@ def decide_secret(
     stale: list[ExistingSecret] = []
     untouched: list[ExistingSecret] = []
     orphans: list[ExistingSecret] = []
+    kept: list[ExistingSecret] = []
     for secret in live:
         if secret is current:
             continue
@@ -209,10 +221,12 @@ def decide_secret(
                 )
             else:
                 waiting.append(Waiting(secret, retire_at))
-        elif may_remove:
-            orphans.append(secret)
-        else:
+        elif not may_remove:
             untouched.append(secret)
+        elif _maybe_delivered(secret, facts):
+            kept.append(secret)
+        else:
+            orphans.append(secret)
     if may_remove:
         for secret in expired:
             removals.append(Removal(secret, "retire", f"expired {stamp(secret.end)}", BEFORE_MINT))
@@ -226,7 +240,7 @@ def decide_secret(
     if force:
         reason = "forced"
     elif current is None:
-        if orphans or untouched:
+        if orphans or untouched or kept:
             reason = "no sink holds a live secret"
         elif expired:
             reason = f"expired {stamp(max(s.end for s in expired if s.end))}"
@@ -245,6 +259,7 @@ def decide_secret(
         waiting=tuple(waiting),
         stale=tuple(stale),
         untouched=tuple(untouched),
+        kept=tuple(kept),
         rotate_at=rotate_at,
     )
 

@@ -419,4 +419,6 @@ def _state_of(secret: ExistingSecret, decision: SecretDecision | None, managed: 
     for removal in decision.removals:
         if removal.secret.key_id == secret.key_id:
             return "orphan (no sink holds it)" if removal.kind == "orphan" else "previous, overlap ended"
+    if secret in decision.kept:
+        return "kept (delivered before; no sink here holds it)"
     return "not managed (left alone)"

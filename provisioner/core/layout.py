@@ -68,6 +68,21 @@ class TenantKey:
         return f"{self.cloud}/{self.tenant_id}"
 
 
+def tenant_key(cloud: str, tenant_id: str | None, *, local: bool) -> TenantKey | None:
+    """The key of a tenant reached in ``cloud`` (``local``: the emulator or any loopback endpoint)."""
+    if not tenant_id:
+        return None
+    return TenantKey("emulator" if local else cloud, tenant_id.lower())
+
+
+def find_connection_files(state_dir: PathLike, app_name: str) -> list[Path]:
+    """Every tenant's default connection file of ``app_name`` (then the unkeyed one of earlier versions)."""
+    root = Path(state_dir).absolute()
+    found = sorted(root.glob(f"{TENANTS_DIR}/*/*/{CONNECTIONS_DIR}/{app_name}.json"))
+    legacy = root / CONNECTIONS_DIR / f"{app_name}.json"
+    return [*found, legacy] if legacy.is_file() else found
+
+
 def cloud_of_authority(authority: str | None) -> str | None:
     """The cloud label of an authority URL or host (``https://login.microsoftonline.us/...`` -> usgov)."""
     if not authority:
@@ -156,7 +171,7 @@ def _owner(path: Path) -> TenantKey | None:
     cloud = cloud_of_authority(authority if isinstance(authority, str) else None)
     if not isinstance(tenant, str) or not tenant or cloud is None:
         return None
-    return TenantKey(cloud, tenant)
+    return TenantKey(cloud, tenant.lower())
 
 
 def migrate_legacy(state_dir: PathLike, key: TenantKey) -> list[tuple[Path, Path]]:
