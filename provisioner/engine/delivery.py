@@ -8,13 +8,15 @@ delivery fails, so no run leaves a valid secret that nobody holds.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.fileio import atomic_write_json
-from provisioner.core.layout import default_sink_path
+from provisioner.core.layout import default_sink_path, journal_path
 from provisioner.engine.apply import ApplyResult
+from provisioner.engine.planner import Plan
 from provisioner.graph.passwords import remove_password
 from provisioner.graph.target import Target
 from provisioner.manifest.loader import LoadedApp
@@ -27,6 +29,7 @@ from provisioner.model.connections import (
 from provisioner.model.tenant import TenantState
 from provisioner.sinks import deliver_all
 from provisioner.sinks.deliver import PartialDeliveryError, recover_secret
+from provisioner.sinks.journal import record
 
 
 @dataclass
@@ -109,3 +112,22 @@ def restore_file(path: Path, previous: dict[str, Any] | None) -> None:
         path.unlink(missing_ok=True)
     else:
         atomic_write_json(path, previous)
+
+
+def note_mint_intents(pending: Plan, state_dir: Path, now: datetime) -> None:
+    """Journal, before any Graph write, that this run is about to mint for these apps.
+
+    A secret minted now but never delivered (the run dies after ``addPassword``) is then
+    recognisably this tool's orphan on the next run, even for an app nothing was ever
+    delivered for. A journal that cannot be written stops the run before the first write.
+    """
+    apps = {action.app for action in pending.actions if action.kind == "mint_secret"}
+    if not apps:
+        return
+    try:
+        record(state_dir, intents=dict.fromkeys(sorted(apps), now))
+    except OSError as exc:
+        raise SinkError(
+            f"cannot write the delivery journal {journal_path(state_dir)}: "
+            f"{exc.strerror or type(exc).__name__}; nothing was changed"
+        ) from None

@@ -20,7 +20,7 @@ from typing import Any
 from provisioner.core.errors import ProvisionerError
 from provisioner.core.progress import Progress
 from provisioner.engine.apply import apply_plan
-from provisioner.engine.delivery import AppConnection, deliver_connections
+from provisioner.engine.delivery import AppConnection, deliver_connections, note_mint_intents
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.prune import prune_actions, run_deletions
@@ -147,6 +147,7 @@ async def apply_in(
             raise ProvisionerError("apply cancelled; nothing was changed")
         # Secret lifecycle (provisioner.engine.rotation): unheld old secrets go first, orphans only once
         # the app's delivery succeeded, so a failed delivery leaves the previous secret in place.
+        note_mint_intents(pending, options.state_dir, planned.now)  # before the first Graph write
         early, early_errors = await run_removals(client, pending, phase=BEFORE_MINT, progress=progress)
         result = await apply_plan(
             client, executable(pending), planned.desired, state, progress=progress, now=planned.now

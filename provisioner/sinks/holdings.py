@@ -16,11 +16,13 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.model.manifest import App, GithubSink, JsonSink
+from provisioner.sinks.journal import Journal, load_journal
 
 PathLike = str | os.PathLike[str]
 
@@ -40,6 +42,8 @@ class AppHoldings:
     #: keyIds this state dir ever delivered for the app (the delivery journal); None: no journal
     #: entry, so an unheld secret older than the held one cannot be told from a predecessor.
     delivered: frozenset[str] | None = None
+    #: Graph times at which runs of this state dir asked Entra for a new secret of the app.
+    mint_intents: tuple[datetime, ...] = ()
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -73,13 +77,17 @@ def json_key_ids(values: Mapping[str, Any] | None) -> frozenset[str]:
 
 
 def read_holdings(
-    app: App, base_dir: PathLike, *, state_dir: PathLike | None = None, credential: Any | None = None
+    app: App,
+    base_dir: PathLike,
+    *,
+    state_dir: PathLike | None = None,
+    credential: Any | None = None,
+    journal: Journal | None = None,
 ) -> AppHoldings:
     """Ask every sink of ``app`` (default connection file first) which keyIds it holds."""
     from provisioner.model.connections import read_connection_file
     from provisioner.sinks import all_sinks, describe, held_key_id
     from provisioner.sinks.common import resolve_path
-    from provisioner.sinks.journal import delivered_key_ids
 
     found: list[SinkHolding] = []
     for sink in all_sinks(app, base_dir, state_dir):
@@ -95,8 +103,14 @@ def read_holdings(
                 found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
         except ProvisionerError as exc:
             found.append(SinkHolding(where, frozenset(), error=str(exc)))
-    journal_dir = Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner"
-    return AppHoldings(app.name, tuple(found), delivered=delivered_key_ids(app.name, journal_dir))
+    if journal is None:
+        journal = load_journal(Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner")
+    return AppHoldings(
+        app.name,
+        tuple(found),
+        delivered=journal.delivered_key_ids(app.name),
+        mint_intents=journal.mint_intents(app.name),
+    )
 
 
 def read_all_holdings(
@@ -104,8 +118,9 @@ def read_all_holdings(
 ) -> dict[str, AppHoldings]:
     """Holdings of every app (``App`` or the loader's ``LoadedApp``) that declares secrets, by app name."""
     out: dict[str, AppHoldings] = {}
+    journal = load_journal(Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner")
     for item in apps:
         app: App = getattr(item, "app", item)
         if app.secrets:
-            out[app.name] = read_holdings(app, Path(base_dir), state_dir=state_dir)
+            out[app.name] = read_holdings(app, Path(base_dir), state_dir=state_dir, journal=journal)
     return out

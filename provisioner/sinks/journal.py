@@ -19,8 +19,17 @@ in the journal, so a crash can make the journal say too much (harmless: the
 policy then keeps the secret until ``overlap``), never too little (which would
 remove a secret consumers still use).
 
+Mint intents: right before a run asks Entra for new secrets it records, per app,
+Graph's time of the request (``mints``). A secret that no sink holds, that no
+delivery lists and whose ``startDateTime`` falls just after such an intent was
+minted by this tool and never delivered: an orphan, even for an app that has no
+delivery yet (a first run killed after ``addPassword``).
+
 Without a journal entry for an app (fresh CI workspace, first run, a file that
 cannot be read) the policy falls back to the rule without a journal.
+
+Work per run is linear: a run reads the journal once (:func:`load_journal`) and
+writes it once per phase (:func:`record`), whatever the number of apps.
 """
 
 from __future__ import annotations
@@ -28,7 +37,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -38,12 +48,36 @@ from provisioner.core.layout import journal_path, legacy_journal_paths
 
 PathLike = str | os.PathLike[str]
 
-#: Distinct keyIds kept per app: many rotations' worth, while the file stays small.
+#: Distinct keyIds (and mint intents) kept per app: many rotations' worth, while the file stays small.
 KEEP_PER_APP = 20
 
+_STAMP = "%Y-%m-%dT%H:%M:%SZ"
 
-def _load(path: Path) -> dict[str, list[dict[str, str]]] | None:
-    """Entries by app, or None when the file is missing or unusable (callers fall back to no journal)."""
+
+@dataclass(frozen=True)
+class Journal:
+    """What a state dir's journals say, read once per run: delivered keyIds and mint intents per app."""
+
+    delivered: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    intents: Mapping[str, tuple[datetime, ...]] = field(default_factory=dict)
+
+    def delivered_key_ids(self, app_name: str) -> frozenset[str] | None:
+        """Lower-case keyIds ever delivered for the app; None when no journal lists any."""
+        return self.delivered.get(app_name) or None
+
+    def mint_intents(self, app_name: str) -> tuple[datetime, ...]:
+        return self.intents.get(app_name, ())
+
+
+def _parse_time(value: object) -> datetime | None:
+    try:
+        return datetime.strptime(str(value), _STAMP).replace(tzinfo=UTC)
+    except ValueError:
+        return None
+
+
+def _load(path: Path) -> dict[str, Any] | None:
+    """The document (``apps`` entries and ``mints``), or None when missing or unusable."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -51,27 +85,44 @@ def _load(path: Path) -> dict[str, list[dict[str, str]]] | None:
     apps = data.get("apps") if isinstance(data, dict) else None
     if not isinstance(apps, dict):
         return None
-    out: dict[str, list[dict[str, str]]] = {}
+    out_apps: dict[str, list[dict[str, str]]] = {}
     for app, entries in apps.items():
         if isinstance(app, str) and isinstance(entries, list):
-            out[app] = [
+            out_apps[app] = [
                 {"key_id": str(e["key_id"]).lower(), "delivered_at": str(e.get("delivered_at", ""))}
                 for e in entries
                 if isinstance(e, dict) and isinstance(e.get("key_id"), str)
             ]
-    return out
+    mints = data.get("mints")
+    out_mints: dict[str, list[str]] = {}
+    if isinstance(mints, dict):
+        for app, stamps in mints.items():
+            if isinstance(app, str) and isinstance(stamps, list):
+                out_mints[app] = [str(t) for t in stamps if _parse_time(t) is not None]
+    return {"apps": out_apps, "mints": out_mints}
+
+
+def load_journal(state_dir: PathLike) -> Journal:
+    """The tenant's journal plus journals of earlier versions (keyIds are unique, so they cannot mislead)."""
+    delivered: dict[str, set[str]] = {}
+    intents: dict[str, list[datetime]] = {}
+    for path in [journal_path(state_dir), *legacy_journal_paths(state_dir)]:
+        doc = _load(path)
+        if doc is None:
+            continue
+        for app, entries in doc["apps"].items():
+            delivered.setdefault(app, set()).update(e["key_id"] for e in entries)
+        for app, stamps in doc["mints"].items():
+            intents.setdefault(app, []).extend(t for t in map(_parse_time, stamps) if t is not None)
+    return Journal(
+        delivered={app: frozenset(keys) for app, keys in delivered.items() if keys},
+        intents={app: tuple(sorted(times)) for app, times in intents.items()},
+    )
 
 
 def delivered_key_ids(app_name: str, state_dir: PathLike) -> frozenset[str] | None:
-    """Lower-case keyIds ever delivered for ``app_name``; None when no journal has anything for it.
-
-    The tenant's journal, plus journals written before state was keyed by tenant: keyIds are
-    unique, so an old entry can only ever speak for the tenant that minted it.
-    """
-    found: set[str] = set()
-    for path in [journal_path(state_dir), *legacy_journal_paths(state_dir)]:
-        found.update(e["key_id"] for e in ((_load(path) or {}).get(app_name) or []))
-    return frozenset(found) if found else None
+    """Lower-case keyIds ever delivered for ``app_name``; None when no journal has anything for it."""
+    return load_journal(state_dir).delivered_key_ids(app_name)
 
 
 @contextlib.contextmanager
@@ -91,6 +142,46 @@ def _locked(path: Path) -> Iterator[None]:
         os.close(fd)  # releases the lock
 
 
+def record(
+    state_dir: PathLike,
+    *,
+    deliveries: Mapping[str, Iterable[str]] | None = None,
+    intents: Mapping[str, datetime] | None = None,
+    now: datetime | None = None,
+) -> None:
+    """Add deliveries (app -> keyIds; first delivery time kept) and mint intents, in one write.
+
+    Raises OSError when the journal cannot be written; the caller must then neither
+    deliver nor mint.
+    """
+    wanted = {app: [k.lower() for k in keys if k] for app, keys in (deliveries or {}).items()}
+    wanted = {app: keys for app, keys in wanted.items() if keys}
+    if not wanted and not intents:
+        return
+    path = journal_path(state_dir)
+    when = (now or datetime.now(UTC)).strftime(_STAMP)
+    with _locked(path):
+        doc = _load(path) or {"apps": {}, "mints": {}}
+        apps: dict[str, list[dict[str, str]]] = doc["apps"]
+        mints: dict[str, list[str]] = doc["mints"]
+        changed = False
+        for app, keys in wanted.items():
+            entries = apps.get(app, [])
+            known = {e["key_id"] for e in entries}
+            for key_id in dict.fromkeys(keys):
+                if key_id not in known:
+                    entries.append({"key_id": key_id, "delivered_at": when})
+                    changed = True
+            if app not in apps:
+                changed = True
+            apps[app] = entries[-KEEP_PER_APP:]
+        for app, moment in (intents or {}).items():
+            mints[app] = [*mints.get(app, []), moment.astimezone(UTC).strftime(_STAMP)][-KEEP_PER_APP:]
+            changed = True
+        if changed:
+            atomic_write_json(path, {"version": 2, "apps": apps, "mints": mints})
+
+
 def record_delivery(
     app_name: str, key_ids: Iterable[str], state_dir: PathLike, *, now: datetime | None = None
 ) -> None:
@@ -98,22 +189,4 @@ def record_delivery(
 
     Raises OSError when the journal cannot be written; the caller must then not deliver.
     """
-    wanted = [k.lower() for k in key_ids if k]
-    if not wanted:
-        return
-    path = journal_path(state_dir)
-    when = (now or datetime.now(UTC)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    with _locked(path):
-        apps = _load(path) or {}
-        entries = apps.get(app_name, [])
-        known = {e["key_id"] for e in entries}
-        added = False
-        for key_id in dict.fromkeys(wanted):
-            if key_id not in known:
-                entries.append({"key_id": key_id, "delivered_at": when})
-                added = True
-        if not added and app_name in apps:
-            return
-        apps[app_name] = entries[-KEEP_PER_APP:]
-        document: dict[str, Any] = {"version": 1, "apps": apps}
-        atomic_write_json(path, document)
+    record(state_dir, deliveries={app_name: key_ids}, now=now)

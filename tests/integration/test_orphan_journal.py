@@ -109,6 +109,7 @@ class Admin:
 
 def deliver_replacement(workdir: Path, minted: dict[str, Any]) -> None:
     """What the killed run did before dying: deliver the replacement through the tool's delivery path."""
+    from provisioner.core.layout import TenantKey, tenant_scope
     from provisioner.manifest import validate_paths
     from provisioner.sinks import deliver_all
 
@@ -120,7 +121,8 @@ def deliver_replacement(workdir: Path, minted: dict[str, Any]) -> None:
     for entry in values.get("secrets") or []:
         if entry.get("name") == SECRET:
             entry.update(key_id=minted["keyId"], value=minted["secretText"])
-    deliver_all(app, values, workdir, state_dir=state_dir)
+    with tenant_scope(TenantKey("emulator", values["tenant_id"])):
+        deliver_all(app, values, workdir, state_dir=state_dir)
 
 
 @pytest.fixture()

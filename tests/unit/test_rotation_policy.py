@@ -259,12 +259,13 @@ def _have(*secrets: ExistingSecret) -> ExistingApp:
     )
 
 
-def _holdings(*key_ids: str, error: str | None = None) -> dict[str, AppHoldings]:
-    """Sinks holding ``key_ids``; the journal lists exactly those (anything else was never delivered)."""
-    held = frozenset(key_ids)
-    return {
-        "app": AppHoldings("app", (SinkHolding("json file x", held, error=error),), delivered=held or None)
-    }
+def _holdings(
+    *key_ids: str, error: str | None = None, journal: set[str] | None = None
+) -> dict[str, AppHoldings]:
+    """Sinks holding ``key_ids``; ``journal``: the keyIds ever delivered (None: no journal)."""
+    delivered = frozenset(journal) if journal is not None else None
+    holding = SinkHolding("json file x", frozenset(key_ids), error=error)
+    return {"app": AppHoldings("app", (holding,), delivered=delivered)}
 
 
 def test_revise_plan_replaces_trusting_mints_and_adds_orphans() -> None:
@@ -322,3 +323,24 @@ def test_json_key_ids_only_count_values_present() -> None:
 def test_holdings_uncertain_when_a_sink_errors() -> None:
     holdings = _holdings("a", error="cannot read")["app"]
     assert not holdings.certain and holdings.holders("A") == ["json file x"]
+
+
+@pytest.mark.parametrize("held_too", [False, True])
+def test_secret_from_a_recorded_mint_that_was_never_delivered_is_an_orphan(held_too: bool) -> None:
+    """A first run killed after addPassword: no delivery in the journal yet, but its mint intent is."""
+    minted = sec("mint", 0.001)
+    intent = (minted.start or NOW) - timedelta(seconds=0.5)
+    others = (sec("held", 10),) if held_too else ()
+    d = decide_secret(
+        SPEC,
+        facts(*others, minted, held={"held"} if held_too else set(), mint_intents=(intent,)),
+        NOW,
+    )
+    assert [r.secret.key_id for r in d.removals if r.kind == "orphan"] == ["mint"]
+    # A secret made long after the intent (by someone else) is not this tool's orphan.
+    later = sec("else", 0.001)
+    far = (later.start or NOW) - 2 * DAY
+    kept = decide_secret(
+        SPEC, facts(*others, later, held={"held"} if held_too else set(), mint_intents=(far,)), NOW
+    )
+    assert not [r for r in kept.removals if r.kind == "orphan"] and kept.kept == (later,)

@@ -66,6 +66,7 @@ def facts_for(
         secrets=tuple(have.secrets),
         held=holdings.key_ids if holdings is not None else frozenset(),
         delivered=holdings.delivered if holdings is not None else None,
+        mint_intents=holdings.mint_intents if holdings is not None else (),
     )
 
 

@@ -55,6 +55,10 @@ BEFORE_MINT = "before_mint"
 AFTER_DELIVERY = "after_delivery"
 
 _EPOCH = datetime.min.replace(tzinfo=UTC)
+#: A secret whose startDateTime lies this long after a recorded mint intent is that mint's
+#: (startDateTime has whole seconds: a second of slack below the intent).
+INTENT_WINDOW = timedelta(minutes=15)
+_INTENT_SLACK = timedelta(seconds=1)
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
@@ -163,6 +167,8 @@ class AppFacts:
     #: keyIds this state dir ever delivered (lower case); None: no journal entry for the app, so
     #: an unheld secret older than the current one is taken for a predecessor (it might be one).
     delivered: frozenset[str] | None = None
+    #: Graph times at which runs of this state dir asked for a new secret of the app (mint intents).
+    mint_intents: tuple[datetime, ...] = ()
 
 
 #: Graph ``signInAudience`` values that admit personal Microsoft accounts.
@@ -181,7 +187,12 @@ def _maybe_delivered(secret: ExistingSecret, facts: AppFacts) -> bool:
     delivered one may be in use somewhere this state dir cannot see (another checkout, a
     product it was pasted into), so it leaves only by the rotation rules.
     """
-    return facts.delivered is None or secret.key_id.lower() in {k.lower() for k in facts.delivered}
+    key = secret.key_id.lower()
+    if facts.delivered is not None and key in {k.lower() for k in facts.delivered}:
+        return True
+    if any(t - _INTENT_SLACK <= (secret.start or _EPOCH) <= t + INTENT_WINDOW for t in facts.mint_intents):
+        return False  # this state dir asked for it and never delivered it
+    return facts.delivered is None
 
 
 def decide_secret(

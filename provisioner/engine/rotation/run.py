@@ -22,7 +22,7 @@ from typing import Any
 from provisioner.core.errors import ProvisionerError
 from provisioner.core.progress import Progress
 from provisioner.engine.apply import apply_plan
-from provisioner.engine.delivery import deliver_connections
+from provisioner.engine.delivery import deliver_connections, note_mint_intents
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Action, Plan
 from provisioner.engine.rotation.actions import (
@@ -166,6 +166,7 @@ async def rotate_in(
         if not decision:
             raise ProvisionerError("rotate cancelled; nothing was changed")
 
+        note_mint_intents(pending, state_dir, now)  # before the first Graph write
         early, early_errors = await run_removals(client, pending, phase=BEFORE_MINT, progress=progress)
         result = await apply_plan(client, executable(pending), desired, state, progress=progress, now=now)
         deliver = [
