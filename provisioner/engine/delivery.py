@@ -28,7 +28,7 @@ from provisioner.model.connections import (
 )
 from provisioner.model.tenant import TenantState
 from provisioner.sinks import deliver_all
-from provisioner.sinks.deliver import PartialDeliveryError, recover_secret
+from provisioner.sinks.deliver import recover_secret
 from provisioner.sinks.journal import record
 
 
@@ -69,42 +69,78 @@ async def deliver_connections(
         if ids is None:
             continue  # this app failed before it existed; its error is in result.errors
         minted = result.minted.get(app.name, [])
-        values = connection_values(
-            app,
-            tenant_id=tenant_id,
-            client_id=ids.app_id,
-            authority_host=target.authority_host,
-            graph_endpoint=graph_endpoint,
-            minted=minted,
-        )
-        existing = state.apps.get(app.name)
-        live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
-        on_disk = read_connection_file(default_sink_path(app.name, state_dir))
-        previous = on_disk
-        if not (on_disk and on_disk.get("client_secret") and on_disk.get("client_secret_id") in live):
-            # The default file lost the value (fresh checkout, cleaned state dir): take it from
-            # any sink that still holds a live one rather than wiping it from that sink too.
-            recovered = recover_secret(app, base_dir, state_dir=state_dir, live_key_ids=live)
-            if recovered:
-                previous = {**(on_disk or {}), **recovered}
-        merged = merge_previous(values, previous, live_key_ids=live)
+        default_path = default_sink_path(app.name, state_dir)
+        on_disk: dict[str, Any] | None = None
         try:
+            # Everything that can fail for this app happens inside this block (reading its sinks,
+            # recovering a value, building its values, writing), so a failure takes the mint back.
+            on_disk = read_connection_file(default_path)
+            existing = state.apps.get(app.name)
+            live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
+            values = connection_values(
+                app,
+                tenant_id=tenant_id,
+                client_id=ids.app_id,
+                authority_host=target.authority_host,
+                graph_endpoint=graph_endpoint,
+                minted=minted,
+            )
+            previous = on_disk
+            if not (on_disk and on_disk.get("client_secret") and on_disk.get("client_secret_id") in live):
+                # The default file lost the value (fresh checkout, cleaned state dir): take it from
+                # any sink that still holds a live one rather than wiping it from that sink too.
+                recovered = recover_secret(app, base_dir, state_dir=state_dir, live_key_ids=live)
+                if recovered:
+                    previous = {**(on_disk or {}), **recovered}
+            merged = merge_previous(values, previous, live_key_ids=live)
             receipts = deliver_all(app, merged, base_dir, state_dir=state_dir)
-        except (PartialDeliveryError, SinkError) as exc:
-            # Nobody reliably holds the new value: take it back so the old secret stays the valid
-            # one, and put the default file back as it was (it is written first, so it changed).
-            for secret in minted:
-                await remove_password(client, ids.object_id, secret.key_id)
-            if minted:
-                restore_file(default_sink_path(app.name, state_dir), on_disk)
+        except ProvisionerError as exc:
             failures.append(
-                SinkError(f"{app.name}: {exc}; the secret minted in this run was removed again, re-run apply")
+                await _take_back(client, app.name, ids.object_id, minted, exc, default_path, on_disk)
             )
             continue
         connections.append(AppConnection(app.name, merged, [r.sink for r in receipts]))
     if failures:
         result.errors.extend(failures)
     return connections
+
+
+async def _take_back(
+    client: Any,
+    app_name: str,
+    object_id: str,
+    minted: list[Any],
+    cause: ProvisionerError,
+    default_path: Path,
+    on_disk: dict[str, Any] | None,
+) -> ProvisionerError:
+    """Nobody reliably holds the new value: remove it from Entra first, then repair local files.
+
+    Entra comes first because it never depends on this machine's disk (a full or read-only
+    disk must not leave a valid secret nobody holds); the default file is put back as it
+    was on a best-effort basis, with one line if even that fails.
+    """
+    if not minted:
+        return SinkError(f"{app_name}: {cause}")
+    lost: list[str] = []
+    for secret in minted:
+        try:
+            await remove_password(client, object_id, secret.key_id)
+        except ProvisionerError:
+            lost.append(secret.key_id)
+    notes: list[str] = []
+    try:
+        restore_file(default_path, on_disk)
+    except OSError as exc:
+        notes.append(f"could not restore {default_path}: {exc.strerror or type(exc).__name__}")
+    if lost:
+        notes.append(
+            f"could not remove the new secret(s) {', '.join(lost)} from Entra; the next run removes them"
+        )
+        head = f"{app_name}: {cause}; the secret minted in this run could not be taken back"
+    else:
+        head = f"{app_name}: {cause}; the secret minted in this run was removed again, re-run apply"
+    return SinkError("; ".join([head, *notes]))
 
 
 def restore_file(path: Path, previous: dict[str, Any] | None) -> None:

@@ -253,13 +253,13 @@ def inventory(emulator: Any, tenant_id: str) -> Inventory:
     )
 
 
-def held_key_ids(state_dir: Path, app: str) -> set[str]:
-    """keyIds whose values the default connection file of ``app`` holds."""
-    found = sorted(Path(state_dir).glob(f"tenants/*/*/connections/{app}.json"))
-    path = found[0] if found else Path(state_dir) / "missing"
-    if not path.is_file():
+def held_key_ids(state_dir: Path, app: str, tenant_id: str | None = None) -> set[str]:
+    """keyIds whose values the default connection file of ``app`` holds (in the tenant's folder)."""
+    tenant = tenant_id.lower() if tenant_id else "*"
+    found = sorted(Path(state_dir).glob(f"tenants/*/{tenant}/connections/{app}.json"))
+    if not found:
         return set()
-    values = json.loads(path.read_text())
+    values = json.loads(found[0].read_text())
     held = {str(s.get("key_id")).lower() for s in values.get("secrets") or [] if s.get("value")}
     if values.get("client_secret") and values.get("client_secret_id"):
         held.add(str(values["client_secret_id"]).lower())
@@ -270,9 +270,9 @@ def orphans(emulator: Any, tenant_id: str, state_dir: Path) -> dict[str, set[str
     """Live secrets of each app that no connection file holds (their value is lost)."""
     inv = inventory(emulator, tenant_id)
     return {
-        app: ids - held_key_ids(state_dir, app)
+        app: ids - held_key_ids(state_dir, app, tenant_id)
         for app, ids in inv.secret_ids.items()
-        if ids - held_key_ids(state_dir, app)
+        if ids - held_key_ids(state_dir, app, tenant_id)
     }
 
 
