@@ -80,7 +80,7 @@ def _print(outcome: Any) -> None:
         )
         typer.echo(f"{done['app']}: {how}, appId {done['app_id']}")
     for path in outcome.connection_files_removed:
-        typer.echo(f"removed connection file {path} (its secret is dead)")
+        typer.echo(f"removed connection file {path} (purged: its secrets can never be used again)")
     for sink in outcome.sinks_left:
         typer.echo(f"left in place: {sink} (written by the manifest's sinks; remove it if nothing reads it)")
     if not outcome.destroyed and not outcome.errors:

@@ -45,5 +45,5 @@ def restore(
     typer.echo(f"restored {label} (appId {outcome.app_id})")
     typer.echo(
         "Entra does not restore its service principal, so it has no admin consent: run `provisioner apply` "
-        "to recreate both; the secret values went with the connection file, so apply mints a new one."
+        "to recreate both; the connection file destroy kept still holds its secret, so no new one is needed."
     )

@@ -14,12 +14,13 @@ and also purges declared apps an earlier destroy left soft-deleted.
 ``restore`` brings one back by appId or name; Entra does not restore its service
 principal (so no consent either) - the next ``apply`` recreates both.
 
-Connection files: the default file of a destroyed app
-(``<state_dir>/tenants/<cloud>/<tenant id>/connections/<app>.json``) is removed - the secret in it is dead,
-and a restored app's secrets are replaced by the next apply anyway (the secret
-lifecycle mints a new value for a declared secret no sink holds, and removes the
-unheld old one). Files and vault secrets written by the manifest's own sinks are
-left in place and listed, since the tool cannot know who else reads them.
+Connection files: a soft-deleted application keeps its secrets (``restore``
+brings them back, still valid), so its default file
+(``<state_dir>/tenants/<cloud>/<tenant id>/connections/<app>.json``) stays and the
+next apply after a restore needs no new secret. ``--purge`` makes every secret of
+the app useless for good, so the file goes with it. Files and vault secrets
+written by the manifest's own sinks are left in place and listed, since the tool
+cannot know who else reads them.
 """
 
 from __future__ import annotations

@@ -173,8 +173,10 @@ async def run_deletions(
         done.append(action)
         if progress:
             progress(f"{action.app}: {'purged' if i in purging else 'deleted'}")
+        # A soft-deleted app keeps its secrets (restore brings them back), so its connection file
+        # stays; only a purge, after which no secret of the app can ever work again, removes it.
         path = action.details.get("connection_file")
-        if path and Path(path).exists():
+        if i in purging and path and Path(path).exists():
             Path(path).unlink()
             removed.append(path)
     return done, removed, [errors[i] for i in sorted(errors)]

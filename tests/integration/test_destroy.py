@@ -48,7 +48,7 @@ def test_prune_destroy_restore(tmp_emulator: Any, tmp_path: Path) -> None:
     text = ok(run_cli("apply", "m", "--prune", "--yes", cwd=tmp_path, env=env)).stdout
     assert "- delete application beta" in text and "1 to remove" in text
     assert graph.apps_named("Beta service") == []
-    assert not (connections / "beta.json").exists()
+    assert (connections / "beta.json").exists(), "soft-deleted: its secret is restorable, so its value is kept"
     assert (connections / "alpha.json").exists()
 
     # -- destroy skips what it does not own
@@ -59,12 +59,12 @@ def test_prune_destroy_restore(tmp_emulator: Any, tmp_path: Path) -> None:
     assert "not tagged provisioner:managed" in skipped["skipped"][0]["reason"]
     assert graph.call("GET", f"/applications/{foreign['id']}").status_code == 200
 
-    # -- destroy (soft): app, service principal and connection file go
+    # -- destroy (soft): app and service principal go; the connection file stays (restore brings the secret back)
     (alpha,) = graph.apps_named("Alpha service")
     done = json.loads(ok(run_cli("destroy", "m", "--yes", "--json", cwd=tmp_path, env=env)).stdout)
     assert [d["app"] for d in done["destroyed"]] == ["alpha"] and not done["destroyed"][0]["purged"]
-    assert done["connection_files_removed"] == [str(connections / "alpha.json")]
-    assert not (connections / "alpha.json").exists()
+    assert done["connection_files_removed"] == []
+    kept = json.loads((connections / "alpha.json").read_text())
     sps = graph.ok("GET", f"/servicePrincipals?$filter=appId eq '{alpha['appId']}'")["value"]
     assert sps == [], "Entra deletes the service principal with the application"
     assert alpha["id"] in graph.deleted_ids()
@@ -73,14 +73,15 @@ def test_prune_destroy_restore(tmp_emulator: Any, tmp_path: Path) -> None:
     ok(run_cli("restore", "--name", "alpha", cwd=tmp_path, env=env))
     applied = json.loads(ok(run_cli("apply", "m", "--yes", "--json", cwd=tmp_path, env=env)).stdout)
     kinds = {a["kind"] for a in applied["changes"]["actions"]}
-    assert {"create_service_principal", "assign_app_role", "mint_secret"} <= kinds, kinds
+    assert {"create_service_principal", "assign_app_role"} <= kinds and "mint_secret" not in kinds, kinds
     (again,) = graph.apps_named("Alpha service")
     assert again["appId"] == alpha["appId"], "the restored registration, not a new one"
-    assert json.loads((connections / "alpha.json").read_text())["client_secret"]
+    assert json.loads((connections / "alpha.json").read_text())["client_secret"] == kept["client_secret"]
     assert ok(run_cli("plan", "m", "--detailed-exitcode", cwd=tmp_path, env=env)).returncode == 0
 
     # -- destroy --purge --app: gone for good
     ok(run_cli("destroy", "m", "--app", "alpha", "--purge", "--yes", cwd=tmp_path, env=env))
     assert alpha["id"] not in graph.deleted_ids()
+    assert not (connections / "alpha.json").exists(), "purged: the connection file goes too"
     unknown = run_cli("destroy", "m", "--app", "nope", "--yes", cwd=tmp_path, env=env)
     assert unknown.returncode == 1 and "--app nope" in unknown.stderr
