@@ -36,6 +36,10 @@ DOT_DEFAULT = "https://graph.microsoft.com/.default"
 # ---------------------------------------------------------------- tenants and callers
 
 
+#: The apps of the scenario manifests in manifests/.
+SCENARIO_APPS = {"exchange-connector", "outlook-etl", "logistics-ops", "automation-pkce", "ews-test-tool"}
+
+
 def fresh_tenant(emulator: Any) -> Any:
     """A brand-new tenant in a running emulator (TenantInfo with its bootstrap admin)."""
     from provisioner.emulator.seed import ensure_tenant
@@ -276,6 +280,18 @@ def orphans(emulator: Any, tenant_id: str, state_dir: Path) -> dict[str, set[str
     }
 
 
+def unheld_never_delivered(emulator: Any, tenant_id: str, state_dir: Path) -> dict[str, set[str]]:
+    """Live secrets no connection file holds and the tenant's journal never delivered: nobody has them."""
+    found = sorted(Path(state_dir).glob(f"tenants/*/{tenant_id.lower()}/delivered.json"))
+    journal = json.loads(found[0].read_text()).get("apps", {}) if found else {}
+    out: dict[str, set[str]] = {}
+    for app, keys in orphans(emulator, tenant_id, state_dir).items():
+        delivered = {str(e.get("key_id", "")).lower() for e in journal.get(app, [])}
+        if keys - delivered:
+            out[app] = keys - delivered
+    return out
+
+
 def write_requests(emulator: Any, tenant_id: str | None = None) -> int:
     key = f"graph_writes/{tenant_id}" if tenant_id else "graph_writes"
     return int(emulator.ctx.counters.get(key, 0))
@@ -298,7 +314,7 @@ def lost_values(emulator: Any, tenant_id: str, state_dir: Path, manifests: Path)
             (a for a in store.list(tenant_id, "applications") if (a.get("uniqueName") or "") == app.name),
             None,
         )
-        held = held_key_ids(state_dir, app.name)
+        held = held_key_ids(state_dir, app.name, tenant_id)
         for secret in app.secrets:
             live = {
                 str(c["keyId"]).lower()

@@ -9,9 +9,13 @@ and latency:
    each on its own tenant, several at once), then re-run until it succeeds;
    every tenant must hold exactly the manifests: no duplicate object, no orphan
    secret, every declared secret's value in its connection file;
-3. two applies from different state directories race, then one carries on.
+3. two applies from different state directories race, then one carries on;
+4. two tenants share one folder, a manifest sink is broken between forced
+   rotations of both: no run may leave a secret nobody holds
+   (``unheld_secrets``) or remove one a sink held (``live_removed``).
 
-Prints ``chaos: runs=… kill_points=… faults_injected=… duplicates=… data_lost=…``.
+Prints ``chaos: runs=… kill_points=… faults_injected=… duplicates=… data_lost=…
+unheld_secrets=… live_removed=…``.
 ``PROVISIONER_CHAOS_KILLS`` caps the number of kill points (default: all).
 """
 
@@ -28,15 +32,18 @@ from typing import Any
 
 import pytest
 from reliability_support import (
+    SCENARIO_APPS,
     apply_killed_after,
     cli_env,
     copy_scenarios,
     fresh_tenant,
+    held_key_ids,
     install_kill_switch,
     inventory,
     lost_values,
     orphans,
     run_cli,
+    unheld_never_delivered,
     write_requests,
 )
 
@@ -69,6 +76,8 @@ class Tally:
         self.duplicates: list[str] = []
         self.lost: list[str] = []
         self.failures: list[str] = []
+        self.unheld: list[str] = []
+        self.live_removed: list[str] = []
 
     def converge(self, manifests: Path, cwd: Path, env: dict[str, str]) -> bool:
         """apply until it succeeds (bounded), then plan must report no changes."""
@@ -161,6 +170,37 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
     tally.converge(manifests, machines[0], env)
     tally.audit(emulator, tenant.tenant_id, machines[0] / ".provisioner", manifests, "race")
 
+    # 4. two tenants in one folder, failing sinks between forced rotations
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    pair = [fresh_tenant(emulator), fresh_tenant(emulator)]
+    envs = [cli_env(emulator, t) for t in pair]
+    state = shared / ".provisioner"
+    for env_i in envs:
+        tally.converge(manifests, shared, env_i)
+    sink = shared / "out" / "logistics-ops.json"
+    for round_no in range(3):
+        for index, env_i in enumerate(envs):
+            held_before = {app: held_key_ids(state, app, pair[index].tenant_id) for app in SCENARIO_APPS}
+            if round_no == 1:
+                sink.write_text("{ broken")  # the app whose sink this is must fail alone
+            tally.count(runs=1)
+            run_cli("rotate", str(manifests), "--force", "--yes", cwd=shared, env=env_i)
+            if round_no == 1:
+                sink.unlink()
+            live_now = inventory(emulator, pair[index].tenant_id).secret_ids
+            for app, keys in held_before.items():
+                tally.live_removed += [f"shared/{index}/{app}: {k}" for k in keys - live_now.get(app, set())]
+            tally.unheld += [
+                f"shared/{index}/{app}: {k}"
+                for app, keys in unheld_never_delivered(emulator, pair[index].tenant_id, state).items()
+                for k in keys
+            ]
+    emulator.ctx.clock.advance(8 * 86400)  # past every overlap: the predecessors retire
+    for index, env_i in enumerate(envs):
+        tally.converge(manifests, shared, env_i)
+        tally.audit(emulator, pair[index].tenant_id, state, manifests, f"shared/{index}")
+
     counters: Counter[str] = Counter(
         {k: v for k, v in emulator.ctx.counters.items() if k.startswith("faults_")}
     )
@@ -169,7 +209,8 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
         f"reruns_needed={tally.reruns} faults_injected={counters['faults_injected']} "
         f"(429={counters['faults_429']} 503={counters['faults_503']} "
         f"lag_hidden={emulator.ctx.counters.get('replication_hidden', 0)}) "
-        f"duplicates={len(tally.duplicates)} data_lost={len(tally.lost)} failures={len(tally.failures)}"
+        f"duplicates={len(tally.duplicates)} data_lost={len(tally.lost)} failures={len(tally.failures)} "
+        f"unheld_secrets={len(tally.unheld)} live_removed={len(tally.live_removed)}"
     )
     print("\n" + summary)
     Path(os.environ.get("PROVISIONER_CHAOS_SUMMARY", tmp_path / "summary.txt")).write_text(summary + "\n")
@@ -181,3 +222,5 @@ def test_chaos(tmp_emulator: Any, tmp_path: Path) -> None:
     assert not tally.duplicates, tally.duplicates
     assert not tally.lost, tally.lost
     assert not tally.failures, tally.failures
+    assert not tally.unheld, tally.unheld
+    assert not tally.live_removed, tally.live_removed

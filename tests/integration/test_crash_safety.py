@@ -28,6 +28,7 @@ from typing import Any
 
 import pytest
 from reliability_support import (
+    SCENARIO_APPS,
     apply_killed_after,
     cli_env,
     copy_scenarios,
@@ -45,7 +46,6 @@ pytestmark = pytest.mark.slow
 # Writes after which each run of the chain is killed (relative to its start): the first run dies
 # among the application upserts, the later ones among consent, secrets and orphan repair.
 KILL_POINTS = (3, 9, 5)
-SCENARIO_APPS = {"exchange-connector", "outlook-etl", "logistics-ops", "automation-pkce", "ews-test-tool"}
 
 
 def assert_converged(emulator: Any, tenant_id: str, state_dir: Path, manifests: Path) -> None:

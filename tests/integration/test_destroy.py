@@ -48,7 +48,9 @@ def test_prune_destroy_restore(tmp_emulator: Any, tmp_path: Path) -> None:
     text = ok(run_cli("apply", "m", "--prune", "--yes", cwd=tmp_path, env=env)).stdout
     assert "- delete application beta" in text and "1 to remove" in text
     assert graph.apps_named("Beta service") == []
-    assert (connections / "beta.json").exists(), "soft-deleted: its secret is restorable, so its value is kept"
+    assert (connections / "beta.json").exists(), (
+        "soft-deleted: its secret is restorable, so its value is kept"
+    )
     assert (connections / "alpha.json").exists()
 
     # -- destroy skips what it does not own

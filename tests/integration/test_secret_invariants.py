@@ -103,7 +103,9 @@ class World:
             name = app.get("uniqueName")
             if name not in APPS:
                 continue
-            creds = [c for c in app.get("passwordCredentials") or [] if (_time(c.get("endDateTime")) or now) > now]
+            creds = [
+                c for c in app.get("passwordCredentials") or [] if (_time(c.get("endDateTime")) or now) > now
+            ]
             out[name] = creds
         return out
 
@@ -191,7 +193,9 @@ def step(world: World, action: tuple[Any, ...]) -> bool:
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 @given(steps=st.lists(STEP, min_size=3, max_size=7))
-def test_random_runs_over_two_tenants_keep_both_promises(tmp_emulator: Any, steps: list[tuple[Any, ...]]) -> None:
+def test_random_runs_over_two_tenants_keep_both_promises(
+    tmp_emulator: Any, steps: list[tuple[Any, ...]]
+) -> None:
     switch = install_kill_switch(tmp_emulator)
     folder = Path(tempfile.mkdtemp(prefix="invariants-"))
     try:
