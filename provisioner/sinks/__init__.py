@@ -15,8 +15,10 @@ from provisioner.sinks.deliver import (
     deliver,
     deliver_all,
     describe,
+    describe_destination,
     held_key_id,
     held_key_ids,
+    preflight,
 )
 from provisioner.sinks.layout import default_sink_path
 
@@ -29,6 +31,8 @@ __all__ = [
     "deliver",
     "deliver_all",
     "describe",
+    "describe_destination",
     "held_key_id",
     "held_key_ids",
+    "preflight",
 ]
