@@ -58,9 +58,10 @@ from provisioner.model.catalog import (
 from provisioner.model.connections import COMPUTED_KEYS
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
-from provisioner.model.manifest import DotenvSink, JsonSink, KeyVaultSink
+from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink
 from provisioner.model.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
 from provisioner.model.sink_rules import (
+    bad_github_outputs,
     destination_key,
     dotenv_names,
     is_within,
@@ -443,6 +444,12 @@ class _Checker:
                 self.sink_path(index, sink)
             if isinstance(sink, DotenvSink):
                 self.dotenv(base, sink, sample, offline)
+            if isinstance(sink, GithubSink):
+                for name in bad_github_outputs(sample, sink.prefix):
+                    self.error(
+                        base,
+                        f"{name!r} is not a valid GitHub Actions output name (letters, digits, '_', '-')",
+                    )
 
     def sink_path(self, index: int, sink: JsonSink | DotenvSink) -> None:
         path = ("sinks", index, "path")

@@ -189,7 +189,16 @@ class GithubSink(_Strict):
     """Writes to $GITHUB_OUTPUT and masks the value with ::add-mask::."""
 
     type: Literal["github"]
-    prefix: str = ""
+    prefix: str = Field(default="", description="Prefix for every output name, e.g. mail_.")
+
+    @field_validator("prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", value):
+            raise ValueError(
+                f"prefix {value!r} must start an output name: letters, digits, '_' and '-', not starting with a digit"
+            )
+        return value
 
 
 class KeyVaultSink(_Strict):

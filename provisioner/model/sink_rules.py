@@ -18,6 +18,7 @@ and sink layers so both use one definition of:
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
@@ -33,6 +34,8 @@ PathLike = str | os.PathLike[str]
 
 #: Stand-ins for values only a tenant knows; used to learn which keys a block will hold.
 _PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+#: GitHub Actions step output names (the rule ``sinks.github_sink`` applies when it writes).
+GITHUB_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
 #: Keys whose values come from the manifest alone (the rest depend on the tenant, cloud or a mint).
 OFFLINE_KEYS = frozenset({"scopes", "app_scopes", "redirect_uri", "redirect_uris"})
 
@@ -157,6 +160,11 @@ def offline_values(app: App) -> dict[str, str]:
     return {key: value for key, value in flat.items() if key in OFFLINE_KEYS or key in app.extra_values}
 
 
+def bad_github_outputs(values: Mapping[str, Any], prefix: str) -> list[str]:
+    """Output names (prefix + key) a GitHub sink could not write, in key order."""
+    return [f"{prefix}{key}" for key in flat_values(values) if not GITHUB_OUTPUT_NAME.match(f"{prefix}{key}")]
+
+
 def dotenv_names(app: App, values: Mapping[str, Any], prefix: str) -> dict[str, list[str]]:
     """Variable name -> the connection-values keys that map to it, for one dotenv block."""
     names: dict[str, list[str]] = {}
@@ -167,7 +175,9 @@ def dotenv_names(app: App, values: Mapping[str, Any], prefix: str) -> dict[str, 
 
 
 __all__ = [
+    "GITHUB_OUTPUT_NAME",
     "OFFLINE_KEYS",
+    "bad_github_outputs",
     "destination_key",
     "dotenv_names",
     "flat_values",

@@ -26,6 +26,7 @@ from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
 from provisioner.model.sink_rules import (
+    bad_github_outputs,
     is_within,
     outside_root,
     real_path,
@@ -198,9 +199,7 @@ def recover_secret(
     return None
 
 
-def describe_destination(
-    sink: Sink, app: App, base_dir: PathLike | None, state_dir: PathLike | None = None
-) -> str:
+def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str:
     """One line for ``plan``: the sink's kind and where it writes, relative to ``base_dir`` when inside it.
 
     File sinks show their real path (``..`` collapsed, symlinks followed) and say when it is
@@ -275,6 +274,8 @@ def preflight(
                     if keyvault_sink.extra_missing():
                         add("needs the optional extra; install provisioner[keyvault]")
                 case GithubSink():
+                    for name in bad_github_outputs(sample, sink.prefix):
+                        add(f"{name!r} is not a valid GitHub Actions output name")
                     output = settings.env(settings.GITHUB_OUTPUT)
                     if not output:
                         add("$GITHUB_OUTPUT is not set (it is only set inside a GitHub Actions step)")

@@ -106,6 +106,43 @@ def test_every_reader_sees_the_written_value_or_it_is_refused(
     check_readers(tmp_path, dialect, path, written)
 
 
+FIXED = [
+    "${HOME}",
+    "$HOME",
+    "x${HOME:-y}",
+    "a b",
+    " lead",
+    "trail ",
+    "it's",
+    "~",
+    "x:~",
+    "a~b",
+    "#x",
+    "a #b",
+    "\\",
+    "a\\'b",
+    "'\\''",
+    "\t",
+    "é中",
+    "",
+    "=x",
+    "a=b",
+    "$(touch pwned)",
+    "`touch pwned`",
+    "x;touch pwned",
+]
+
+
+@pytest.mark.parametrize("dialect", ["portable", "shell", "docker"])
+def test_fixed_hostile_values_are_read_alike_or_refused(dialect: Dialect, tmp_path: Path) -> None:
+    path, written, refused = write(tmp_path, dialect, FIXED)
+    check_readers(tmp_path, dialect, path, written)
+    assert len(written) + len(refused) == len(FIXED)
+    if dialect == "shell":
+        assert "${HOME}" in refused and "x${HOME:-y}" in refused  # python-dotenv would interpolate them
+        assert "$HOME" in written.values() and "a b" in written.values()
+
+
 # --- the measured cases ----------------------------------------------------------------------------
 
 

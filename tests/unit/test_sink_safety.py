@@ -532,3 +532,32 @@ def test_resource_aliases_give_scopes_and_are_checked_offline(tmp_path: Path) ->
     )
     (error,) = errors_of(tmp_path, manifest)
     assert "cannot carry SCOPES: it holds a space" in error and "set dialect: shell" in error
+
+
+def test_github_output_names_are_checked_before_a_mint(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    manifest = write_manifest(
+        tmp_path,
+        "m.yaml",
+        """\
+        version: 1
+        apps:
+          - name: demo
+            display_name: Demo
+            extra_values: {"my.key": x}
+            sinks:
+              - {type: github}
+              - {type: github, prefix: ok_}
+        """,
+    )
+    first, second = errors_of(tmp_path, manifest)
+    assert f"{manifest}:7:9: apps[0].sinks[0]: 'my.key' is not a valid GitHub Actions output name" in first
+    assert (
+        f"{manifest}:8:9: apps[0].sinks[1]: 'ok_my.key' is not a valid GitHub Actions output name" in second
+    )
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "out"))
+    app = make_app(sinks=[{"type": "github"}], extra_values={"my.key": "x"})
+    (problem,) = lines(preflight(app, tmp_path))
+    assert "sink 1 (GitHub Actions outputs" in problem and "'my.key'" in problem
+    assert not (tmp_path / "out").exists()
