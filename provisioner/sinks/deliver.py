@@ -24,9 +24,11 @@ from typing import Any
 
 from provisioner.core import settings
 from provisioner.core.errors import SinkError
+from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
 from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
 from provisioner.model.sink_rules import (
     bad_github_outputs,
+    flat_values,
     is_within,
     outside_root,
     real_path,
@@ -322,14 +324,9 @@ def _preflight_file(
     except SinkError as exc:
         add(_without_app(exc.message, app))
     if isinstance(sink, DotenvSink):
-        names: set[str] = set()
-        try:
-            names = {
-                line.split("=", 1)[0]
-                for line in dotenv_sink.render_lines(app, values, sink.prefix, sink.dialect)
-            }
-        except SinkError as exc:
-            add(_without_app(exc.message, app))
+        for reason_text in dotenv_sink.problems(app, values, sink.prefix, sink.dialect):
+            add(_without_app(reason_text, app))
+        names = {variable_name(key, sink.prefix) for key in flat_values(values) if key not in SKIPPED_KEYS}
         try:
             dotenv_sink.inspect(sink, app, path, names)
         except SinkError as exc:

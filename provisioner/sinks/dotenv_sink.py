@@ -73,26 +73,39 @@ def render_lines(
     app: App, values: Mapping[str, Any], prefix: str, dialect: Dialect = "portable"
 ) -> list[str]:
     """``NAME=value`` lines for the app's block (without the markers); SinkError names the variable, never the value."""
+    trouble = problems(app, values, prefix, dialect)
+    if trouble:
+        raise SinkError(trouble[0])
+    return [
+        f"{variable_name(key, prefix)}={quote(value, dialect)}"
+        for key, value in flat_values(values).items()
+        if key not in SKIPPED_KEYS
+    ]
+
+
+def problems(app: App, values: Mapping[str, Any], prefix: str, dialect: Dialect = "portable") -> list[str]:
+    """Every reason the app's block could not be written (one line each, naming variables, never values)."""
     if not PREFIX.match(prefix):
-        raise SinkError(f"app {app.name!r}: dotenv prefix {prefix!r} is not a valid variable name prefix")
-    lines: list[str] = []
+        return [f"app {app.name!r}: dotenv prefix {prefix!r} is not a valid variable name prefix"]
+    found: list[str] = []
     seen: dict[str, str] = {}
     for key, value in flat_values(values).items():
         if key in SKIPPED_KEYS:
             continue
         name = variable_name(key, prefix)
         if not NAME.match(name):
-            raise SinkError(f"app {app.name!r}: value {key!r} gives no valid dotenv variable name ({name!r})")
+            found.append(f"app {app.name!r}: value {key!r} gives no valid dotenv variable name ({name!r})")
+            continue
         if name in seen:
-            raise SinkError(f"app {app.name!r}: values {seen[name]!r} and {key!r} both map to dotenv {name}")
+            found.append(f"app {app.name!r}: values {seen[name]!r} and {key!r} both map to dotenv {name}")
+            continue
         seen[name] = key
         why = problem(value, dialect)
         if why:
-            raise SinkError(
+            found.append(
                 f"app {app.name!r}: dotenv ({dialect}) cannot carry {name}: {why}; " + _dialect_hint(dialect)
             )
-        lines.append(f"{name}={quote(value, dialect)}")
-    return lines
+    return found
 
 
 def _dialect_hint(dialect: Dialect) -> str:
@@ -263,6 +276,7 @@ __all__ = [
     "held_key_id",
     "held_secret",
     "inspect",
+    "problems",
     "quote",
     "read_block",
     "render_lines",

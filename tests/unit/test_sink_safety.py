@@ -406,7 +406,7 @@ def test_preflight_reports_every_local_problem_without_writing(tmp_path: Path) -
             {"type": "json", "path": "other.json"},
             {"type": "json", "path": "/etc/outside.json"},
         ],
-        extra_values={"motd": "hello world"},
+        extra_values={"motd": "hello world", "banner": "it's"},
     )
     before = snapshot(tmp_path)
     found = lines(preflight(app, tmp_path))
@@ -433,6 +433,7 @@ def test_preflight_reports_every_local_problem_without_writing(tmp_path: Path) -
         assert fragment in text, (fragment, found)
     assert all(line.startswith("app 'ops.mail': ") for line in found)
     assert sum("cannot carry MOTD" in line for line in found) == 2  # both dotenv sinks
+    assert sum("cannot carry BANNER" in line for line in found) == 2  # every problem, not only the first
 
 
 def test_preflight_checks_runtime_values_when_given(tmp_path: Path) -> None:
@@ -440,8 +441,10 @@ def test_preflight_checks_runtime_values_when_given(tmp_path: Path) -> None:
     runtime = connection_values(
         app, tenant_id=TENANT, client_id=CLIENT, authority_host="https://h/~x:~y", minted=[]
     )
-    (problem,) = lines(preflight(app, tmp_path, values=runtime))
-    assert "cannot carry AZURE_AUTHORITY_HOST" in problem and "'~'" in problem
+    found = lines(preflight(app, tmp_path, values=runtime))
+    assert any("cannot carry AZURE_AUTHORITY_HOST" in line for line in found)
+    assert any("cannot carry TOKEN_URL" in line for line in found)  # every value built from the host
+    assert all("'~'" in line for line in found)
 
 
 def test_preflight_reports_an_empty_path(tmp_path: Path) -> None:
