@@ -36,6 +36,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from provisioner.core.errors import Location, ManifestError, ManifestErrors
+from provisioner.core.text import printable
 from provisioner.model.catalog import suggest
 from provisioner.model.manifest import NAME_PATTERN, App, ManifestFile
 
@@ -70,7 +71,8 @@ def format_path(path: Iterable[Any]) -> str:
         elif isinstance(part, str) and _PLAIN_KEY.match(part):
             out += f".{part}" if out else part
         else:
-            out += f"[{json.dumps(str(part), ensure_ascii=False)}]"  # escapes quotes and line breaks
+            # json.dumps escapes quotes and C0 controls; printable also DEL, C1, bidi and separators.
+            out += f"[{printable(json.dumps(str(part), ensure_ascii=False), one_line=True)}]"
     return out
 
 

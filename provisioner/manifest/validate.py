@@ -17,6 +17,17 @@ Microsoft's documented limits:
   consent to them should be an explicit, reviewable decision.
 * redirect URIs (:mod:`provisioner.model.redirects`), audience limits for
   personal-account apps (90-char display name, 2 secrets, 100 redirect URIs).
+* text that gets printed (names, display names, secret names, keys, permission names,
+  tags, owners): no control, bidi or line-separator characters, which could repaint a
+  terminal or fake a line of output (notes may hold line breaks, nothing else).
+* ``extra_values`` keys that shadow a computed connection value, or that map onto the same
+  dotenv variable as another value.
+* sinks: file paths inside the base folder (the run's folder; the working directory for
+  the CLI) unless ``allow_outside: true``, never inside the state folder; dotenv values the
+  manifest decides (extra values, scopes, redirect URIs) spelled in the sink's dialect;
+  and across **all** apps of the run, no two sinks with one destination (the same file
+  after ``..``/symlinks, the same dotenv block or variable, the same Key Vault secret after
+  Key Vault's name rules, the same GitHub output names), each reported with both places.
 
 Warnings do not fail validation; they flag choices Microsoft advises against.
 """
@@ -28,8 +39,12 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
-from provisioner.core.errors import Location, ManifestError, ManifestErrors
+from provisioner.core import settings
+from provisioner.core.errors import Location, ManifestError, ManifestErrors, ProvisionerError
+from provisioner.core.text import printable
 from provisioner.manifest.loader import LoadedApp, load_paths
 from provisioner.model.catalog import (
     Kind,
@@ -40,8 +55,22 @@ from provisioner.model.catalog import (
     resources,
     suggest,
 )
-from provisioner.model.manifest import KeyVaultSink
+from provisioner.model.connections import COMPUTED_KEYS
+from provisioner.model.dotenv_format import NAME
+from provisioner.model.dotenv_format import problem as dotenv_problem
+from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink
 from provisioner.model.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
+from provisioner.model.sink_rules import (
+    bad_github_outputs,
+    destination_key,
+    dotenv_names,
+    is_within,
+    offline_values,
+    outside_root,
+    real_path,
+    root_of,
+    sample_values,
+)
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 MAX_RESOURCES = 50
@@ -76,21 +105,45 @@ class ValidationResult:
             raise ManifestErrors(self.errors)
 
 
-def validate_paths(paths: Sequence[str | os.PathLike[str]]) -> ValidationResult:
-    """Load and validate every manifest under ``paths`` (files or folders); never raises for bad input."""
+PathLike = str | os.PathLike[str]
+
+
+def validate_paths(
+    paths: Sequence[PathLike], *, base_dir: PathLike | None = None, state_dir: PathLike | None = None
+) -> ValidationResult:
+    """Load and validate every manifest under ``paths`` (files or folders); never raises for bad input.
+
+    ``base_dir``: the folder relative sink paths resolve against (default: the working directory,
+    as for ``plan``/``apply``); ``state_dir``: the tool's state folder (default: ``$PROVISIONER_STATE_DIR``,
+    else ``<base_dir>/.provisioner``).
+    """
     salvaged: list[LoadedApp] = []
     apps, errors = load_paths(paths, salvage=salvaged)
-    app_errors, warnings = validate_apps([*apps, *salvaged])
+    app_errors, warnings = validate_apps([*apps, *salvaged], base_dir=base_dir, state_dir=state_dir)
     return ValidationResult(apps=apps, errors=_sorted([*errors, *app_errors]), warnings=_sorted(warnings))
 
 
-def validate_apps(apps: Iterable[LoadedApp]) -> tuple[list[ManifestError], list[ManifestError]]:
-    """Catalogue and limit checks for already-loaded apps: (errors, warnings)."""
+def validate_apps(
+    apps: Iterable[LoadedApp], *, base_dir: PathLike | None = None, state_dir: PathLike | None = None
+) -> tuple[list[ManifestError], list[ManifestError]]:
+    """Catalogue, limit and sink checks for already-loaded apps (all apps of one run): (errors, warnings)."""
     errors: list[ManifestError] = []
     warnings: list[ManifestError] = []
-    for item in apps:
-        _Checker(item, errors, warnings).run()
+    items = list(apps)
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    state = Path(state_dir) if state_dir is not None else _default_state_dir(base)
+    for item in items:
+        _Checker(item, errors, warnings, base, state).run()
+    _shared_destinations(items, errors, base)
     return errors, warnings
+
+
+def _default_state_dir(base: Path) -> Path:
+    configured = settings.env(settings.STATE_DIR)
+    if configured is None:
+        return base / ".provisioner"
+    state = Path(configured).expanduser()
+    return state if state.is_absolute() else base / state
 
 
 def _sorted(items: list[ManifestError]) -> list[ManifestError]:
@@ -104,11 +157,22 @@ def _sorted(items: list[ManifestError]) -> list[ManifestError]:
 class _Checker:
     """All checks of one app; appends to the shared error and warning lists."""
 
-    def __init__(self, item: LoadedApp, errors: list[ManifestError], warnings: list[ManifestError]) -> None:
+    def __init__(
+        self,
+        item: LoadedApp,
+        errors: list[ManifestError],
+        warnings: list[ManifestError],
+        base: Path | None = None,
+        state: Path | None = None,
+    ) -> None:
         self.item = item
         self.app = item.app
         self.errors = errors
         self.warnings = warnings
+        self.base = base if base is not None else Path.cwd()
+        self.state = state if state is not None else self.base / ".provisioner"
+        #: dotenv name clashes already reported (they do not depend on the sink's prefix)
+        self.reported: set[tuple[str, ...]] = set()
 
     def error(self, path: Sequence[object], message: str, *, key: bool = False) -> None:
         self.errors.append(self.item.error(path, message, key=key))
@@ -122,6 +186,9 @@ class _Checker:
         self.audience_limits()
         self.secrets()
         self.misc()
+        self.text()
+        self.extra_values()
+        self.sinks()
 
     # ----------------------------------------------------------------------------------- permissions
 
@@ -319,6 +386,185 @@ class _Checker:
                 self.error(
                     ("sinks", index, "vault_url"), "vault_url must be https://<vault-name>.vault.azure.net/"
                 )
+
+    # ---------------------------------------------------------------------------------- printed text
+
+    def text(self) -> None:
+        """No string that may be printed holds a control, bidi or line-separator character."""
+        self._walk(self.app.model_dump(mode="python"), ())
+
+    def _walk(self, node: Any, path: tuple[Any, ...]) -> None:
+        if isinstance(node, dict):
+            for key, value in node.items():
+                child = (*path, key)
+                if isinstance(key, str) and (bad := _unsafe_char(key)):
+                    self.error(
+                        child,
+                        f"key holds {bad}; printed text must not hold control, bidi or "
+                        "line-separator characters",
+                        key=True,
+                    )
+                if path == ("extra_values",):
+                    continue  # values go to sinks, which check them for their own format
+                self._walk(value, child)
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                self._walk(value, (*path, index))
+        elif isinstance(node, str):
+            bad = _unsafe_char(node, multi_line=path == ("notes",))
+            if bad:
+                self.error(
+                    path,
+                    f"holds {bad}; names and printed text must not hold control, bidi or "
+                    "line-separator characters",
+                )
+
+    # --------------------------------------------------------------------------------- extra values
+
+    def extra_values(self) -> None:
+        for key in self.app.extra_values:
+            if key in COMPUTED_KEYS:
+                self.error(
+                    ("extra_values", key),
+                    f"extra_values key {key!r} collides with a computed connection value; rename it",
+                    key=True,
+                )
+
+    # -------------------------------------------------------------------------------------- sinks
+
+    def sinks(self) -> None:
+        try:
+            sample = sample_values(self.app)
+            offline = offline_values(self.app)
+        except ProvisionerError:  # a value only the tenant can build; checked before delivery
+            return
+        for index, sink in enumerate(self.app.sinks):
+            base = ("sinks", index)
+            if isinstance(sink, JsonSink | DotenvSink):
+                self.sink_path(index, sink)
+            if isinstance(sink, DotenvSink):
+                self.dotenv(base, sink, sample, offline)
+            if isinstance(sink, GithubSink):
+                for name in bad_github_outputs(sample, sink.prefix):
+                    self.error(
+                        base,
+                        f"{name!r} is not a valid GitHub Actions output name (letters, digits, '_', '-')",
+                    )
+
+    def sink_path(self, index: int, sink: JsonSink | DotenvSink) -> None:
+        path = ("sinks", index, "path")
+        real = real_path(sink.path, self.base)
+        if not sink.allow_outside and outside_root(sink.path, self.base):
+            self.error(
+                path,
+                f"{sink.path!r} resolves to {real}, outside {root_of(self.base)} (the folder sink paths "
+                "resolve against); set allow_outside: true on this sink to write there",
+            )
+        if is_within(real, root_of(self.state)):
+            self.error(
+                path,
+                f"{sink.path!r} is inside the state folder {self.state}, which holds the tool's own files",
+            )
+
+    def dotenv(
+        self, base: tuple[Any, ...], sink: DotenvSink, sample: dict[str, Any], offline: dict[str, str]
+    ) -> None:
+        for name, keys in dotenv_names(self.app, sample, sink.prefix).items():
+            where = next(((("extra_values", k)) for k in keys if k in self.app.extra_values), base)
+            if not NAME.match(name):
+                self.error(
+                    where, f"{keys[0]!r} gives {name!r}, which is not a valid dotenv variable name", key=True
+                )
+            elif len(keys) > 1 and tuple(keys) not in self.reported:
+                self.reported.add(tuple(keys))
+                self.error(
+                    where,
+                    f"{' and '.join(repr(k) for k in keys)} both give dotenv variable {name}; rename one",
+                    key=True,
+                )
+        for key, value in offline.items():
+            why = dotenv_problem(value, sink.dialect)
+            if why is None:
+                continue
+            origin = f" (from extra_values.{key})" if key in self.app.extra_values else ""
+            hint = (
+                "set dialect: shell (for `set -a; . file` and python-dotenv) or dialect: docker (for "
+                "docker --env-file)"
+                if sink.dialect == "portable"
+                else "change the value or use a json sink"
+            )
+            self.error(
+                base,
+                f"dotenv ({sink.dialect}) cannot carry {_variable(key, sink.prefix)}{origin}: {why}; {hint}",
+            )
+
+
+def _variable(key: str, prefix: str) -> str:
+    from provisioner.model.dotenv_format import variable_name
+
+    return variable_name(key, prefix)
+
+
+def _unsafe_char(text: str, *, multi_line: bool = False) -> str | None:
+    """``"U+001B"`` style name of the first character ``printable`` would escape, or None."""
+    for char in text:
+        if multi_line and char == "\n":
+            continue
+        if printable(char, one_line=True) != char:
+            return f"U+{ord(char):04X}"
+    return None
+
+
+def _shared_destinations(items: list[LoadedApp], errors: list[ManifestError], base: Path) -> None:
+    """Two sinks (any apps of the run) with one destination: one error at the second, naming the first."""
+    seen: dict[tuple[str, ...], list[tuple[LoadedApp, int]]] = {}
+    for item in items:
+        for index, sink in enumerate(item.app.sinks):
+            try:
+                key = destination_key(sink, item.app, base)
+            except (OSError, ValueError):
+                continue
+            for other, other_index in seen.get(key, []):
+                clash = _clash(item, index, other, other_index)
+                if clash:
+                    what, advice = clash
+                    where = other.locate(("sinks", other_index))
+                    place = f"{where.path}:{where.line}" if where.line is not None else where.path
+                    first = f"sinks[{other_index}] of app {other.app.name!r} ({place})"
+                    errors.append(item.error(("sinks", index), f"{what} as {first}; {advice}"))
+                    break
+            seen.setdefault(key, []).append((item, index))
+
+
+def _clash(item: LoadedApp, index: int, other: LoadedApp, other_index: int) -> tuple[str, str] | None:
+    """(what is shared, what to do) for two sinks with one destination key; None when they may coexist."""
+    sink, first = item.app.sinks[index], other.app.sinks[other_index]
+    if isinstance(sink, KeyVaultSink):
+        return (
+            f"writes the same Key Vault secret ({sink.name_for(item.app.name)})",
+            "Key Vault names ignore case and default names turn '.' and '_' into '-': set secret_name",
+        )
+    if not isinstance(sink, JsonSink | DotenvSink):
+        return "writes the same GitHub Actions outputs", "give one of them a prefix"
+    if isinstance(sink, JsonSink) or isinstance(first, JsonSink):
+        return "writes the same file", "every file sink needs a file of its own"
+    assert isinstance(first, DotenvSink)
+    if item.app.name == other.app.name:
+        return "writes the same dotenv block", "remove one of the two sinks"
+    if sink.dialect != first.dialect:
+        return (
+            f"shares a dotenv file in dialect {sink.dialect} with dialect {first.dialect}",
+            "one file has one reader: use one dialect",
+        )
+    try:
+        ours = set(dotenv_names(item.app, sample_values(item.app), sink.prefix))
+        theirs = set(dotenv_names(other.app, sample_values(other.app), first.prefix))
+    except ProvisionerError:  # values only the tenant can build
+        return None
+    common = sorted(ours & theirs)
+    if common:
+        return f"writes dotenv variable {common[0]} into the same file", "give one of them a prefix"
+    return None
 
 
 def _unknown_permission(name: str, kind: Kind, resource: Resource) -> str:

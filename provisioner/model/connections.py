@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError, SinkError
+from provisioner.model.catalog import ALIASES
 from provisioner.model.manifest import App
 
 DEFAULT_AUTHORITY_HOST = "https://login.microsoftonline.com"
@@ -129,6 +130,7 @@ def resolve_resource(key: str, extra: Iterable[Resource] = ()) -> Resource:
     with its identifier URI read from Graph); they take precedence.
     """
     wanted = key.strip().lower()
+    wanted = ALIASES.get(wanted, wanted)  # the short names validate accepts (graph, exchange, ...)
     for resource in (*extra, *KNOWN_RESOURCES):
         if wanted in (resource.app_id.lower(), resource.display_name.lower()):
             return resource

@@ -9,6 +9,7 @@ Structural checks live here; checks that need the permission catalogue
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
@@ -16,8 +17,15 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from provisioner.core.durations import parse_duration
+from provisioner.core.text import has_unsafe
+from provisioner.model.dotenv_format import PREFIX, Dialect
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
+#: Longest duration a manifest may name. Far beyond any sensible secret lifetime, it keeps "now +
+#: duration" inside the dates Python (and Graph) can represent, so a typo is one located error.
+MAX_DURATION_DAYS = 1000 * 365
+#: Key Vault secret names: 1-127 letters, digits and dashes.
+KEYVAULT_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 
 
 class _Strict(BaseModel):
@@ -61,7 +69,26 @@ class Audience(StrEnum):
 
 
 def _duration(value: str) -> str:
-    parse_duration(value)  # raises DurationError (a ValueError) with a readable message
+    """A duration the rest of the tool can add to a date without overflowing.
+
+    ``parse_duration`` raises DurationError (a ValueError) for bad syntax, but an enormous
+    number (``1000000000d``) overflows ``timedelta`` itself; both become one located error.
+    """
+    try:
+        delta = parse_duration(value)
+    except OverflowError:
+        delta = None
+    if delta is None or delta.days > MAX_DURATION_DAYS:
+        raise ValueError(f"duration {value!r} is too long: at most {MAX_DURATION_DAYS // 365}y")
+    return value
+
+
+def _sink_path(value: str) -> str:
+    """A file path a sink can write: not blank, no control, bidi or separator characters (NUL included)."""
+    if not value.strip():
+        raise ValueError("path must not be empty")
+    if has_unsafe(value):
+        raise ValueError("path holds a control, bidi or line-separator character")
     return value
 
 
@@ -109,28 +136,88 @@ class Secret(_Strict):
         return parse_duration(self.overlap)
 
 
+_OVERWRITE = (
+    "Allow writing to an existing file this tool did not write (JSON: replaced; dotenv: the app's block "
+    "is added and other lines kept). The file's mode is kept."
+)
+_ALLOW_OUTSIDE = (
+    "Allow a path outside the folder sink paths resolve against (absolute, '..', '~' or through a symlink)."
+)
+
+
 class JsonSink(_Strict):
+    """The app's connection values as one JSON object; its ``app`` key marks the file as this tool's."""
+
     type: Literal["json"]
-    path: str
+    path: str = Field(description="File path; relative paths resolve against the run's folder.")
+    overwrite: bool = Field(default=False, description=_OVERWRITE)
+    allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+
+    _check_path = field_validator("path")(_sink_path)
 
 
 class DotenvSink(_Strict):
+    """``NAME=value`` lines in a block of the app's own between marker comments."""
+
     type: Literal["dotenv"]
-    path: str
+    path: str = Field(description="File path; relative paths resolve against the run's folder.")
     prefix: str = Field(default="", description="Prefix for every variable name, e.g. EXCHANGE_.")
+    dialect: Dialect = Field(
+        default="portable",
+        description=(
+            "portable: bare values read alike by `set -a; . file`, python-dotenv and docker --env-file "
+            "(values with spaces, quotes, $ ... are refused); shell: quoted for `. file` and python-dotenv; "
+            "docker: literal values for docker --env-file only."
+        ),
+    )
+    overwrite: bool = Field(default=False, description=_OVERWRITE)
+    allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+
+    _check_path = field_validator("path")(_sink_path)
+
+    @field_validator("prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        if not PREFIX.match(value):
+            raise ValueError(
+                f"prefix {value!r} must start a variable name: letters, digits and '_', not starting with a digit"
+            )
+        return value
 
 
 class GithubSink(_Strict):
     """Writes to $GITHUB_OUTPUT and masks the value with ::add-mask::."""
 
     type: Literal["github"]
-    prefix: str = ""
+    prefix: str = Field(default="", description="Prefix for every output name, e.g. mail_.")
+
+    @field_validator("prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str) -> str:
+        if value and not re.match(r"^[A-Za-z_][A-Za-z0-9_-]*$", value):
+            raise ValueError(
+                f"prefix {value!r} must start an output name: letters, digits, '_' and '-', not starting with a digit"
+            )
+        return value
 
 
 class KeyVaultSink(_Strict):
     type: Literal["keyvault"]
     vault_url: str
     secret_name: str | None = Field(default=None, description="Defaults to '<app name>-client-secret'.")
+
+    @field_validator("secret_name")
+    @classmethod
+    def _valid_secret_name(cls, value: str | None) -> str | None:
+        if value is not None and not KEYVAULT_SECRET_NAME.match(value):
+            raise ValueError("Key Vault secret names hold 1-127 letters, digits and '-' only")
+        return value
+
+    def name_for(self, app_name: str) -> str:
+        """The vault secret name; the default replaces characters Key Vault refuses ('.', '_') by '-'."""
+        if self.secret_name is not None:
+            return self.secret_name
+        return re.sub(r"[^0-9A-Za-z-]", "-", f"{app_name}-client-secret")
 
 
 Sink = Annotated[JsonSink | DotenvSink | GithubSink | KeyVaultSink, Field(discriminator="type")]

@@ -16,8 +16,10 @@ from provisioner.sinks.deliver import (
     deliver,
     deliver_all,
     describe,
+    describe_destination,
     held_key_id,
     held_key_ids,
+    preflight,
 )
 
 __all__ = [
@@ -29,6 +31,8 @@ __all__ = [
     "deliver",
     "deliver_all",
     "describe",
+    "describe_destination",
     "held_key_id",
     "held_key_ids",
+    "preflight",
 ]

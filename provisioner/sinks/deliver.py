@@ -7,21 +7,38 @@ instead of discarding the secret). Delivery stops at the first failure with
 a :class:`PartialDeliveryError` naming the sinks that already hold the new
 value, so the caller can remove the freshly minted secret from Entra (or
 record it for removal) and restore the previous connection file.
+
+:func:`preflight` answers, without writing anything, whether every sink of an app
+could take a delivery right now, so a caller can refuse *before* minting a secret
+that nobody would then hold; :func:`describe_destination` is the sink's place as
+``plan`` lists it.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
 from typing import Any
 
+from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.core.layout import default_sink_path, resolve_state_dir
+from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
 from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
+from provisioner.model.sink_rules import (
+    bad_github_outputs,
+    flat_values,
+    is_within,
+    outside_root,
+    real_path,
+    root_of,
+    sample_values,
+    shown_path,
+)
 from provisioner.sinks import dotenv_sink, github_sink, json_sink, keyvault_sink
-from provisioner.sinks.common import DeliveryReceipt
+from provisioner.sinks.common import DeliveryReceipt, resolve_path, writable_problem
 
 PathLike = str | os.PathLike[str]
 
@@ -183,3 +200,138 @@ def recover_secret(
         if held and held.get("client_secret_id") in live_key_ids:
             return held
     return None
+
+
+def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str:
+    """One line for ``plan``: the sink's kind and where it writes, relative to ``base_dir`` when inside it.
+
+    File sinks show their real path (``..`` collapsed, symlinks followed) and say when it is
+    outside the base folder (only possible with ``allow_outside: true``) or replaces a file the
+    tool did not write (``overwrite: true``); the dotenv dialect is shown when it is not the default.
+    """
+    match sink:
+        case JsonSink() | DotenvSink():
+            kind = "json file" if isinstance(sink, JsonSink) else "dotenv file"
+            notes: list[str] = []
+            if isinstance(sink, DotenvSink):
+                if sink.prefix:
+                    notes.append(f"prefix {sink.prefix}")
+                if sink.dialect != "portable":
+                    notes.append(f"dialect {sink.dialect}")
+            if outside_root(sink.path, base_dir):
+                notes.append("outside the base folder")
+            if sink.overwrite:
+                notes.append("overwrite")
+            more = f" ({', '.join(notes)})" if notes else ""
+            return f"{kind} {shown_path(sink.path, base_dir)}{more}"
+        case GithubSink():
+            return f"GitHub Actions outputs{f' (prefix {sink.prefix})' if sink.prefix else ''}"
+        case KeyVaultSink():
+            return keyvault_sink.describe(sink, app)
+    raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
+
+
+def preflight(
+    app: App,
+    base_dir: Path,
+    state_dir: Path | None = None,
+    *,
+    values: Mapping[str, Any] | None = None,
+) -> list[SinkError]:
+    """Every reason a delivery to ``app``'s sinks (default connection file first) would fail locally.
+
+    Checked without writing anything: the path resolves (not empty, not a folder, not inside the
+    state dir unless it is the default file, inside ``base_dir`` unless ``allow_outside``), the
+    parent folder exists or can be created, an existing file is readable, parses (JSON; dotenv
+    blocks with their end markers), was written by this tool (or the sink says ``overwrite``) and
+    is writable, and the values can be spelled in the sink's format. ``values``: the connection
+    values about to be delivered if the caller has them (a secret need not be among them); else
+    the ones the manifest alone decides are checked. Key Vault: the optional extra is installed;
+    GitHub: ``$GITHUB_OUTPUT`` is set and its folder writable. One SinkError per problem, each one
+    line naming the app and the sink and never a value.
+    """
+    state = resolve_state_dir(base_dir, state_dir)
+    problems: list[SinkError] = []
+    seen: set[str] = set()
+    sample = dict(values) if values is not None else sample_values(app)
+    for index, sink in enumerate(all_sinks(app, base_dir, state_dir)):
+        is_default = index == 0
+        where = "default connection file" if is_default else f"sink {index}"
+        try:
+            label = describe(sink, app, base_dir=base_dir)
+        except SinkError as exc:
+            problems.append(SinkError(f"app {app.name!r}: {where}: {exc.message}"))
+            continue
+
+        def add(message: str, *, label: str = label, where: str = where) -> None:
+            line = f"app {app.name!r}: {where} ({label}): {message}"
+            if line not in seen:
+                seen.add(line)
+                problems.append(SinkError(line))
+
+        try:
+            match sink:
+                case JsonSink() | DotenvSink():
+                    _preflight_file(sink, app, base_dir, state, sample, is_default=is_default, add=add)
+                case KeyVaultSink():
+                    if keyvault_sink.extra_missing():
+                        add("needs the optional extra; install provisioner[keyvault]")
+                case GithubSink():
+                    for name in bad_github_outputs(sample, sink.prefix):
+                        add(f"{name!r} is not a valid GitHub Actions output name")
+                    output = settings.env(settings.GITHUB_OUTPUT)
+                    if not output:
+                        add("$GITHUB_OUTPUT is not set (it is only set inside a GitHub Actions step)")
+                    else:
+                        trouble = writable_problem(Path(output))
+                        if trouble:
+                            add(f"$GITHUB_OUTPUT cannot be appended to: {trouble}")
+        except SinkError as exc:
+            add(_without_app(exc.message, app))
+        except OSError as exc:  # anything the file system says that the checks above did not foresee
+            add(exc.strerror or type(exc).__name__)
+    return problems
+
+
+def _without_app(message: str, app: App) -> str:
+    return message.removeprefix(f"app {app.name!r}: ")
+
+
+def _preflight_file(
+    sink: JsonSink | DotenvSink,
+    app: App,
+    base_dir: Path,
+    state: Path,
+    values: Mapping[str, Any],
+    *,
+    is_default: bool,
+    add: Callable[[str], None],
+) -> None:
+    """The checks of one file sink; each problem goes to ``add`` (several per sink are possible)."""
+    path = resolve_path(sink.path, base_dir)
+    real = real_path(sink.path, base_dir)
+    if not is_default:
+        if not sink.allow_outside and outside_root(sink.path, base_dir):
+            add(f"{real} is outside {root_of(base_dir)}; set allow_outside: true on the sink to allow it")
+        if is_within(real, root_of(state)):
+            add(f"the path is inside the state folder {state}, which holds the tool's own files")
+    try:
+        if is_default:
+            from provisioner.model.connections import read_connection_file
+
+            read_connection_file(path)  # SinkError when unreadable or not a JSON object
+        elif isinstance(sink, JsonSink):
+            json_sink.check_existing(sink, app, path)
+    except SinkError as exc:
+        add(_without_app(exc.message, app))
+    if isinstance(sink, DotenvSink):
+        for reason_text in dotenv_sink.problems(app, values, sink.prefix, sink.dialect):
+            add(_without_app(reason_text, app))
+        names = {variable_name(key, sink.prefix) for key in flat_values(values) if key not in SKIPPED_KEYS}
+        try:
+            dotenv_sink.inspect(sink, app, path, names)
+        except SinkError as exc:
+            add(_without_app(exc.message, app))
+    trouble = writable_problem(path)
+    if trouble:
+        add(f"cannot write {path}: {trouble}")

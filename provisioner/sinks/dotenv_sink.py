@@ -1,4 +1,4 @@
-"""dotenv sink: ``KEY=value`` lines in a managed block, mode 0600, replaced atomically.
+"""dotenv sink: ``KEY=value`` lines in a managed block, replaced atomically (0600 when created).
 
 Several apps may share one ``.env`` (that is what the ``prefix`` is for, e.g.
 ``EXCHANGE_``), and users keep their own variables in it. So each app owns one
@@ -16,10 +16,18 @@ TOKEN_URL, TENANT_AUTHORIZATION_URL, TENANT_TOKEN_URL, SCOPES, APP_SCOPES,
 REDIRECT_URI, REDIRECT_URIS, GRAPH_ENDPOINT``; extra values upper-cased
 (``mailbox`` -> ``MAILBOX``).
 
-Quoting: plain values stay bare; values with spaces or shell-special
-characters are single-quoted (literal in POSIX shells and dotenv loaders);
-values holding ``'``, ``\\`` or a newline are double-quoted with ``\\\\``,
-``\\"`` and ``\\n`` escapes (dotenv semantics).
+Spelling of values: the sink's ``dialect`` (:mod:`provisioner.model.dotenv_format`).
+``portable`` (the default) writes every value bare so ``set -a; . file`` (bash,
+dash), python-dotenv and ``docker run --env-file`` read the same string, and
+refuses values no bare spelling carries (a scope list with spaces: choose
+``dialect: shell`` or ``dialect: docker``). ``validate`` refuses what it can know
+offline; the rest (IDs, URLs, the secret) is checked here before anything is written.
+
+Provenance: a file holding at least one of the tool's block markers was written
+by this tool. Any other existing file (``~/.bashrc``, a hand-written ``.env``) is
+left alone unless the sink says ``overwrite: true``; an existing file keeps its mode.
+The file is read as ``\\n``-separated lines only: a U+2028 or U+0085 inside a line
+never starts a new one (the writer never writes them, and a user's line keeps them).
 """
 
 from __future__ import annotations
@@ -31,95 +39,94 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import SinkError
-from provisioner.core.fileio import atomic_write_text
+from provisioner.model.dotenv_format import (
+    DOTENV_NAMES,
+    NAME,
+    PREFIX,
+    SKIPPED_KEYS,
+    Dialect,
+    problem,
+    quote,
+    unquote,
+    variable_name,
+)
 from provisioner.model.manifest import App, DotenvSink
-from provisioner.sinks.common import DeliveryReceipt, flat_values, held_secret_id, reason, resolve_path
+from provisioner.sinks.common import (
+    DeliveryReceipt,
+    ExistingFile,
+    flat_values,
+    held_secret_id,
+    read_existing,
+    reason,
+    resolve_path,
+    write_file,
+)
 
-DOTENV_NAMES: dict[str, str] = {
-    "tenant_id": "AZURE_TENANT_ID",
-    "client_id": "AZURE_CLIENT_ID",
-    "client_secret": "AZURE_CLIENT_SECRET",
-    "client_secret_id": "AZURE_CLIENT_SECRET_ID",
-    "client_secret_expires": "AZURE_CLIENT_SECRET_EXPIRES",
-    "authority_host": "AZURE_AUTHORITY_HOST",
-    "authorization_url": "AUTHORIZATION_URL",
-    "token_url": "TOKEN_URL",
-    "tenant_authorization_url": "TENANT_AUTHORIZATION_URL",
-    "tenant_token_url": "TENANT_TOKEN_URL",
-    "scopes": "SCOPES",
-    "app_scopes": "APP_SCOPES",
-    "redirect_uri": "REDIRECT_URI",
-    "redirect_uris": "REDIRECT_URIS",
-    "graph_endpoint": "GRAPH_ENDPOINT",
-}
-# Descriptive keys a process environment has no use for.
-_SKIPPED = frozenset({"app", "display_name", "audience"})
-
-_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_BARE = re.compile(r"^[A-Za-z0-9_./:@%+,-]+$")
 _ASSIGNMENT = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.]*)\s*=")
 _BEGIN = re.compile(r"^# >>> provisioner app (\S+) >>>")
 _END = re.compile(r"^# <<< provisioner app (\S+) <<<")
-_DQ_ESCAPES = {"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"}
-_DQ_UNESCAPES = {"\\": "\\", '"': '"', "n": "\n", "r": "\r"}
+
+Items = list[str | tuple[str, list[str]]]
 
 
-def variable_name(key: str, prefix: str = "") -> str:
-    """The dotenv variable for a connection-values key."""
-    base = DOTENV_NAMES.get(key) or re.sub(r"[^A-Za-z0-9_]", "_", key).upper()
-    return f"{prefix}{base}"
+def render_lines(
+    app: App, values: Mapping[str, Any], prefix: str, dialect: Dialect = "portable"
+) -> list[str]:
+    """``NAME=value`` lines for the app's block (without the markers); SinkError names the variable, never the value."""
+    trouble = problems(app, values, prefix, dialect)
+    if trouble:
+        raise SinkError(trouble[0])
+    return [
+        f"{variable_name(key, prefix)}={quote(value, dialect)}"
+        for key, value in flat_values(values).items()
+        if key not in SKIPPED_KEYS
+    ]
 
 
-def quote(value: str) -> str:
-    if _BARE.match(value):
-        return value
-    if not any(ch in value for ch in "'\\\n\r"):
-        return f"'{value}'"
-    return '"' + "".join(_DQ_ESCAPES.get(ch, ch) for ch in value) + '"'
-
-
-def unquote(raw: str) -> str:
-    """Inverse of :func:`quote` (enough to read back what this sink wrote)."""
-    raw = raw.strip()
-    if len(raw) >= 2 and raw[0] == raw[-1] == "'":
-        return raw[1:-1]
-    if len(raw) >= 2 and raw[0] == raw[-1] == '"':
-        out: list[str] = []
-        chars = iter(raw[1:-1])
-        for ch in chars:
-            if ch == "\\":
-                nxt = next(chars, "")
-                out.append(_DQ_UNESCAPES.get(nxt, "\\" + nxt))
-            else:
-                out.append(ch)
-        return "".join(out)
-    return raw
-
-
-def render_lines(app: App, values: Mapping[str, Any], prefix: str) -> list[str]:
-    """``NAME=value`` lines for the app's block (without the markers)."""
-    if prefix and not _NAME.match(prefix):
-        raise SinkError(f"app {app.name!r}: dotenv prefix {prefix!r} is not a valid variable name prefix")
-    lines: list[str] = []
+def problems(app: App, values: Mapping[str, Any], prefix: str, dialect: Dialect = "portable") -> list[str]:
+    """Every reason the app's block could not be written (one line each, naming variables, never values)."""
+    if not PREFIX.match(prefix):
+        return [f"app {app.name!r}: dotenv prefix {prefix!r} is not a valid variable name prefix"]
+    found: list[str] = []
     seen: dict[str, str] = {}
     for key, value in flat_values(values).items():
-        if key in _SKIPPED:
+        if key in SKIPPED_KEYS:
             continue
         name = variable_name(key, prefix)
-        if not _NAME.match(name):
-            raise SinkError(f"app {app.name!r}: value {key!r} gives no valid dotenv variable name ({name!r})")
+        if not NAME.match(name):
+            found.append(f"app {app.name!r}: value {key!r} gives no valid dotenv variable name ({name!r})")
+            continue
         if name in seen:
-            raise SinkError(f"app {app.name!r}: values {seen[name]!r} and {key!r} both map to dotenv {name}")
+            found.append(f"app {app.name!r}: values {seen[name]!r} and {key!r} both map to dotenv {name}")
+            continue
         seen[name] = key
-        lines.append(f"{name}={quote(value)}")
+        why = problem(value, dialect)
+        if why:
+            found.append(
+                f"app {app.name!r}: dotenv ({dialect}) cannot carry {name}: {why}; " + _dialect_hint(dialect)
+            )
+    return found
+
+
+def _dialect_hint(dialect: Dialect) -> str:
+    if dialect == "portable":
+        return (
+            "set dialect: shell (for '. file' and python-dotenv) or dialect: docker (for docker --env-file)"
+        )
+    return "change the value or use a json sink"
+
+
+def split_lines(text: str) -> list[str]:
+    """Lines split on ``\\n`` only (a trailing newline ends the last line; ``\\r\\n`` keeps its ``\\r``)."""
+    lines = text.split("\n")
+    if lines and lines[-1] == "":
+        lines.pop()
     return lines
 
 
-def _split_blocks(
-    lines: list[str], path: Path
-) -> tuple[list[str | tuple[str, list[str]]], dict[str, list[str]]]:
+def _split_blocks(lines: list[str], path: Path) -> tuple[Items, dict[str, list[str]]]:
     """The file as a list of outside lines and ``(app, block lines)`` items."""
-    items: list[str | tuple[str, list[str]]] = []
+    items: Items = []
     blocks: dict[str, list[str]] = {}
     current: tuple[str, list[str]] | None = None
     for line in lines:
@@ -135,6 +142,10 @@ def _split_blocks(
             items.append(current)
             blocks[current[0]] = current[1]
             current = None
+        elif _BEGIN.match(line):
+            raise SinkError(
+                f"dotenv file {path}: block of app {current[0]!r} has no end marker before the next block; fix the file"
+            )
         else:
             current[1].append(line)
     if current is not None:
@@ -156,33 +167,48 @@ def _assigned(line: str) -> str | None:
 
 
 def _read(path: Path) -> str | None:
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SinkError(f"cannot read dotenv file {path}: {reason(exc)}") from None
+    return read_existing(path, "dotenv file").text
 
 
 def describe(sink: DotenvSink, base_dir: str | os.PathLike[str] | None = None) -> str:
     return f"dotenv file {resolve_path(sink.path, base_dir)}"
 
 
-def deliver(
-    sink: DotenvSink, app: App, values: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
-) -> DeliveryReceipt:
-    path = resolve_path(sink.path, base_dir)
-    ours = render_lines(app, values, sink.prefix)
-    our_names = {name for line in ours if (name := _assigned(line))}
-    existing = _read(path)
-    items, blocks = _split_blocks(existing.splitlines() if existing else [], path)
+def inspect(
+    sink: DotenvSink, app: App, path: Path, names: set[str] | None = None
+) -> tuple[ExistingFile, Items]:
+    """The file at ``path`` split into lines and blocks, if this sink may write into it.
+
+    SinkError (one line, never a value) when it is unreadable, has a block without its end
+    marker, was not written by this tool and the sink has no ``overwrite: true``, or another
+    app's block sets one of ``names``.
+    """
+    existing = read_existing(path, "dotenv file")
+    if existing.text is None:
+        return existing, []
+    items, blocks = _split_blocks(split_lines(existing.text), path)
+    if not blocks and not sink.overwrite:
+        raise SinkError(
+            f"app {app.name!r}: dotenv file {path} exists and was not written by provisioner (no provisioner "
+            "block in it); refusing to add a secret to it (choose another path, or set overwrite: true on the sink)"
+        )
     for other, block in blocks.items():
-        clash = sorted(our_names & {name for line in block if (name := _assigned(line))})
+        clash = sorted((names or set()) & {name for line in block if (name := _assigned(line))})
         if other != app.name and clash:
             raise SinkError(
                 f"dotenv file {path}: apps {other!r} and {app.name!r} both write {clash[0]}; "
                 "give one of them a prefix"
             )
+    return existing, items
+
+
+def deliver(
+    sink: DotenvSink, app: App, values: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
+) -> DeliveryReceipt:
+    path = resolve_path(sink.path, base_dir)
+    ours = render_lines(app, values, sink.prefix, sink.dialect)
+    our_names = {name for line in ours if (name := _assigned(line))}
+    existing, items = inspect(sink, app, path, our_names)
     block = [_begin_marker(app.name), *ours, _end_marker(app.name)]
     out: list[str] = []
     placed = False
@@ -200,7 +226,7 @@ def deliver(
             out.append("")
         out += block
     try:
-        atomic_write_text(path, "\n".join(out) + "\n")
+        write_file(path, "\n".join(out) + "\n", existing)
     except OSError as exc:
         raise SinkError(f"app {app.name!r}: cannot write dotenv file {path}: {reason(exc, values)}") from None
     return DeliveryReceipt(describe(sink, base_dir), held_secret_id(values))
@@ -214,12 +240,12 @@ def read_block(
     text = _read(path)
     if text is None:
         return {}
-    _, blocks = _split_blocks(text.splitlines(), path)
+    _, blocks = _split_blocks(split_lines(text), path)
     found: dict[str, str] = {}
     for line in blocks.get(app.name, []):
         name = _assigned(line)
         if name:
-            found[name] = unquote(line.split("=", 1)[1])
+            found[name] = unquote(line.split("=", 1)[1], sink.dialect)
     return found
 
 
@@ -241,3 +267,20 @@ def held_secret(
     keys = ("tenant_id", "client_id", "client_secret", "client_secret_id", "client_secret_expires")
     found = {key: block.get(variable_name(key, sink.prefix)) for key in keys}
     return {k: v for k, v in found.items() if v} if found["client_secret"] else None
+
+
+__all__ = [
+    "DOTENV_NAMES",
+    "deliver",
+    "describe",
+    "held_key_id",
+    "held_secret",
+    "inspect",
+    "problems",
+    "quote",
+    "read_block",
+    "render_lines",
+    "split_lines",
+    "unquote",
+    "variable_name",
+]

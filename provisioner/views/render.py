@@ -2,6 +2,12 @@
 
 Only masked values are rendered here unless the user asked for ``--show-secrets``;
 the masking itself lives in ``provisioner.model.connections.masked``.
+
+Every piece of text that may come from a manifest, the tenant (display names,
+secret descriptions anyone with Application.ReadWrite can set) or a server goes
+through :func:`safe`: control, bidi and line-separator characters are shown as
+``\\xNN`` / ``\\uNNNN`` (so a name cannot repaint the screen or fake a line such as
+"No changes.") and rich markup is escaped (so ``[red]`` in a name stays text).
 """
 
 from __future__ import annotations
@@ -11,6 +17,8 @@ from typing import Any
 
 from rich.console import Console
 from rich.table import Table
+
+from provisioner.core.text import printable
 
 _SYMBOL = {
     "create_app": ("+", "green"),
@@ -34,31 +42,45 @@ def console(stderr: bool = False) -> Console:
     return Console(stderr=stderr, highlight=False, soft_wrap=True)
 
 
-def print_plan(plan: Any, warnings: list[Any] | None = None) -> None:
+def print_plan(
+    plan: Any, warnings: list[Any] | None = None, destinations: dict[str, list[str]] | None = None
+) -> None:
+    """The plan; ``destinations`` (app -> sink descriptions) is listed below it when given."""
     out = console()
     for warning in warnings or []:
-        console(stderr=True).print(f"[yellow]warning:[/] {warning}", markup=True)
+        console(stderr=True).print(f"[yellow]warning:[/] {safe(warning)}")
     if plan.is_empty:
         out.print("No changes. The tenant matches the manifests.")
-        return
-    current_app = None
-    for action in plan.actions:
-        if action.app != current_app:
-            current_app = action.app
-            out.print(f"\n[bold]{action.app}[/]")
-        symbol, colour = _SYMBOL.get(action.kind, ("*", "cyan"))
-        out.print(f"  [{colour}]{symbol}[/] {escape_markup(action.summary)}")
-        for change in getattr(action, "changes", []) or []:
-            out.print(
-                f"      {escape_markup(change.field)}: {escape_markup(_short(change.before))} → {escape_markup(_short(change.after))}"
-            )
-    counts: dict[str, int] = {}
-    for action in plan.actions:
-        symbol = _SYMBOL.get(action.kind, ("*", ""))[0]
-        counts[symbol] = counts.get(symbol, 0) + 1
-    out.print(
-        f"\nPlan: {counts.get('+', 0)} to add, {counts.get('~', 0)} to change, {counts.get('-', 0)} to remove."
-    )
+    else:
+        current_app = None
+        for action in plan.actions:
+            if action.app != current_app:
+                current_app = action.app
+                out.print(f"\n[bold]{safe(action.app)}[/]")
+            symbol, colour = _SYMBOL.get(action.kind, ("*", "cyan"))
+            out.print(f"  [{colour}]{symbol}[/] {safe(action.summary)}")
+            for change in getattr(action, "changes", []) or []:
+                out.print(
+                    f"      {safe(change.field)}: {safe(_short(change.before))} → {safe(_short(change.after))}"
+                )
+        counts: dict[str, int] = {}
+        for action in plan.actions:
+            symbol = _SYMBOL.get(action.kind, ("*", ""))[0]
+            counts[symbol] = counts.get(symbol, 0) + 1
+        out.print(
+            f"\nPlan: {counts.get('+', 0)} to add, {counts.get('~', 0)} to change, {counts.get('-', 0)} to remove."
+        )
+    if destinations:
+        print_destinations(destinations)
+
+
+def print_destinations(destinations: dict[str, list[str]]) -> None:
+    """Where each app's connection values go (``sinks.describe_destination`` lines), one line per sink."""
+    out = console()
+    out.print("\nConnection values go to:")
+    for app, places in destinations.items():
+        for place in places:
+            out.print(f"  {safe(app)} → {safe(place)}")
 
 
 def confirm_plan() -> bool:
@@ -73,20 +95,17 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
     out.print(f"\nApplied {outcome.actions_done} change(s).")
     tenants = {row[2] for row in outcome.rows(show_secrets=show_secrets)}
     if len(tenants) == 1:
-        out.print(f"Tenant ID: {next(iter(tenants))}")
+        out.print(f"Tenant ID: {safe(next(iter(tenants)))}")
     table = Table(title="Connection values", title_justify="left")
     for column in ("app", "client ID", "secret", "expires"):
         table.add_column(column, overflow="fold", no_wrap=column != "client ID")
     for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
         show_secrets=show_secrets
     ):
-        table.add_row(escape_markup(app), client_id, escape_markup(secret), str(expires)[:10])
+        table.add_row(safe(app), safe(client_id), safe(secret), safe(str(expires)[:10]))
     out.print(table)
     for conn in outcome.connections:
-        out.print(
-            f"{escape_markup(conn.name)} → "
-            + ", ".join(escape_markup(relative_path(w)) for w in conn.written_to)
-        )
+        out.print(f"{safe(conn.name)} → " + ", ".join(safe(relative_path(w)) for w in conn.written_to))
 
 
 def relative_path(description: str) -> str:
@@ -107,3 +126,8 @@ def escape_markup(text: str) -> str:
     from rich.markup import escape
 
     return escape(text)
+
+
+def safe(value: Any) -> str:
+    """``value`` as one line of terminal text: control/bidi/separator characters escaped, markup escaped."""
+    return escape_markup(printable(str(value), one_line=True))

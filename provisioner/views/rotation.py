@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from provisioner.engine.rotation.policy import days_left, stamp
-from provisioner.views.render import console, escape_markup, relative_path
+from provisioner.views.render import console, relative_path, safe
 
 _STATUS_STYLE = {
     "rotated": "green",
@@ -25,17 +25,17 @@ _STATUS_STYLE = {
 
 def _short(key_id: str | None) -> str:
     """First 8 characters of a keyId: enough to match the table to the sink list and the portal."""
-    return key_id[:8] if key_id else "-"
+    return safe(key_id[:8]) if key_id else "-"
 
 
 def _day(value: str | None) -> str:
-    return value[:10] if value else "-"
+    return safe(value[:10]) if value else "-"
 
 
 def print_warnings(warnings: list[Any]) -> None:
     err = console(stderr=True)
     for warning in warnings:
-        err.print(f"[yellow]warning:[/] {escape_markup(str(warning))}")
+        err.print(f"[yellow]warning:[/] {safe(str(warning))}")
 
 
 def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
@@ -50,27 +50,27 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
         current = item.current or {}
         style = _STATUS_STYLE.get(item.status, "")
         table.add_row(
-            escape_markup(item.app),
-            escape_markup(item.name),
-            f"[{style}]{item.status}[/]" if style else item.status,
+            safe(item.app),
+            safe(item.name),
+            f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
             _short(current.get("key_id")),
-            escape_markup(str(current.get("hint") or "-")),
+            safe(str(current.get("hint") or "-")),
             _day(current.get("expires")),
         )
     out.print(table)
     for item in outcome.secrets:
-        label = f"{escape_markup(item.app)} / {escape_markup(item.name)}"
+        label = f"{safe(item.app)} / {safe(item.name)}"
         if item.status == "rotated" and item.previous:
             out.print(
                 f"{label}: previous secret {_short(item.previous['key_id'])} stays valid until about "
-                f"{item.previous['retire_after']} (overlap), then a later run retires it"
+                f"{safe(item.previous['retire_after'])} (overlap), then a later run retires it"
             )
         for gone in item.removed:
-            out.print(f"{label}: removed {_short(gone['key_id'])} ({escape_markup(gone['reason'])})")
+            out.print(f"{label}: removed {_short(gone['key_id'])} ({safe(gone['reason'])})")
         if item.error:
-            out.print(f"{label}: [red]{escape_markup(item.error)}[/]")
+            out.print(f"{label}: [red]{safe(item.error)}[/]")
         if show_secrets and item.value:
-            out.print(f"{label}: value {item.value}", markup=False)
+            out.print(f"{label}: value {safe(item.value)}")
     if outcome.status == "unchanged":
         out.print("Nothing to rotate: every secret is outside its rotate_before window.")
 
@@ -81,8 +81,8 @@ def print_status(outcome: Any) -> None:
     for app in outcome.apps:
         verdict = "[green]healthy[/]" if not app.problems else "[red]needs attention[/]"
         out.print(
-            f"\n[bold]{escape_markup(app.app)}[/] {verdict}"
-            + (f"  client ID {app.client_id}" if app.client_id else "")
+            f"\n[bold]{safe(app.app)}[/] {verdict}"
+            + (f"  client ID {safe(app.client_id)}" if app.client_id else "")
         )
         numbers = {s["sink"]: str(i) for i, s in enumerate(app.sinks, 1)}
         if app.secrets:
@@ -92,11 +92,11 @@ def print_status(outcome: Any) -> None:
             for row in app.secrets:
                 days = days_left(row.end, outcome.now)
                 colour = "red" if days is not None and days < 0 else "yellow" if "due" in row.state else ""
-                state = f"[{colour}]{escape_markup(row.state)}[/]" if colour else escape_markup(row.state)
+                state = f"[{colour}]{safe(row.state)}[/]" if colour else safe(row.state)
                 table.add_row(
-                    escape_markup(row.name or "(no description)"),
+                    safe(row.name or "(no description)"),
                     _short(row.key_id),
-                    escape_markup(row.hint or "?"),
+                    safe(row.hint or "?"),
                     _day(stamp(row.end) if row.end else None),
                     "-" if days is None else str(days),
                     state,
@@ -105,18 +105,16 @@ def print_status(outcome: Any) -> None:
             out.print(table)
         for sink in app.sinks:
             if sink["error"]:
-                held = f"[red]unreadable: {escape_markup(sink['error'])}[/]"
+                held = f"[red]unreadable: {safe(sink['error'])}[/]"
             elif not sink["keeps_value"]:
                 held = "keeps no value between runs"
             else:
                 held = ", ".join(_short(k) for k in sink["key_ids"]) or "no secret"
-            out.print(
-                f"  sink {numbers[sink['sink']]}: {escape_markup(relative_path(sink['sink']))} → {held}"
-            )
+            out.print(f"  sink {numbers[sink['sink']]}: {safe(relative_path(sink['sink']))} → {held}")
         for secret, action in app.next.items():
-            out.print(f"  next rotate, {escape_markup(secret)!s}: {escape_markup(action)}")
+            out.print(f"  next rotate, {safe(secret)!s}: {safe(action)}")
         for note in app.notes:
-            out.print(f"  [yellow]note:[/] {escape_markup(note)}")
+            out.print(f"  [yellow]note:[/] {safe(note)}")
         for problem in app.problems:
-            out.print(f"  [red]problem:[/] {escape_markup(problem)}")
+            out.print(f"  [red]problem:[/] {safe(problem)}")
     out.print("\nAll secrets healthy." if outcome.healthy else "\n[red]Some secrets need attention.[/]")

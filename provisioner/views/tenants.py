@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.views.render import console, escape_markup, print_apply_result, print_plan
+from provisioner.views.render import console, print_apply_result, print_plan, safe
 
 
 def _header(name: str, tenant_id: str | None) -> None:
     console().print()
-    console().rule(f"tenant {escape_markup(name)} ({escape_markup(tenant_id or '?')})", align="left")
+    console().rule(f"tenant {safe(name)} ({safe(tenant_id or '?')})", align="left")
 
 
 def print_plans(plans: dict[str, Any], results: dict[str, Any]) -> None:
@@ -23,7 +23,7 @@ def print_plans(plans: dict[str, Any], results: dict[str, Any]) -> None:
         if name in plans:
             print_plan(plans[name], warnings=result.warnings)
         elif result.error:
-            console().print(f"[red]failed:[/] {escape_markup(result.error)}")
+            console().print(f"[red]failed:[/] {safe(result.error)}")
 
 
 def print_fanout_plan(outcome: Any) -> None:
@@ -37,7 +37,7 @@ def print_fanout_apply(outcome: Any, *, show_secrets: bool) -> None:
         if result.applied is not None:
             print_apply_result(result.applied, show_secrets=show_secrets)
         if result.error:
-            console().print(f"[red]failed:[/] {escape_markup(result.error)}")
+            console().print(f"[red]failed:[/] {safe(result.error)}")
     print_summary(outcome)
 
 
@@ -49,15 +49,15 @@ def print_fanout_rotate(outcome: Any, *, show_secrets: bool) -> None:
         if result.rotated is not None:
             print_rotate(result.rotated, show_secrets=show_secrets)
             for error in result.rotated.errors:
-                console().print(f"[red]error:[/] {escape_markup(str(error))}")
+                console().print(f"[red]error:[/] {safe(str(error))}")
         if result.error:
-            console().print(f"[red]failed:[/] {escape_markup(result.error)}")
+            console().print(f"[red]failed:[/] {safe(result.error)}")
     out = console()
     out.print()
     for name, result in outcome.results.items():
         verdict = result.rotated.status if result.rotated is not None and result.ok else "failed"
         mark = "[green]✓[/]" if result.ok else "[red]✗[/]"
-        out.print(f"{mark} {escape_markup(name)}: {verdict}")
+        out.print(f"{mark} {safe(name)}: {verdict}")
 
 
 def print_fanout_status(outcome: Any) -> None:
@@ -68,16 +68,16 @@ def print_fanout_status(outcome: Any) -> None:
         if result.status is not None:
             print_status(result.status)
         if result.error:
-            console().print(f"[red]failed:[/] {escape_markup(result.error)}")
+            console().print(f"[red]failed:[/] {safe(result.error)}")
     out = console()
     out.print()
     for name, result in outcome.results.items():
         if not result.ok:
-            out.print(f"[red]✗[/] {escape_markup(name)}: failed")
+            out.print(f"[red]✗[/] {safe(name)}: failed")
         elif result.status is not None and not result.status.healthy:
-            out.print(f"[yellow]![/] {escape_markup(name)}: needs attention")
+            out.print(f"[yellow]![/] {safe(name)}: needs attention")
         else:
-            out.print(f"[green]✓[/] {escape_markup(name)}: healthy")
+            out.print(f"[green]✓[/] {safe(name)}: healthy")
 
 
 def print_summary(outcome: Any) -> None:
@@ -85,9 +85,9 @@ def print_summary(outcome: Any) -> None:
     out.print()
     for name, result in outcome.results.items():
         if not result.ok:
-            out.print(f"[red]✗[/] {escape_markup(name)}: failed")
+            out.print(f"[red]✗[/] {safe(name)}: failed")
             continue
         plan = result.applied.plan if result.applied is not None else result.plan
         changes = len(plan.actions) if plan is not None else 0
         verb = "applied" if result.applied is not None else "pending"
-        out.print(f"[green]✓[/] {escape_markup(name)}: {changes} change(s) {verb}")
+        out.print(f"[green]✓[/] {safe(name)}: {changes} change(s) {verb}")

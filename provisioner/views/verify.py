@@ -7,10 +7,10 @@ to be pasted into tickets, so no token or secret value is ever rendered.
 from __future__ import annotations
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
 
 from provisioner.oauth.verify import VerifyReport
+from provisioner.views.render import safe
 
 _STYLE = {"ok": "green", "gap": "red", "error": "red", "skipped": "yellow"}
 _LABEL = {"ok": "ok", "gap": "GAP", "error": "FAILED", "skipped": "skipped"}
@@ -31,17 +31,17 @@ def print_report(report: VerifyReport, console: Console | None = None) -> None:
         for check in app.checks:
             style = _STYLE[check.status]
             table.add_row(
-                escape(app.app),
+                safe(app.app),
                 _CHECK[check.kind],
-                escape(check.resource),
+                safe(check.resource),
                 f"[{style}]{_LABEL[check.status]}[/]",
-                escape(check.message),
+                safe(check.message),
             )
     out.print(table)
     failing = [app.app for app in report.apps if not app.ok]
     if failing:
         out.print(
-            f"[red]{len(failing)} of {len(report.apps)} app(s) not working:[/] {escape(', '.join(failing))}"
+            f"[red]{len(failing)} of {len(report.apps)} app(s) not working:[/] {safe(', '.join(failing))}"
         )
     else:
         out.print(f"[green]All {len(report.apps)} app(s) verified.[/]")

@@ -281,7 +281,7 @@ def test_hundred_apps_validate_in_under_a_second(tmp_path: Path) -> None:
                 "secrets": [{"name": "main", "expires_in": "180d"}],
                 "sinks": [
                     {"type": "json", "path": f"out/{i}.json"},
-                    {"type": "dotenv", "path": f"out/{i}.env"},
+                    {"type": "dotenv", "path": f"out/{i}.env", "dialect": "shell"},
                 ],
             }
         )

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
 from provisioner.core.errors import SinkError
 from provisioner.model.connections import MintedSecret, connection_values, masked
@@ -136,7 +137,7 @@ def test_json_sink_holds_nothing_without_a_value(tmp_path: Path) -> None:
 def test_dotenv_sink_writes_conventional_names(tmp_path: Path) -> None:
     app = make_app()
     path = tmp_path / ".env"
-    receipt = deliver(DotenvSink(type="dotenv", path=str(path)), app, make_values(app))
+    receipt = deliver(DotenvSink(type="dotenv", dialect="shell", path=str(path)), app, make_values(app))
     assert mode_of(path) == 0o600
     assert receipt.key_id == KEY_ID
     env = parse_dotenv(path.read_text())
@@ -161,7 +162,7 @@ def test_dotenv_values_are_shell_safe(tmp_path: Path) -> None:
     """What a POSIX shell reads back (shlex) equals what was written, for values without ' \\ or newlines."""
     app = make_app()
     path = tmp_path / ".env"
-    deliver(DotenvSink(type="dotenv", path=str(path)), app, make_values(app))
+    deliver(DotenvSink(type="dotenv", dialect="shell", path=str(path)), app, make_values(app))
     for line in path.read_text().splitlines():
         if line and not line.startswith("#"):
             name, raw = line.split("=", 1)
@@ -170,29 +171,24 @@ def test_dotenv_values_are_shell_safe(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "value",
-    [
-        "plain",
-        "with space",
-        "it's",
-        'say "hi"',
-        "back\\slash",
-        "two\nlines",
-        "$HOME and `x`",
-        "",
-        "a#b",
-        "~x",
-    ],
+    ["plain", "with space", "it's", 'say "hi"', "back\\slash", "$HOME and `x`", "", "a#b", "~x", "a:~b"],
 )
 def test_dotenv_quote_round_trips(value: str) -> None:
-    line = f"X={quote(value)}"
+    line = f"X={quote(value, 'shell')}"
     assert parse_dotenv(line)["X"] == value
-    assert unquote(quote(value)) == value
+    assert unquote(quote(value, "shell"), "shell") == value
     assert "\n" not in line
+
+
+@pytest.mark.parametrize("value", ["two\nlines", "cr\rhere", "nel\x85", "ls\u2028", "x${HOME}", "it's $(x)"])
+def test_dotenv_shell_dialect_refuses_what_no_quoting_carries(value: str) -> None:
+    with pytest.raises(ValueError):
+        quote(value, "shell")
 
 
 def test_dotenv_prefix_and_held_key_id(tmp_path: Path) -> None:
     app = make_app()
-    sink = DotenvSink(type="dotenv", path=str(tmp_path / ".env"), prefix="EXCHANGE_")
+    sink = DotenvSink(type="dotenv", dialect="shell", path=str(tmp_path / ".env"), prefix="EXCHANGE_")
     assert held_key_id(sink, app) is None
     deliver(sink, app, make_values(app))
     env = parse_dotenv((tmp_path / ".env").read_text())
@@ -207,11 +203,18 @@ def test_dotenv_keeps_user_lines_and_other_apps_and_replaces_its_block(tmp_path:
     path = tmp_path / ".env"
     path.write_text("# my settings\nDEBUG=1\nAZURE_CLIENT_ID=stale-hand-written\n")
     first, second = make_app(), make_app(name="other", display_name="Other")
-    deliver(DotenvSink(type="dotenv", path=str(path)), first, make_values(first))
-    deliver(DotenvSink(type="dotenv", path=str(path), prefix="OTHER_"), second, make_values(second))
+    # The file was written by hand: only overwrite: true lets the sink add its block to it.
+    deliver(
+        DotenvSink(type="dotenv", dialect="shell", path=str(path), overwrite=True), first, make_values(first)
+    )
+    deliver(
+        DotenvSink(type="dotenv", dialect="shell", path=str(path), prefix="OTHER_"),
+        second,
+        make_values(second),
+    )
     # re-deliver the first app without extra values: its stale MAILBOX disappears, nothing else moves
     slim = make_app(extra_values={})
-    deliver(DotenvSink(type="dotenv", path=str(path)), slim, make_values(slim))
+    deliver(DotenvSink(type="dotenv", dialect="shell", path=str(path)), slim, make_values(slim))
     text = path.read_text()
     env = parse_dotenv(text)
     assert env["DEBUG"] == "1"
@@ -227,21 +230,24 @@ def test_dotenv_keeps_user_lines_and_other_apps_and_replaces_its_block(tmp_path:
 def test_dotenv_two_apps_without_prefix_clash(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     first, second = make_app(), make_app(name="other", display_name="Other")
-    deliver(DotenvSink(type="dotenv", path=str(path)), first, make_values(first))
+    deliver(DotenvSink(type="dotenv", dialect="shell", path=str(path)), first, make_values(first))
     with pytest.raises(SinkError, match="give one of them a prefix"):
-        deliver(DotenvSink(type="dotenv", path=str(path)), second, make_values(second))
+        deliver(DotenvSink(type="dotenv", dialect="shell", path=str(path)), second, make_values(second))
 
 
 def test_dotenv_unterminated_block_is_reported(tmp_path: Path) -> None:
     path = tmp_path / ".env"
     path.write_text("# >>> provisioner app ops.mail >>>\nAZURE_CLIENT_ID=x\n")
     with pytest.raises(SinkError, match="no end marker"):
-        deliver(DotenvSink(type="dotenv", path=str(path)), make_app(), make_values(make_app()))
+        deliver(
+            DotenvSink(type="dotenv", dialect="shell", path=str(path)), make_app(), make_values(make_app())
+        )
 
 
-def test_dotenv_bad_prefix(tmp_path: Path) -> None:
-    with pytest.raises(SinkError, match="prefix"):
-        deliver(DotenvSink(type="dotenv", path=str(tmp_path / "e"), prefix="9-X"), make_app(), {"a": "b"})
+def test_dotenv_bad_prefix_is_a_model_error() -> None:
+    """A prefix that starts no variable name is refused when the manifest is read, not at delivery."""
+    with pytest.raises(ValidationError, match="prefix"):
+        DotenvSink(type="dotenv", path="e", prefix="9-X")
 
 
 # --- GitHub Actions ---------------------------------------------------------------------------------
@@ -310,15 +316,16 @@ def test_keyvault_secret_names() -> None:
     assert secret_name(
         KeyVaultSink(type="keyvault", vault_url="https://v", secret_name="mail-secret"), app
     ) == ("mail-secret")
-    with pytest.raises(SinkError, match="letters, digits"):
-        secret_name(KeyVaultSink(type="keyvault", vault_url="https://v", secret_name="bad_name"), app)
+    # Refused when the manifest is read (validate), before anything is minted.
+    with pytest.raises(ValidationError, match="letters, digits"):
+        KeyVaultSink(type="keyvault", vault_url="https://v", secret_name="bad_name")
 
 
 # --- deliver_all --------------------------------------------------------------------------------------
 
 
 def test_deliver_all_writes_default_sink_first(tmp_path: Path) -> None:
-    app = make_app(sinks=[{"type": "dotenv", "path": "app.env"}])
+    app = make_app(sinks=[{"type": "dotenv", "dialect": "shell", "path": "app.env"}])
     receipts = deliver_all(app, make_values(app), tmp_path)
     default = default_sink_path(app.name, tmp_path / ".provisioner")
     assert default == tmp_path / ".provisioner" / "connections" / "ops.mail.json"
@@ -335,7 +342,7 @@ def test_deliver_all_stops_at_first_failure_and_names_delivered_sinks(tmp_path: 
     app = make_app(
         sinks=[
             {"type": "json", "path": "copy.json"},
-            {"type": "dotenv", "path": str(blocker / "app.env")},
+            {"type": "dotenv", "dialect": "shell", "path": str(blocker / "app.env")},
             {"type": "json", "path": "never.json"},
         ]
     )
@@ -375,7 +382,7 @@ def test_secret_value_appears_only_where_it_is_meant_to(
     app = make_app(
         sinks=[
             {"type": "json", "path": "out/conn.json"},
-            {"type": "dotenv", "path": "out/.env", "prefix": "MAIL_"},
+            {"type": "dotenv", "dialect": "shell", "path": "out/.env", "prefix": "MAIL_"},
             {"type": "github"},
         ]
     )
@@ -386,7 +393,7 @@ def test_secret_value_appears_only_where_it_is_meant_to(
     blocker = tmp_path / "blocker"
     blocker.write_text("")
     with pytest.raises(SinkError) as caught:
-        deliver(DotenvSink(type="dotenv", path=str(blocker / ".env")), app, values)
+        deliver(DotenvSink(type="dotenv", dialect="shell", path=str(blocker / ".env")), app, values)
     failure_text = str(caught.value)
     captured = capsys.readouterr()
 

@@ -1,0 +1,193 @@
+"""Rules about sink destinations that ``validate``, the preflight and the sinks must apply alike.
+
+Pure functions (the file system is only *looked at*, never written), kept below the manifest
+and sink layers so both use one definition of:
+
+* where a file sink writes (:func:`resolve_path`, :func:`real_path`) and whether that is
+  outside the folder sink paths resolve against (:func:`outside_root`). That folder is the
+  run's base folder: the working directory for the CLI (``RunOptions.base``), where the
+  shipped manifests' ``out/...`` paths have always landed. A path that leaves it (absolute,
+  ``..``, ``~`` or a symlink) needs ``allow_outside: true``;
+* which destination two sinks share (:func:`destination_key`): resolved real paths for
+  files, the vault host and the case-insensitive secret name for Key Vault;
+* the values of a dotenv block that are known before any tenant is read
+  (:func:`offline_values`): extra values, scopes of the bundled resources, redirect URIs;
+* the flat ``key -> text`` view line-oriented sinks write (:func:`flat_values`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from provisioner.core.errors import ProvisionerError
+from provisioner.model.connections import MintedSecret, connection_values, resolve_resource
+from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
+from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink
+
+PathLike = str | os.PathLike[str]
+
+#: Stand-ins for values only a tenant knows; used to learn which keys a block will hold.
+_PLACEHOLDER_ID = "00000000-0000-0000-0000-000000000000"
+#: GitHub Actions step output names (the rule ``sinks.github_sink`` applies when it writes).
+GITHUB_OUTPUT_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_-]*$")
+#: Keys whose values come from the manifest alone (the rest depend on the tenant, cloud or a mint).
+OFFLINE_KEYS = frozenset({"scopes", "app_scopes", "redirect_uri", "redirect_uris"})
+
+
+def resolve_path(path: str, base_dir: PathLike | None) -> Path:
+    """Manifest paths: ``~`` expanded; relative ones taken from ``base_dir`` (else the working directory).
+
+    Lexical only (``..`` kept, symlinks not followed): this is the path users read in messages.
+    """
+    resolved = Path(path).expanduser()
+    if not resolved.is_absolute() and base_dir is not None:
+        resolved = Path(base_dir) / resolved
+    return resolved.absolute()
+
+
+def real_path(path: str, base_dir: PathLike | None) -> Path:
+    """Where the file really is: ``..`` collapsed and every existing symlink followed."""
+    return Path(os.path.realpath(resolve_path(path, base_dir)))
+
+
+def root_of(base_dir: PathLike | None) -> Path:
+    return Path(os.path.realpath(base_dir if base_dir is not None else Path.cwd()))
+
+
+def is_within(path: Path, root: Path) -> bool:
+    return path == root or path.is_relative_to(root)
+
+
+def outside_root(path: str, base_dir: PathLike | None) -> bool:
+    """True when the file ``path`` names (symlinks followed) is not inside the base folder."""
+    return not is_within(real_path(path, base_dir), root_of(base_dir))
+
+
+def shown_path(path: str, base_dir: PathLike | None) -> str:
+    """The path as ``plan`` lists it: relative to the base folder when inside it, else absolute."""
+    real = real_path(path, base_dir)
+    root = root_of(base_dir)
+    return str(real.relative_to(root)) if is_within(real, root) and real != root else str(real)
+
+
+def vault_key(vault_url: str, secret_name: str) -> tuple[str, str]:
+    """One vault secret, however its URL and name are spelled (Key Vault names ignore case)."""
+    parts = urlsplit(vault_url.strip())
+    host = (parts.hostname or vault_url).lower().rstrip(".")
+    port = parts.port
+    if port not in (None, 443):
+        host = f"{host}:{port}"
+    return host, secret_name.lower()
+
+
+def destination_key(
+    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink, app: App, base_dir: PathLike | None
+) -> tuple[str, ...]:
+    """What two sinks must not share: ``("file", real path)``, ``("keyvault", host, name)``, ``("github", prefix)``."""
+    match sink:
+        case JsonSink() | DotenvSink():
+            return ("file", str(real_path(sink.path, base_dir)))
+        case KeyVaultSink():
+            return ("keyvault", *vault_key(sink.vault_url, sink.name_for(app.name)))
+        case GithubSink():
+            return ("github", sink.prefix.lower())
+    raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover - the model admits no other type
+
+
+def flat_values(values: Mapping[str, Any]) -> dict[str, str]:
+    """Top-level scalar values as strings; lists of strings space-joined; ``secrets`` left out.
+
+    Line-oriented sinks (dotenv, GitHub outputs) carry one secret — the
+    current ``client_secret`` — not the per-secret list the JSON file keeps.
+    """
+    flat: dict[str, str] = {}
+    for key, value in values.items():
+        if key == "secrets" or value is None:
+            continue
+        if isinstance(value, list):
+            if all(isinstance(item, str) for item in value):
+                flat[key] = " ".join(value)
+            continue
+        if isinstance(value, Mapping):
+            continue
+        if isinstance(value, bool):
+            flat[key] = "true" if value else "false"
+        else:
+            flat[key] = str(value)
+    return flat
+
+
+def _known_resources_only(app: App) -> App:
+    """``app`` without permissions of resources whose scope spelling only the tenant knows."""
+    kept = {}
+    for key, grants in app.permissions.items():
+        try:
+            resolve_resource(key)
+        except ProvisionerError:
+            continue
+        kept[key] = grants
+    return app.model_copy(update={"permissions": kept, "extra_values": {}})
+
+
+def sample_values(app: App) -> dict[str, Any]:
+    """Connection values with placeholder IDs (and a placeholder secret when secrets are declared).
+
+    The keys are those a real delivery writes; only :data:`OFFLINE_KEYS` and the extra values
+    carry real content.
+    """
+    minted = (
+        [MintedSecret("placeholder", _PLACEHOLDER_ID, "placeholder", "pla", datetime(2000, 1, 1, tzinfo=UTC))]
+        if app.secrets
+        else []
+    )
+    values = connection_values(
+        _known_resources_only(app), tenant_id=_PLACEHOLDER_ID, client_id=_PLACEHOLDER_ID, minted=minted
+    )
+    for key, value in app.extra_values.items():
+        values.setdefault(key, value)
+    return values
+
+
+def offline_values(app: App) -> dict[str, str]:
+    """The flat values of a delivery that the manifest alone decides (key -> text)."""
+    flat = flat_values(sample_values(app))
+    return {key: value for key, value in flat.items() if key in OFFLINE_KEYS or key in app.extra_values}
+
+
+def bad_github_outputs(values: Mapping[str, Any], prefix: str) -> list[str]:
+    """Output names (prefix + key) a GitHub sink could not write, in key order."""
+    return [f"{prefix}{key}" for key in flat_values(values) if not GITHUB_OUTPUT_NAME.match(f"{prefix}{key}")]
+
+
+def dotenv_names(app: App, values: Mapping[str, Any], prefix: str) -> dict[str, list[str]]:
+    """Variable name -> the connection-values keys that map to it, for one dotenv block."""
+    names: dict[str, list[str]] = {}
+    for key in flat_values(values):
+        if key not in SKIPPED_KEYS:
+            names.setdefault(variable_name(key, prefix), []).append(key)
+    return names
+
+
+__all__ = [
+    "GITHUB_OUTPUT_NAME",
+    "OFFLINE_KEYS",
+    "bad_github_outputs",
+    "destination_key",
+    "dotenv_names",
+    "flat_values",
+    "is_within",
+    "offline_values",
+    "outside_root",
+    "real_path",
+    "resolve_path",
+    "root_of",
+    "sample_values",
+    "shown_path",
+    "vault_key",
+]
