@@ -15,6 +15,7 @@ import typer
 
 from provisioner.core import settings
 from provisioner.core.errors import ExitCode, ProvisionerError
+from provisioner.core.text import printable
 from provisioner.engine.options import RunOptions
 
 app = typer.Typer(
@@ -75,9 +76,28 @@ def emit_json(payload: dict[str, Any]) -> None:
     typer.echo(json.dumps({"schema_version": JSON_SCHEMA_VERSION, **payload}, indent=2))
 
 
+def printable_lines(message: str) -> list[str]:
+    """``message`` split on newlines only, each line with its control and bidi characters escaped.
+
+    ``str.splitlines`` would also split on CR, U+2028, U+0085 ...: a name holding one would
+    start a line of its own ("error: ..." faked by a display name). Splitting on ``\n`` and
+    escaping the rest keeps every printed line the tool's own.
+    """
+    return [printable(line, one_line=True) for line in message.split("\n")]
+
+
+def say(message: str, *, err: bool = False, prefix: str = "") -> None:
+    """Print a message that may carry manifest, tenant or server text: escaped, line by line."""
+    for line in printable_lines(message):
+        typer.echo(f"{prefix}{line}", err=err)
+
+
 def print_error(message: str) -> None:
-    for line in message.splitlines() or [message]:
-        typer.echo(f"error: {line}", err=True)
+    say(message, err=True, prefix="error: ")
+
+
+def print_warning(message: str) -> None:
+    say(message, err=True, prefix="warning: ")
 
 
 def handles_errors(fn: F) -> F:
@@ -105,13 +125,41 @@ def reject_tenant_with_tenants(tenant: str | None) -> None:
         )
 
 
-def confirmed(yes: bool) -> bool:
-    """Go ahead with ``--yes`` or without a terminal (CI, cron); otherwise ask for a literal 'yes'."""
+def _interactive() -> bool:
     import sys
 
+    try:
+        return sys.stdin is not None and sys.stdin.isatty()
+    except (OSError, ValueError):  # a closed stdin
+        return False
+
+
+def confirmed(yes: bool) -> bool:
+    """Go ahead with ``--yes`` or without a terminal (CI, cron); otherwise ask for a literal 'yes'.
+
+    Only for changes that delete nothing: deletions go through :func:`require_consent_to_delete` first.
+    """
     from provisioner.views.render import confirm_plan
 
-    return yes or not sys.stdin.isatty() or confirm_plan()
+    return yes or not _interactive() or confirm_plan()
+
+
+def require_consent_to_delete(yes: bool, what: str) -> None:
+    """Refuse a deleting run (destroy, --purge, apply --prune) that has nobody to ask and no ``--yes``.
+
+    ``what`` says what the command would delete ("destroy deletes applications").
+
+    Without a terminal (cron, CI, a pipe) :func:`confirmed` goes ahead, which is right for
+    converging changes but not for deletions: a ``destroy --purge`` in a pipeline would delete
+    for good without anyone agreeing. Called before anything is read or written, so a refused
+    run changes nothing (no Graph call, no state directory).
+    """
+    if yes or _interactive():
+        return
+    raise ProvisionerError(
+        f"{what}, and there is no terminal to ask for confirmation (stdin is not a TTY): "
+        "pass --yes to go ahead; nothing was changed"
+    )
 
 
 def run_options(

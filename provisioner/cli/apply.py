@@ -20,6 +20,8 @@ from provisioner.cli._base import (
     confirmed,
     emit_json,
     handles_errors,
+    print_warning,
+    require_consent_to_delete,
     run_options,
 )
 from provisioner.core.progress import print_progress
@@ -58,6 +60,8 @@ def apply(
         tenants=tenants,
         prune=prune,
     )
+    if prune:
+        require_consent_to_delete(yes, "apply --prune deletes the managed applications no manifest declares")
 
     def approve_all(plans: dict[str, Any], results: dict[str, Any]) -> bool:
         if not json_output:
@@ -77,10 +81,10 @@ def apply(
         else:
             print_apply_result(applied, show_secrets=show_secrets)
             for warning in [*outcome.warnings, *result.warnings]:  # manifest advice and adoption notes
-                typer.echo(f"warning: {warning}", err=True)
+                print_warning(str(warning))
         return
     for warning in outcome.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        print_warning(str(warning))
     if json_output:
         emit_json(outcome.to_dict(show_secrets=show_secrets))
     else:

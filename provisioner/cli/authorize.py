@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from provisioner.cli._base import EmulatorOpt, Paths, StateDirOpt, app, emit_json, handles_errors
+from provisioner.cli._base import EmulatorOpt, Paths, StateDirOpt, app, emit_json, handles_errors, say
 
 
 class Prompt(StrEnum):
@@ -64,16 +64,17 @@ def authorize(
     choose_redirect(loaded, confidential=bool(loaded.app.secrets))
 
     def note(message: str) -> None:
-        typer.echo(f"note: {message}", err=True)
+        say(message, err=True, prefix="note: ")
 
     def open_url(url: str) -> None:
         if no_browser:
             typer.echo("Open this URL in a browser to sign in:", err=True)
-            typer.echo(url, err=True)
+            say(url, err=True)
             return
         from provisioner.oauth.browser import open_in_browser
 
-        typer.echo(f"Opening a browser to sign in. If none opens, visit:\n{url}", err=True)
+        typer.echo("Opening a browser to sign in. If none opens, visit:", err=True)
+        say(url, err=True)
         if not open_in_browser(url):
             note("could not start a browser; open the URL above yourself")
 

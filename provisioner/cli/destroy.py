@@ -18,8 +18,11 @@ from provisioner.cli._base import (
     app,
     emit_json,
     handles_errors,
+    require_consent_to_delete,
     run_options,
+    say,
 )
+from provisioner.core.locking import apply_lock
 from provisioner.core.progress import print_progress
 
 
@@ -47,7 +50,7 @@ def destroy(
     def approve(pending: Any) -> bool:
         if not json_output:
             print_plan(pending)
-        if yes or not sys.stdin.isatty():
+        if yes:
             return True
         sys.stderr.write("Delete these applications? Only 'yes' is accepted: ")
         sys.stderr.flush()
@@ -56,12 +59,14 @@ def destroy(
     options = run_options(
         paths, emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir, apps=only
     )
-    outcome = run_destroy(
-        options,
-        purge=purge,
-        approve=approve,
-        progress=None if json_output else print_progress,
+    # Refused before the lock and the first Graph call: with no terminal there is nobody to ask.
+    require_consent_to_delete(
+        yes,
+        "destroy --purge deletes applications for good" if purge else "destroy deletes applications",
     )
+    progress = None if json_output else print_progress
+    with apply_lock(options.state_dir, progress):
+        outcome = run_destroy(options, purge=purge, approve=approve, progress=progress)
     if json_output:
         emit_json(outcome.to_dict())
     else:
@@ -70,18 +75,19 @@ def destroy(
 
 
 def _print(outcome: Any) -> None:
+    # App names, reasons and paths come from manifests and the tenant: printed escaped.
     for skipped in outcome.skipped:
-        typer.echo(f"skipped {skipped['app']}: {skipped['reason']}")
+        say(f"skipped {skipped['app']}: {skipped['reason']}")
     for done in outcome.destroyed:
         how = (
             "deleted and purged"
             if done["purged"]
             else "deleted (restorable for 30 days: provisioner restore)"
         )
-        typer.echo(f"{done['app']}: {how}, appId {done['app_id']}")
+        say(f"{done['app']}: {how}, appId {done['app_id']}")
     for path in outcome.connection_files_removed:
-        typer.echo(f"removed connection file {path} (purged: its secrets can never be used again)")
+        say(f"removed connection file {path} (purged: its secrets can never be used again)")
     for sink in outcome.sinks_left:
-        typer.echo(f"left in place: {sink} (written by the manifest's sinks; remove it if nothing reads it)")
+        say(f"left in place: {sink} (written by the manifest's sinks; remove it if nothing reads it)")
     if not outcome.destroyed and not outcome.errors:
         typer.echo("Nothing destroyed.")

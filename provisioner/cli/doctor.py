@@ -16,7 +16,9 @@ from provisioner.cli._base import (
     app,
     emit_json,
     handles_errors,
+    print_error,
     run_options,
+    say,
 )
 from provisioner.core.errors import ExitCode
 
@@ -43,15 +45,15 @@ def doctor(
         emit_json(report.to_dict())
     else:
         for check in report.checks:
-            typer.echo(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
+            say(f"{'ok  ' if check.ok else 'FAIL'} {check.name}: {check.detail}")
         if report.caller:
             for need in report.needed:
                 state = "FAIL" if need in report.missing else "ok  "
-                typer.echo(f"{state} permission {need.named()}: to {need.feature}")
-            typer.echo(f"least-privileged set for these manifests: {', '.join(report.minimal)}")
+                say(f"{state} permission {need.named()}: to {need.feature}")
+            say(f"least-privileged set for these manifests: {', '.join(report.minimal)}")
         for note in report.notes:
-            typer.echo(f"note {note}")
+            say(f"note {note}")
     for need in report.missing:
-        typer.echo(f"error: {need.message()}", err=True)
+        print_error(need.message())
     if not report.ok:
         raise typer.Exit(ExitCode.ERROR)

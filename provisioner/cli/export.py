@@ -17,6 +17,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     run_options,
+    say,
 )
 
 
@@ -71,7 +72,7 @@ def export(
     if result.text is not None:
         typer.echo(result.text, nl=False)
     for path in result.files:
-        typer.echo(f"wrote {path}", err=True)
+        say(f"wrote {path}", err=True)
     for item in result.apps:
         for note in item.notes:
-            typer.echo(f"note: {item.name}: {note}", err=True)
+            say(f"note: {item.name}: {note}", err=True)

@@ -19,6 +19,7 @@ from provisioner.cli._base import (
     app,
     emit_json,
     handles_errors,
+    print_warning,
     run_options,
 )
 from provisioner.core.errors import ExitCode
@@ -63,7 +64,7 @@ def plan(
             print_plan(result.plan, warnings=[*outcome.warnings, *result.warnings])
     else:
         for warning in outcome.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            print_warning(str(warning))
         if json_output:
             emit_json(outcome.to_dict())
         else:

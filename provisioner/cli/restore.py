@@ -17,7 +17,10 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     run_options,
+    say,
 )
+from provisioner.core.locking import apply_lock
+from provisioner.core.progress import print_progress
 
 
 @app.command()
@@ -37,12 +40,14 @@ def restore(
     from provisioner.engine.destroy import restore as run_restore
 
     options = run_options(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir)
-    outcome = run_restore(options, app_id=app_id, name=name)
+    # A writing command: serialised with apply, rotate and destroy on the same state directory.
+    with apply_lock(options.state_dir, None if json_output else print_progress):
+        outcome = run_restore(options, app_id=app_id, name=name)
     if json_output:
         emit_json(outcome.to_dict())
         return
     label = outcome.unique_name or outcome.display_name
-    typer.echo(f"restored {label} (appId {outcome.app_id})")
+    say(f"restored {label} (appId {outcome.app_id})")
     typer.echo(
         "Entra does not restore its service principal, so it has no admin consent: run `provisioner apply` "
         "to recreate both; the connection file destroy kept still holds its secret, so no new one is needed."

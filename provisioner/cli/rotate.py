@@ -27,6 +27,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     print_error,
+    print_warning,
     run_options,
 )
 from provisioner.core.errors import ExitCode
@@ -102,7 +103,7 @@ def rotate(
             raise typer.Exit(ExitCode.ERROR)
     else:
         for warning in outcome.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            print_warning(str(warning))
         if json_output:
             emit_json(outcome.to_dict(show_secrets=show_secrets))
         else:

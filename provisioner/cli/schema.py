@@ -13,6 +13,8 @@ from provisioner.cli._base import (
     app,
     handles_errors,
 )
+from provisioner.core.errors import ProvisionerError
+from provisioner.core.fileio import atomic_write_text
 
 
 @app.command()
@@ -25,6 +27,9 @@ def schema(
 
     text = json.dumps(json_schema(), indent=2) + "\n"
     if out:
-        out.write_text(text)
+        try:  # 0600 and atomic like every file the tool writes, whatever the umask
+            atomic_write_text(out, text)
+        except OSError as exc:
+            raise ProvisionerError(f"cannot write {out}: {exc.strerror or type(exc).__name__}") from None
     else:
         sys.stdout.write(text)

@@ -18,6 +18,7 @@ from provisioner.cli._base import (
     app,
     emit_json,
     handles_errors,
+    print_warning,
     run_options,
 )
 from provisioner.core.errors import ExitCode
@@ -60,7 +61,7 @@ def status(
             print_status(report)
     else:
         for warning in outcome.warnings:
-            typer.echo(f"warning: {warning}", err=True)
+            print_warning(str(warning))
         if json_output:
             emit_json(outcome.to_dict())
         else:

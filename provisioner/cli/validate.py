@@ -11,6 +11,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     print_error,
+    print_warning,
 )
 from provisioner.core.errors import ExitCode
 
@@ -23,7 +24,7 @@ def validate(paths: Paths, json_output: JsonOpt = False) -> None:
 
     result = validate_paths([str(p) for p in paths])
     for warning in result.warnings:
-        typer.echo(f"warning: {warning}", err=True)
+        print_warning(str(warning))
     if json_output:
         emit_json(
             {

@@ -29,11 +29,13 @@ PRIVATE_DIR_MODE = 0o700
 
 
 def ensure_private_dir(directory: Path) -> None:
-    """Create ``directory`` and any missing parents with mode 0700.
+    """Create ``directory`` and any missing parents with mode exactly 0700, whatever the umask.
 
     ``Path.mkdir(parents=True, mode=...)`` applies the mode only to the last
-    component, so missing parents are created one by one here. Existing
-    directories are left alone: their mode is the user's decision.
+    component, and ``mkdir`` masks the mode with the umask (a umask of 0277
+    would leave the owner unable to write), so missing parents are created one
+    by one here and each is set to 0700 right after. Existing directories are
+    left alone: their mode is the user's decision. Errors are plain ``OSError``.
     """
     missing: list[Path] = []
     current = directory
@@ -43,8 +45,13 @@ def ensure_private_dir(directory: Path) -> None:
             break
         current = current.parent
     for path in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # a concurrent writer created it first
+        try:
             os.mkdir(path, PRIVATE_DIR_MODE)
+        except FileExistsError:  # a concurrent writer created it first: its mode is not ours to set
+            if not path.is_dir():
+                raise
+            continue
+        os.chmod(path, PRIVATE_DIR_MODE)
 
 
 def _fsync_directory(directory: Path) -> None:

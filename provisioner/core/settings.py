@@ -29,6 +29,13 @@ AZURE_CLIENT_SECRET = "AZURE_CLIENT_SECRET"
 AZURE_AUTHORITY_HOST = "AZURE_AUTHORITY_HOST"
 #: The file GitHub Actions reads step outputs from.
 GITHUB_OUTPUT = "GITHUB_OUTPUT"
+#: ``true`` inside a GitHub Actions step: only then does the github sink print ``::add-mask::`` lines.
+GITHUB_ACTIONS = "GITHUB_ACTIONS"
+
+
+def running_in_github_actions() -> bool:
+    """True inside a GitHub Actions step (the runner sets ``GITHUB_ACTIONS=true``)."""
+    return (env(GITHUB_ACTIONS) or "").strip().lower() == "true"
 
 
 def env(name: str) -> str | None:

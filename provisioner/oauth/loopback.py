@@ -9,14 +9,22 @@ and query must stay exactly as registered (a URI without a path is stored by
 Graph with a trailing ``/``).
 
 The listener is a stdlib :class:`http.server.HTTPServer` in a daemon thread: it
-answers the one redirect carrying ``code``/``error``, checks ``state`` and wakes
-the waiting caller through a :class:`threading.Event` (bounded wait, no polling
-sleeps). Request logging is switched off: a request line holds the code.
+answers the one redirect carrying ``code``/``error`` with the expected ``state``
+and wakes the waiting caller through a :class:`threading.Event` (bounded wait,
+no polling sleeps). Request logging is switched off: a request line holds the code.
+
+Any local process (or a web page the user visits) can send requests to the
+port. A request that is not the real redirect — another path, no ``state`` or a
+wrong one, neither ``code`` nor ``error`` — is answered with an error page and
+otherwise ignored: the listener keeps waiting for the real redirect until its
+timeout. Failing the sign-in on the first forged request would let anyone on
+the machine abort every ``authorize`` with one ``curl``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import hmac
 import socket
 import socketserver
 import threading
@@ -192,7 +200,7 @@ class LoopbackListener:
         self._done = threading.Event()
         self._lock = threading.Lock()
         self._result: CallbackResult | None = None
-        self._failure: AuthorizationFailed | None = None
+        self.ignored = 0  # requests answered but not taken as the redirect (wrong state, ...)
         self.port = 0
 
     # -- lifecycle ---------------------------------------------------------------------------
@@ -239,30 +247,34 @@ class LoopbackListener:
     # -- the callback --------------------------------------------------------------------------
 
     def handle(self, raw_path: str) -> tuple[int, bytes]:
-        """Answer one request; records the first callback for :meth:`wait`."""
+        """Answer one request; records the first real redirect for :meth:`wait`, ignores the rest."""
         parts = urlsplit(raw_path)
-        if (parts.path or "/") != self.path:
-            return 404, _page("not_found", "Not found", "This address only receives the sign-in redirect.")
         params = dict(parse_qsl(parts.query, keep_blank_values=True))
-        for key, value in self.query.items():  # a registered query must come back unchanged
-            if params.get(key) != value:
-                return 404, _page(
-                    "not_found", "Not found", "This address only receives the sign-in redirect."
-                )
-        if "code" not in params and "error" not in params:
-            return 400, _page(
-                "error", "Missing response", "The redirect carried neither a code nor an error."
+        registered = all(params.get(key) == value for key, value in self.query.items())
+        if (parts.path or "/") != self.path or not registered:
+            # A registered query must come back unchanged; anything else is not the redirect.
+            return self._ignore(
+                404, _page("not_found", "Not found", "This address only receives the sign-in redirect.")
             )
         with self._lock:
             if self._done.is_set():
                 return 200, _page("done", "Already handled", "You can close this window.")
-            if params.get("state") != self._state:
-                self._failure = AuthorizationFailed(
-                    "the sign-in redirect carried a wrong or no 'state' (possible forged request); "
-                    "run provisioner authorize again"
-                )
-                self._done.set()
-                return 400, _page("error", "Sign-in rejected", "The response did not match this sign-in.")
+        if not self._state_matches(params.get("state")):
+            return self._ignore(
+                400,
+                _page(
+                    "error",
+                    "Sign-in rejected",
+                    "The response did not match this sign-in; provisioner keeps waiting for the real one.",
+                ),
+            )
+        if "code" not in params and "error" not in params:
+            return self._ignore(
+                400, _page("error", "Missing response", "The redirect carried neither a code nor an error.")
+            )
+        with self._lock:
+            if self._done.is_set():
+                return 200, _page("done", "Already handled", "You can close this window.")
             self._result = CallbackResult(params)
             self._done.set()
         if "error" in params:
@@ -275,14 +287,26 @@ class LoopbackListener:
             "ok", "Signed in", "provisioner received the authorization. You can close this window."
         )
 
+    def _state_matches(self, state: str | None) -> bool:
+        # Constant-time: the state is this sign-in's only guard against a forged redirect.
+        return state is not None and hmac.compare_digest(state.encode(), self._state.encode())
+
+    def _ignore(self, status: int, body: bytes) -> tuple[int, bytes]:
+        with self._lock:
+            self.ignored += 1
+        return status, body
+
     def wait(self, timeout: float) -> CallbackResult:
-        """Block until the redirect arrives (at most ``timeout`` seconds)."""
+        """Block until the real redirect arrives (at most ``timeout`` seconds); other requests do not end it."""
         if not self._done.wait(timeout):
+            ignored = (
+                f" ({self.ignored} request(s) that were not this sign-in's redirect were ignored)"
+                if self.ignored
+                else ""
+            )
             raise AuthorizationFailed(
-                f"no sign-in response within {timeout:g} s; run provisioner authorize again "
+                f"no sign-in response within {timeout:g} s{ignored}; run provisioner authorize again "
                 "(use --timeout to wait longer)"
             )
-        if self._failure is not None:
-            raise self._failure
         assert self._result is not None
         return self._result

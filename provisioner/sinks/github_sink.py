@@ -1,12 +1,17 @@
 """GitHub Actions sink: step outputs in ``$GITHUB_OUTPUT``, secrets masked first.
 
 Masking: before any output is written, every secret value is announced with
-the ``::add-mask::<value>`` workflow command on **stdout**. This is the one
-sanctioned place a secret value is printed by the tool: the runner consumes
-the command, replaces the value by ``***`` in every later log line, and does
-not echo the command itself. It must come first, or an earlier mention would
-leak unmasked. Multi-line values are masked line by line (logs are line
-based) and escaped as workflow-command data (``%``, CR, LF).
+the ``::add-mask::<value>`` workflow command on **stderr**, and only inside a
+GitHub Actions step (``GITHUB_ACTIONS=true``). This is the one sanctioned place
+a secret value is printed by the tool: the runner parses workflow commands
+from both stdout and stderr of a step, consumes the command, replaces the value
+by ``***`` in every later log line, and does not echo the command itself.
+Stderr, because stdout belongs to ``--json`` (a mask line there made the
+document invalid and put the secret into whatever file stdout was redirected
+to); never outside Actions, where no runner consumes the line and it would only
+print the secret. It must come first, or an earlier mention would leak unmasked.
+Multi-line values are masked line by line (logs are line based) and escaped as
+workflow-command data (``%``, CR, LF).
 
 Outputs use the multi-line-safe heredoc form ``name<<DELIMITER`` with a random
 delimiter, as ``@actions/core`` does. Names are the connection-values keys
@@ -76,9 +81,10 @@ def deliver(sink: GithubSink, app: App, values: Mapping[str, Any]) -> DeliveryRe
         if not _OUTPUT_NAME.match(name):
             raise SinkError(f"app {app.name!r}: {name!r} is not a valid GitHub Actions output name")
         chunks.append(_heredoc(name, value))
-    for command in add_mask_lines(values):
-        sys.stdout.write(command + "\n")
-    sys.stdout.flush()
+    if settings.running_in_github_actions():
+        for command in add_mask_lines(values):
+            sys.stderr.write(command + "\n")
+        sys.stderr.flush()
     try:
         with open(output, "a", encoding="utf-8") as handle:
             handle.write("".join(chunks))

@@ -404,6 +404,41 @@ def test_verify_distinguishes_unknown_client_invalid_secret_and_changed_client(
     assert code == 0 and report["ok"], report
 
 
+def test_forged_requests_to_the_loopback_listener_do_not_abort_the_sign_in(world: World) -> None:
+    """Any local process can reach the listener's port: its requests are answered and ignored."""
+    token_file = "state/tokens/forged-requests-check.json"
+    run = AuthorizeProcess.start(
+        world.paths[S4],
+        "--state-dir",
+        "state",
+        "--redirect-port",
+        "0",
+        "--out",
+        token_file,
+        cwd=world.workdir,
+        env=world.env,
+    )
+    url = run.url()
+    redirect = httpx.URL(dict(httpx.URL(url).params)["redirect_uri"])
+    forged = {
+        "?code=forged&state=guessed": 400,  # wrong state
+        "?code=forged": 400,  # no state
+        "?error=access_denied&error_description=forged": 400,  # a forged failure without the state
+        "?error=access_denied&state=guessed": 400,
+    }
+    with httpx.Client(trust_env=False) as http:
+        for query, status in forged.items():
+            answer = http.get(str(redirect) + query)
+            assert answer.status_code == status, (query, answer.text)
+            assert 'data-status="ok"' not in answer.text
+        assert http.get(str(redirect.copy_with(path="/elsewhere"))).status_code == 404
+    assert run.proc.poll() is None  # still waiting for the real redirect
+    sign_in_with_httpx(url, world.emulator.ca_cert_path)
+    summary = run.finish()
+    assert summary["token_file"] == token_file and summary["refresh_token"] is True
+    assert claims(json.loads((world.workdir / token_file).read_text())["access_token"])["idtyp"] == "user"
+
+
 def test_no_loopback_redirect_fails_with_the_line_to_add(tmp_path: Path) -> None:
     (path,) = copy_manifests(tmp_path, "05-ews-test-tool.yaml")
     proc = run_cli(

@@ -72,9 +72,8 @@ def rotate_json(
 
 
 def json_out(proc: subprocess.CompletedProcess[str]) -> dict[str, Any]:
-    """stdout as JSON; GitHub's ``::add-mask::`` workflow commands (printed first) are skipped."""
-    lines = [line for line in proc.stdout.splitlines() if not line.startswith("::")]
-    return json.loads("\n".join(lines))
+    """stdout as JSON (GitHub's ``::add-mask::`` workflow commands go to stderr, never here)."""
+    return dict(json.loads(proc.stdout))
 
 
 def token_status(running: Any, client_id: str, secret: str) -> tuple[int, str]:
@@ -139,7 +138,7 @@ def workdir(tmp_path: Path) -> Path:
 def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path) -> None:
     github_output = workdir / "github_output.txt"
     github_output.write_text("")
-    gh = {"GITHUB_OUTPUT": str(github_output)}
+    gh = {"GITHUB_OUTPUT": str(github_output), "GITHUB_ACTIONS": "true"}
     write_manifest(workdir, github=True)
 
     ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes", extra_env=gh))
@@ -177,10 +176,10 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
         assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
     assert (workdir / "out" / "daemon.json").stat().st_ino != inode_before
     assert not [p.name for p in (workdir / "out").iterdir() if p.name.endswith(".tmp")]
-    # The value is never printed, except as GitHub's mask command; the step output carries it.
-    assert f"::add-mask::{new_value}" in rotated.stdout
-    assert new_value not in rotated.stdout.replace(f"::add-mask::{new_value}", "")
-    assert new_value not in rotated.stderr
+    # The value is never printed, except as GitHub's mask command (stderr); the step output carries it.
+    assert f"::add-mask::{new_value}" in rotated.stderr
+    assert new_value not in rotated.stderr.replace(f"::add-mask::{new_value}", "")
+    assert new_value not in rotated.stdout
     assert "daemon_client_secret<<" in github_output.read_text() and new_value in github_output.read_text()
 
     # Both secrets are valid during the overlap (7 days from the new secret's start).

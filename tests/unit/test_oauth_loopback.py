@@ -123,10 +123,43 @@ def test_listener_returns_the_code(listener: LoopbackListener) -> None:
     assert listener.wait(5).code == "abc"
 
 
-def test_listener_rejects_a_wrong_state(listener: LoopbackListener) -> None:
-    assert get(listener, "/callback?code=abc&state=forged").status_code == 400
-    with pytest.raises(AuthorizationFailed, match="state"):
-        listener.wait(5)
+@pytest.mark.parametrize(
+    ("forged", "status"),
+    [
+        ("/callback?code=abc&state=forged", 400),  # wrong state
+        ("/callback?code=abc", 400),  # no state
+        ("/callback?code=abc&state=", 400),  # empty state
+        (f"/callback?code=abc&state={STATE}x", 400),  # a prefix of the state is not the state
+        ("/callback?error=access_denied&state=forged", 400),  # a forged error must not end the sign-in
+        ("/callback?error=access_denied", 400),
+        (f"/callback?state={STATE}", 400),  # neither code nor error
+        (f"/elsewhere?code=abc&state={STATE}", 404),  # another path
+        ("/", 404),
+    ],
+)
+def test_a_forged_request_is_answered_and_ignored(
+    listener: LoopbackListener, forged: str, status: int
+) -> None:
+    """One stray or forged request must not abort the user's real sign-in: the listener keeps waiting."""
+    response = get(listener, forged)
+    assert response.status_code == status
+    assert 'data-status="ok"' not in response.text
+    assert listener.ignored == 1
+    with pytest.raises(AuthorizationFailed, match=r"within 0\.05 s \(1 request\(s\) that were not"):
+        listener.wait(0.05)  # nothing taken: still waiting
+    real = get(listener, f"/callback?code=real&state={STATE}")
+    assert real.status_code == 200 and 'data-status="ok"' in real.text
+    assert listener.wait(5).code == "real"
+
+
+def test_many_forged_requests_then_the_real_redirect(listener: LoopbackListener) -> None:
+    for attempt in range(20):
+        assert get(listener, f"/callback?code=forged{attempt}&state=guess{attempt}").status_code == 400
+    assert get(listener, f"/callback?code=real&state={STATE}").status_code == 200
+    result = listener.wait(5)
+    assert result.code == "real" and listener.ignored == 20
+    assert "Already handled" in get(listener, "/callback?code=late&state=forged").text
+    assert listener.wait(5).code == "real"
 
 
 def test_listener_reports_an_error_redirect(listener: LoopbackListener) -> None:

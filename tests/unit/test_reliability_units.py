@@ -239,4 +239,4 @@ def test_second_apply_waits_for_the_first_and_says_so(tmp_path: Path) -> None:
         assert not acquired.is_set()
     thread.join(10)
     assert acquired.is_set()
-    assert messages and "waiting for another apply (pid" in messages[0]
+    assert messages and "waiting for another run (pid" in messages[0]

@@ -259,11 +259,14 @@ def test_github_sink_masks_first_then_writes_outputs(
     output = tmp_path / "github_output"
     output.write_text("earlier=kept\n")
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     app = make_app(sinks=[{"type": "github", "prefix": "mail_"}])
     receipt = deliver(app.sinks[0], app, make_values(app))
-    out = capsys.readouterr().out
-    assert out.splitlines()[0] == f"::add-mask::{SECRET}"
-    assert out.count(SECRET) == 1
+    captured = capsys.readouterr()
+    # Mask commands go to stderr (the runner reads both streams; stdout belongs to --json).
+    assert captured.out == ""
+    assert captured.err.splitlines()[0] == f"::add-mask::{SECRET}"
+    assert captured.err.count(SECRET) == 1
     text = output.read_text()
     assert text.startswith("earlier=kept\n")
     outputs = parse_github_output(text.removeprefix("earlier=kept\n"))
@@ -282,13 +285,33 @@ def test_github_multiline_values_and_mask_escaping(
 ) -> None:
     output = tmp_path / "out"
     monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     app = make_app(extra_values={"note": "line one\nline two"})
     values = make_values(app, secret="first-line-of-secret\nsecond 100%")
     deliver(GithubSink(type="github"), app, values)
-    out = capsys.readouterr().out.splitlines()
+    out = capsys.readouterr().err.splitlines()
     assert "::add-mask::first-line-of-secret" in out
     assert "::add-mask::second 100%25" in out
     assert parse_github_output(output.read_text())["note"] == "line one\nline two"
+
+
+@pytest.mark.parametrize("actions", [None, "", "false", "1"])
+def test_github_sink_prints_no_mask_outside_github_actions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], actions: str | None
+) -> None:
+    """No runner consumes the command outside Actions: printing it would only print the secret."""
+    output = tmp_path / "github_output"
+    monkeypatch.setenv("GITHUB_OUTPUT", str(output))
+    if actions is None:
+        monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    else:
+        monkeypatch.setenv("GITHUB_ACTIONS", actions)
+    app = make_app(sinks=[{"type": "github"}])
+    deliver(app.sinks[0], app, make_values(app))
+    captured = capsys.readouterr()
+    assert "::add-mask::" not in captured.out + captured.err
+    assert SECRET not in captured.out + captured.err
+    assert parse_github_output(output.read_text())["client_secret"] == SECRET
 
 
 def test_github_sink_without_github_output_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -379,6 +402,7 @@ def test_secret_value_appears_only_where_it_is_meant_to(
     github_output = tmp_path / "gh" / "output"
     github_output.parent.mkdir()
     monkeypatch.setenv("GITHUB_OUTPUT", str(github_output))
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
     app = make_app(
         sinks=[
             {"type": "json", "path": "out/conn.json"},
@@ -408,9 +432,9 @@ def test_secret_value_appears_only_where_it_is_meant_to(
         "work/out/.env",
         "gh/output",
     }
-    stdout_lines = [line for line in captured.out.splitlines() if SECRET in line]
-    assert stdout_lines == [f"::add-mask::{SECRET}"]
-    assert captured.out.index(f"::add-mask::{SECRET}") == 0
-    assert SECRET not in captured.err
+    stderr_lines = [line for line in captured.err.splitlines() if SECRET in line]
+    assert stderr_lines == [f"::add-mask::{SECRET}"]
+    assert captured.err.index(f"::add-mask::{SECRET}") == 0
+    assert SECRET not in captured.out
     assert SECRET not in failure_text
     assert SECRET not in repr(receipts)
