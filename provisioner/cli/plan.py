@@ -19,6 +19,7 @@ from provisioner.cli._base import (
     app,
     emit_json,
     handles_errors,
+    print_error,
     print_warning,
     run_options,
 )
@@ -61,7 +62,11 @@ def plan(
         if json_output:
             emit_json(result.plan.to_dict())
         else:
-            print_plan(result.plan, warnings=[*outcome.warnings, *result.warnings])
+            print_plan(
+                result.plan,
+                warnings=[*outcome.warnings, *result.warnings],
+                destinations=result.plan.destinations,
+            )
     else:
         for warning in outcome.warnings:
             print_warning(str(warning))
@@ -71,5 +76,16 @@ def plan(
             print_fanout_plan(outcome)
         if outcome.failed:
             raise engine.TenantsFailed(outcome.failed)
+    # apply would fail on these before touching the tenant: so does plan (one line each)
+    problems = [
+        (f"{name}: " if tenants is not None else "") + line
+        for name, result in outcome.results.items()
+        if result.plan is not None
+        for line in result.plan.problem_lines()
+    ]
+    for line in problems:
+        print_error(line)
+    if problems:
+        raise typer.Exit(ExitCode.ERROR)
     if detailed_exitcode and outcome.changes_pending:
         raise typer.Exit(ExitCode.CHANGES)

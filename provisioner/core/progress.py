@@ -11,9 +11,12 @@ from collections.abc import Callable
 from rich.console import Console
 from rich.markup import escape
 
+from provisioner.core.text import printable
+
 Progress = Callable[[str], None]
 
 
 def print_progress(message: str) -> None:
     """One dimmed line on stderr; the message is escaped so it can never carry markup."""
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]…[/] {escape(message)}")
+    line = escape(printable(message, one_line=True))
+    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]…[/] {line}")

@@ -16,6 +16,7 @@ from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.fileio import atomic_write_json
 from provisioner.core.layout import default_sink_path, journal_path
 from provisioner.engine.apply import ApplyResult
+from provisioner.engine.options import RunOptions
 from provisioner.engine.planner import Plan
 from provisioner.graph.passwords import remove_password
 from provisioner.graph.target import Target
@@ -28,7 +29,7 @@ from provisioner.model.connections import (
 )
 from provisioner.model.tenant import TenantState
 from provisioner.sinks import deliver_all
-from provisioner.sinks.deliver import recover_secret
+from provisioner.sinks.deliver import all_sinks, describe_destination, preflight, recover_secret
 from provisioner.sinks.journal import record
 
 
@@ -167,3 +168,19 @@ def note_mint_intents(pending: Plan, state_dir: Path, now: datetime) -> None:
             f"cannot write the delivery journal {journal_path(state_dir)}: "
             f"{exc.strerror or type(exc).__name__}; nothing was changed"
         ) from None
+
+
+def check_sinks(pending: Plan, loaded: list[LoadedApp], options: RunOptions) -> None:
+    """Everything that can fail locally for each app's delivery, checked before any Graph write.
+
+    Fills ``pending.destinations`` (``plan`` lists them) and ``pending.problems``: an app with a
+    problem is left unchanged by apply and rotate (its actions are dropped before anything is
+    written), while the other apps carry on; ``plan`` fails where apply would.
+    """
+    for item in loaded:
+        app = item.app
+        sinks = all_sinks(app, options.base, options.state_dir)
+        pending.destinations[app.name] = [describe_destination(s, app, options.base) for s in sinks]
+        found = [str(problem) for problem in preflight(app, options.base, options.state_dir)]
+        if found:
+            pending.problems[app.name] = found

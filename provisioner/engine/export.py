@@ -478,7 +478,7 @@ def run_export(
     existing = [str(p) for p, _ in targets if p.exists()]
     if existing and not force:
         raise ProvisionerError(f"{', '.join(existing)} already exist(s); pass --force to overwrite")
-    out_dir.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(out_dir)
     for path, item in targets:
         atomic_write_text(path, manifest_text([item], tenant_id=inventory.tenant_id, now=now), mode=0o644)
         result.files.append(path)

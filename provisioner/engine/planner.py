@@ -73,10 +73,22 @@ class Action:
 class Plan:
     tenant_id: str | None
     actions: list[Action] = field(default_factory=list)
+    #: Where each app's connection values go (one line per sink, default file first).
+    destinations: dict[str, list[str]] = field(default_factory=dict)
+    #: What would make apply fail locally, per app (one line each); such apps are not changed.
+    problems: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def is_empty(self) -> bool:
         return not self.actions
+
+    @property
+    def blocked_apps(self) -> list[str]:
+        """Apps a local problem keeps from being changed."""
+        return sorted(name for name, found in self.problems.items() if found)
+
+    def problem_lines(self) -> list[str]:
+        return [line for name in sorted(self.problems) for line in self.problems[name]]
 
     def for_app(self, name: str) -> list[Action]:
         return [a for a in self.actions if a.app == name]
@@ -92,6 +104,8 @@ class Plan:
             "changes_pending": not self.is_empty,
             "counts": self.counts(),
             "actions": [a.to_dict() for a in self.actions],
+            "destinations": self.destinations,
+            "problems": self.problems,
         }
 
 

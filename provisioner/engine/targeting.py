@@ -14,6 +14,7 @@ from typing import Any
 
 from provisioner.core import settings
 from provisioner.core.errors import ProvisionerError
+from provisioner.core.fileio import atomic_write_text
 from provisioner.graph.target import CLOUDS, Target, target_for_cloud, target_from_emulator
 
 
@@ -115,5 +116,5 @@ def start_embedded_emulator(state_dir: Path, tenant_id: str | None = None) -> An
     except EmulatorError as exc:  # the emulator's own error type becomes the tool's one-line error
         raise ProvisionerError(f"the embedded emulator could not start: {exc}") from None
     if running.port != port:
-        port_file.write_text(f"{running.port}\n")
+        atomic_write_text(port_file, f"{running.port}\n")
     return running

@@ -17,10 +17,15 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from provisioner.core.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.progress import Progress
 from provisioner.engine.apply import apply_plan
-from provisioner.engine.delivery import AppConnection, deliver_connections, note_mint_intents
+from provisioner.engine.delivery import (
+    AppConnection,
+    check_sinks,
+    deliver_connections,
+    note_mint_intents,
+)
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.prune import prune_actions, run_deletions
@@ -125,6 +130,7 @@ async def _make_plan(
         pending.actions += await prune_actions(
             client, loaded, state, self_app_id=target.client_id, state_dir=options.state_dir
         )
+    check_sinks(pending, loaded, options)
     return _Planned(state=state, desired=desired, plan=pending, decisions=decisions, now=now)
 
 
@@ -142,6 +148,8 @@ async def apply_in(
             client, target, loaded, options, warnings if warnings is not None else [], progress
         )
         pending, state = planned.plan, planned.state
+        blocked = set(pending.blocked_apps)
+        pending.actions = [a for a in pending.actions if a.app not in blocked]
         decision = approve(pending)
         if not (await decision if inspect.isawaitable(decision) else decision):
             raise ProvisionerError("apply cancelled; nothing was changed")
@@ -153,13 +161,20 @@ async def apply_in(
             client, executable(pending), planned.desired, state, progress=progress, now=planned.now
         )
         connections = await deliver_connections(
-            client, target, loaded, state, result, options.state_dir, options.base
+            client,
+            target,
+            [item for item in loaded if item.app.name not in blocked],
+            state,
+            result,
+            options.state_dir,
+            options.base,
         )
         late, late_errors = await run_removals(
             client, pending, phase=AFTER_DELIVERY, apps={c.name for c in connections}, progress=progress
         )
         result.actions_done += len(early) + len(late)
         result.errors.extend([*early_errors, *late_errors, *blocked_errors(planned.decisions)])
+        result.errors.extend(SinkError(problem) for problem in pending.problem_lines())
         if options.prune:  # declared apps first: a failed prune never holds up their delivery
             pruned, _, prune_errors = await run_deletions(client, pending, progress=progress)
             result.actions_done += len(pruned)

@@ -301,11 +301,6 @@ def test_files_and_folders_are_private_under_umask_000(
     assert wrong == {}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="engine/targeting.py writes emulator.port with Path.write_text (the umask's mode); "
-    "the fix (atomic_write_text) is in the integrator's file",
-)
 def test_the_emulator_port_file_is_private_under_umask_000(
     modes_under_umask_000: dict[str, tuple[bool, int]],
 ) -> None:

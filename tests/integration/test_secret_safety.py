@@ -217,3 +217,27 @@ def test_concurrent_rotates_leave_no_unheld_secret(tmp_emulator: Any, tmp_path: 
         # Every live secret is the held one or a delivered predecessor inside its overlap: none unheld
         # and never delivered (what three unlocked rotates used to leave behind).
         assert {k.lower() for k in ids} <= delivered, (app, ids, delivered)
+
+
+def test_plan_lists_destinations_and_fails_where_apply_would(tmp_emulator: Any, tmp_path: Path) -> None:
+    """Measured: plan exited 0 with a corrupt default connection file that made apply fail after minting."""
+    write_manifest(tmp_path)
+    env = cli_env(tmp_emulator, tmp_emulator.tenant)
+    ok(run_cli("apply", "m", "--yes", cwd=tmp_path, env=env))
+    planned = ok(run_cli("plan", "m", cwd=tmp_path, env=env))
+    assert "out/alpha.env" in planned.stdout and "connections/alpha.json" in planned.stdout
+    connection_file(tmp_path / ".provisioner", "alpha").write_text("{ not json")
+    tenant_id = tmp_emulator.tenant.tenant_id
+    before = live(tmp_emulator, tenant_id)
+
+    failed = run_cli("plan", "m", "--detailed-exitcode", cwd=tmp_path, env=env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    errors = [line for line in failed.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "alpha" in errors[0] and "Traceback" not in failed.stderr, failed.stderr
+    as_json = run_cli("plan", "m", "--json", cwd=tmp_path, env=env)
+    assert as_json.returncode == 1 and json.loads(as_json.stdout)["problems"]["alpha"]
+
+    rotated = run_cli("rotate", "m", "--force", "--yes", "--json", cwd=tmp_path, env=env)
+    assert rotated.returncode == 1, rotated.stderr
+    after = live(tmp_emulator, tenant_id)
+    assert after["alpha"] == before["alpha"] and after["beta"] != before["beta"]

@@ -19,10 +19,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from provisioner.core.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.progress import Progress
 from provisioner.engine.apply import apply_plan
-from provisioner.engine.delivery import deliver_connections, note_mint_intents
+from provisioner.engine.delivery import check_sinks, deliver_connections, note_mint_intents
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Action, Plan
 from provisioner.engine.rotation.actions import (
@@ -160,6 +160,11 @@ async def rotate_in(
         holdings = read_all_holdings(present, base_dir, state_dir=state_dir)
         decisions = decide_all(desired, state, holdings, now, force=force)
         pending = secret_plan(state.tenant_id, state, decisions)
+        check_sinks(pending, present, options)  # local failures first: those apps are left alone
+        blocked = set(pending.blocked_apps)
+        pending.actions = [a for a in pending.actions if a.app not in blocked]
+        present = [item for item in present if item.app.name not in blocked]
+        errors += [SinkError(problem) for problem in pending.problem_lines()]
         decision = approve(pending)
         if inspect.isawaitable(decision):  # a fan-out run waits until every tenant has decided
             decision = await decision
