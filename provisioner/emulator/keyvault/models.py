@@ -154,7 +154,7 @@ def configure_vault(
         if not record["tenantId"]:
             raise ValueError("the vault needs a tenant")
         ctx.store.put(GLOBAL, VAULT_KIND, record)
-    return get_vault(ctx)  # type: ignore[return-value]
+    return Vault(record["tenantId"], record["softDeleteRetentionInDays"], record["enablePurgeProtection"])
 
 
 # -- secrets -------------------------------------------------------------------------------------
