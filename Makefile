@@ -1,4 +1,5 @@
 # Every install step lives here: CI runs on a clean clone with only the package registries reachable.
+# The keyvault extra is installed too: the Key Vault sink's tests run against the emulator's vault.
 PY ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
@@ -12,7 +13,7 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,keyvault]'
 	touch $(STAMP)
 
 # Runs the main job against the embedded emulator: validate, plan, apply, re-plan (no changes).

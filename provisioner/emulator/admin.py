@@ -1,7 +1,8 @@
 """Admin routes under ``/_emulator``: the hooks tests and the benchmark drive from outside the process.
 
 Move the clock, read and reset request counters, create and list tenants (with
-their bootstrap admin credentials), switch fault injection on and off, and a
+their bootstrap admin credentials), switch fault injection on and off, read and
+configure the Key Vault (its URL, tenant, soft-delete retention, purge protection), and a
 health probe. They are the emulator's own API, not Microsoft's: errors are a
 plain ``{"error": {"code", "message"}}`` body.
 
@@ -155,6 +156,29 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
         config = ctx.faults if isinstance(ctx.faults, FaultConfig) else FaultConfig()
         return JSONResponse(config.to_json())
 
+    async def keyvault(request: Request) -> Response:
+        from provisioner.emulator.keyvault.models import configure_vault, get_vault
+
+        if request.method == "PUT":
+            try:
+                body = await _json_body(request)
+                days = body.get("soft_delete_retention_days")
+                protection = body.get("purge_protection")
+                tenant = body.get("tenant_id")
+                if days is not None and (isinstance(days, bool) or not isinstance(days, int)):
+                    raise ValueError("soft_delete_retention_days must be an integer")
+                if protection is not None and not isinstance(protection, bool):
+                    raise ValueError("purge_protection must be a boolean")
+                if tenant is not None and not isinstance(tenant, str):
+                    raise ValueError("tenant_id must be a string")
+                configure_vault(ctx, tenant_id=tenant, retention_days=days, purge_protection=protection)
+            except ValueError as exc:
+                return _bad_request(str(exc))
+        vault = get_vault(ctx)
+        if vault is None:
+            return _bad_request("the emulator hosts no tenant yet")
+        return JSONResponse(vault.to_json(ctx.base_url))
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "base_url": ctx.base_url})
 
@@ -163,5 +187,6 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
         Route("/counters", counters, methods=["GET", "DELETE"]),
         Route("/tenants", tenants, methods=["GET", "POST"]),
         Route("/faults", faults, methods=["GET", "PUT"]),
+        Route("/keyvault", keyvault, methods=["GET", "PUT"]),
         Route("/health", health, methods=["GET"]),
     ]

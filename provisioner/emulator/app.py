@@ -1,4 +1,5 @@
-"""The emulator's ASGI application: identity at "/", Graph under "/v1.0", admin under "/_emulator".
+"""The emulator's ASGI application: identity at "/", Graph under "/v1.0", admin under "/_emulator",
+and a Key Vault secrets data plane at "/secrets" and "/deletedsecrets" (:mod:`provisioner.emulator.keyvault`).
 
 The admin routes (:mod:`provisioner.emulator.admin`) exist for tests and the
 benchmark, which drive the emulator from outside its process. The middlewares
@@ -19,6 +20,7 @@ from provisioner.emulator.admin import admin_app
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.faults import FaultConfig, FaultMiddleware
 from provisioner.emulator.identity.responses import routes as identity_routes
+from provisioner.emulator.keyvault.urls import routes as keyvault_routes
 from provisioner.emulator.paths import ADMIN_PREFIX, GRAPH_PREFIX
 
 TOKEN_SUFFIX = "/oauth2/v2.0/token"
@@ -89,6 +91,7 @@ def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = No
         routes=[
             Mount(ADMIN_PREFIX, app=admin_app(ctx)),
             Mount(GRAPH_PREFIX, routes=graph_routes),
+            *keyvault_routes(ctx),  # before identity's "/{tenant}/..." patterns
             *identity_routes(ctx),
         ],
         middleware=[

@@ -3,7 +3,7 @@
 ``ensure_tenant`` creates (once) everything a provisioning run expects to find
 in a real tenant: the organization, the first-party resource service principals
 (Microsoft Graph and Office 365 Exchange Online, with their real permission ids
-from the bundled catalogue), two users with mail, and a bootstrap application
+from the bundled catalogue, and Azure Key Vault), two users with mail, and a bootstrap application
 whose client secret the tool (or a test) uses to call Graph with the usual
 admin-consented application permissions. Later calls return the same values.
 """
@@ -27,6 +27,7 @@ from provisioner.emulator.graph.mail import models as mail
 from provisioner.emulator.graph.organization import models as organization
 from provisioner.emulator.graph.service_principals import models as service_principals
 from provisioner.emulator.graph.users import models as users
+from provisioner.emulator.keyvault import models as keyvault
 from provisioner.emulator.store import GLOBAL
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
@@ -71,6 +72,8 @@ def ensure_tenant(ctx: EmulatorContext, tenant_id: str | None = None) -> TenantI
         tenant_id = tenant_id.lower()
         if store.get(GLOBAL, "tenants", tenant_id) is None:
             _create_tenant(ctx, tenant_id)
+        # Also for tenants seeded before the emulator served Key Vault (a durable state file).
+        keyvault.ensure_service_principal(ctx, tenant_id)
         return _info(ctx, tenant_id)
 
 

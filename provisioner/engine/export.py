@@ -52,7 +52,7 @@ import yaml
 
 from provisioner.core.durations import parse_duration
 from provisioner.core.errors import ProvisionerError
-from provisioner.core.fileio import atomic_write_text
+from provisioner.core.fileio import atomic_write_text, ensure_private_dir
 from provisioner.engine.options import RunOptions
 from provisioner.engine.targeting import open_target
 from provisioner.graph.connect import graph_client

@@ -10,16 +10,27 @@ Vault's own expiry monitoring sees the same date.
 
 Only the secret goes to the vault (the other connection values are not
 secret). When the values carry no secret, nothing is written.
+
+A loopback ``vault_url`` is the emulator's vault (``provisioner emulator serve``
+serves one at its own URL): the SDK would refuse its challenge, whose resource
+``https://vault.azure.net`` is not a suffix of ``localhost``, so such a client
+gets ``verify_challenge_resource=False``, and the default credential skips
+instance discovery; both trust ``PROVISIONER_CA_CERT``. The token authority is
+``AZURE_AUTHORITY_HOST``, which azure-identity reads itself. Real vault hosts
+keep every check.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from azure.core.exceptions import ResourceNotFoundError  # azure-core ships with azure-identity
 
+from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.model.manifest import KEYVAULT_SECRET_NAME, App, KeyVaultSink
 from provisioner.sinks.common import DeliveryReceipt, held_secret_id, reason
@@ -55,6 +66,24 @@ def describe(sink: KeyVaultSink, app: App) -> str:
     return f"Key Vault {sink.vault_url.rstrip('/')}/secrets/{secret_name(sink, app)}"
 
 
+def _is_loopback(vault_url: str) -> bool:
+    host = urlsplit(vault_url).hostname or ""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_options(vault_url: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(client kwargs, credential kwargs) for the emulator's vault; empty for a real vault."""
+    if not _is_loopback(vault_url):
+        return {}, {}
+    verify = {"connection_verify": ca} if (ca := settings.env(settings.CA_CERT)) else {}
+    return {"verify_challenge_resource": False, **verify}, {"disable_instance_discovery": True, **verify}
+
+
 def _client(sink: KeyVaultSink, app: App, credential: Any | None) -> Any:
     try:
         from azure.keyvault.secrets import SecretClient
@@ -63,11 +92,12 @@ def _client(sink: KeyVaultSink, app: App, credential: Any | None) -> Any:
             f"app {app.name!r}: the keyvault sink needs the optional extra; "
             "install provisioner[keyvault] (pip install 'provisioner[keyvault]')"
         ) from None
+    client_options, credential_options = _local_options(sink.vault_url)
     if credential is None:
         from azure.identity import DefaultAzureCredential
 
-        credential = DefaultAzureCredential()
-    return SecretClient(vault_url=sink.vault_url, credential=credential)
+        credential = DefaultAzureCredential(**credential_options)
+    return SecretClient(vault_url=sink.vault_url, credential=credential, **client_options)
 
 
 def deliver(

@@ -347,7 +347,7 @@ def test_authorize_writes_token_file_and_verify_passes(
     assert access["aud"] == "https://graph.microsoft.com" and access["idtyp"] == "user"
     assert access["appid"] == connection["client_id"]
     assert declared_delegated(MANIFESTS / manifest) <= set(access["scp"].split())
-    assert summary["user"] == access["preferred_username"]
+    assert summary["user"] == access["upn"]  # a v1.0 Graph token: upn, not v2.0 preferred_username
     # Tokens appear in the token file only: never on stdout or stderr.
     output = json.dumps(summary) + "".join(run.stderr)
     assert tokens["access_token"] not in output and tokens["refresh_token"] not in output

@@ -349,7 +349,7 @@ def test_client_credentials_errors(emulator: RunningEmulator) -> None:
         not_default = token_request(
             http, emulator, **{**good, "scope": "https://graph.microsoft.com/User.Read"}
         )
-        assert not_default.json()["error"] == "invalid_scope" and aadsts(not_default) == 70011
+        assert not_default.json()["error"] == "invalid_scope" and aadsts(not_default) == 1002012
         no_resource = token_request(http, emulator, **{**good, "scope": "api://nothing-here/.default"})
         assert no_resource.json()["error"] == "invalid_resource"
         common = http.post("/common/oauth2/v2.0/token", data=good)
@@ -403,7 +403,7 @@ def test_certificate_credential(world: RunningEmulator) -> None:
     app = register_app(world, key_credentials=[key_credential])
     credential = certificate_credential(world, app["appId"], pem)
     claims = verify_access_token(world.ctx, credential.get_token(GRAPH_DEFAULT).token)
-    assert claims["appid"] == app["appId"] and claims["azpacr"] == "2" and "roles" not in claims
+    assert claims["appid"] == app["appId"] and claims["appidacr"] == "2" and "roles" not in claims
     other_pem, _ = _certificate()
     stranger = certificate_credential(world, app["appId"], other_pem)
     with pytest.raises(ClientAuthenticationError, match="AADSTS700027"):

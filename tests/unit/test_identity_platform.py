@@ -46,14 +46,23 @@ def _token(ctx: EmulatorContext, **kwargs: object) -> str:
 
 
 def test_access_token_claims_and_header(ctx: EmulatorContext) -> None:
-    token = _token(ctx, roles=["User.Read.All"])
+    """v1.0 by default (what Entra issues for Graph), v2.0 when asked; each with its own claims."""
+    token = _token(ctx, roles=["User.Read.All"], client_auth="1")
     claims = verify_access_token(ctx, token, audience="00000003-0000-0000-c000-000000000000")
-    assert claims["iss"] == f"https://localhost:1234/{TENANT}/v2.0"
-    assert claims["idtyp"] == "app" and claims["ver"] == "2.0" and claims["roles"] == ["User.Read.All"]
-    assert claims["exp"] - claims["iat"] == 3600 and claims["azp"] == claims["appid"] == "app"
+    assert claims["iss"] == claims["idp"] == f"https://sts.windows.net/{TENANT}/"
+    assert claims["idtyp"] == "app" and claims["ver"] == "1.0" and claims["roles"] == ["User.Read.All"]
+    assert claims["exp"] - claims["iat"] == 3600 and claims["appid"] == "app" and claims["appidacr"] == "1"
+    assert "azp" not in claims and "azpacr" not in claims
     assert jwt.get_unverified_header(token)["kid"] == signing_key(ctx).kid
-    user = verify_access_token(ctx, _token(ctx, scp="User.Read"))
+    person = {"displayName": "Ada L", "userPrincipalName": "ada@x.example", "givenName": "Ada"}
+    user = verify_access_token(ctx, _token(ctx, scp="User.Read", user=person))
     assert user["idtyp"] == "user" and user["scp"] == "User.Read" and "roles" not in user
+    assert user["upn"] == user["unique_name"] == "ada@x.example" and user["given_name"] == "Ada"
+    assert "idp" not in user and "preferred_username" not in user
+    v2 = verify_access_token(ctx, _token(ctx, version="2.0", client_auth="2", scp="x", user=person))
+    assert v2["iss"] == f"https://localhost:1234/{TENANT}/v2.0" and v2["ver"] == "2.0"
+    assert v2["azp"] == "app" and v2["azpacr"] == "2" and "appid" not in v2 and "upn" not in v2
+    assert v2["preferred_username"] == "ada@x.example"
 
 
 @pytest.mark.parametrize(
@@ -74,10 +83,12 @@ def test_expiry_audience_and_issuer(ctx: EmulatorContext) -> None:
     with pytest.raises(InvalidToken) as wrong_audience:
         verify_access_token(ctx, token, audience="https://outlook.office365.com")
     assert wrong_audience.value.reason == "audience"
+    # A v2.0 issuer names the emulator's URL; a v1.0 one is the v1 STS whatever the host.
     other = EmulatorContext(store=ctx.store, clock=ctx.clock, base_url="https://localhost:9999")
     with pytest.raises(InvalidToken) as wrong_issuer:
-        verify_access_token(other, token)
+        verify_access_token(other, _token(ctx, version="2.0"))
     assert wrong_issuer.value.reason == "issuer"
+    assert verify_access_token(other, token)["iss"] == f"https://sts.windows.net/{TENANT}/"
     later = EmulatorContext(store=ctx.store, clock=Clock(offset_seconds=61), base_url=ctx.base_url)
     with pytest.raises(InvalidToken) as expired:
         verify_access_token(later, token)

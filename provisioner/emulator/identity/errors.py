@@ -167,6 +167,15 @@ def invalid_scope(scope: str) -> OAuthError:
     )
 
 
+def client_credentials_scope(scope: str) -> OAuthError:
+    return _err(
+        1002012,
+        "invalid_scope",
+        f"The provided value for scope {scope} is not valid. Client credential flows must have a scope "
+        "value with /.default suffixed to the resource identifier (application ID URI).",
+    )
+
+
 def multiple_resources(scope: str) -> OAuthError:
     return _err(
         28000,

@@ -41,7 +41,7 @@ from provisioner.emulator.identity.permissions import (
     granted_roles,
     parse_scopes,
 )
-from provisioner.emulator.identity.tokens import b64url, mint_access_token, mint_id_token
+from provisioner.emulator.identity.tokens import V1, V2, b64url, mint_access_token, mint_id_token
 
 # azpacr / appidacr: how the client authenticated (0 public, 1 secret, 2 certificate).
 _ACR = {"none": "0", "secret": "1", "certificate": "2"}
@@ -63,12 +63,20 @@ def _now(ctx: EmulatorContext) -> datetime:
     return ctx.clock.now()
 
 
-def _audience_for(ctx: EmulatorContext, tenant_id: str, identifier: str, resource_sp: dict[str, Any]) -> str:
-    """v2 tokens for an API that asked for them carry the appId; otherwise the identifier asked for."""
+def token_shape(
+    ctx: EmulatorContext, tenant_id: str, identifier: str, resource_sp: dict[str, Any]
+) -> tuple[str, str]:
+    """(aud, version) of an access token for a resource: the resource decides.
+
+    ``api.requestedAccessTokenVersion`` 2 -> a v2.0 token whose ``aud`` is the API's appId; null or 1
+    (every first-party resource: Graph, Exchange, Key Vault, which have no registration in the
+    tenant) -> a v1.0 token whose ``aud`` is the identifier the client asked for (access tokens
+    reference: "In v1.0 tokens, it can be the client ID or the resource URI used in the request").
+    """
     apps = ctx.store.find(tenant_id, "applications", appId=resource_sp.get("appId"))
     if apps and (apps[0].get("api") or {}).get("requestedAccessTokenVersion") == 2:
-        return str(resource_sp["appId"])
-    return identifier
+        return str(resource_sp["appId"]), V2
+    return identifier, V1
 
 
 # -- client_credentials ---------------------------------------------------------------------------
@@ -79,25 +87,29 @@ def client_credentials(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     scope = " ".join(g.form.get("scope", "").split())
     if not scope:
         raise errors.missing_parameter("scope")
-    items = scope.split()
-    # Client credentials need exactly one "{resource}/.default" (v2 client-creds flow doc).
-    if len(items) != 1 or not items[0].lower().endswith("/" + DEFAULT):
-        raise errors.invalid_scope(scope)
+    # Client credentials take only "{resource}/.default" (v2 client-creds flow doc); a named scope,
+    # an OIDC scope or a bare name is AADSTS1002012, two resources AADSTS28000.
+    if any(not item.lower().endswith("/" + DEFAULT) for item in scope.split()):
+        raise errors.client_credentials_scope(scope)
     request = parse_scopes(ctx, g.tenant_id, g.tenant_name, scope)
+    if len(request.resources) != 1:
+        raise errors.multiple_resources(scope)
     resource = request.resources[0]
     client_sp = find_service_principal(ctx, g.tenant_id, g.app["appId"])
     if client_sp is None:
         raise errors.missing_service_principal(g.app["appId"], g.tenant_id)
     roles = granted_roles(ctx, g.tenant_id, client_sp["id"], resource.sp)
+    audience, version = token_shape(ctx, g.tenant_id, resource.identifier, resource.sp)
     token = mint_access_token(
         ctx,
         g.tenant_id,
         client_app_id=g.app["appId"],
         oid=client_sp["id"],
-        audience=_audience_for(ctx, g.tenant_id, resource.identifier, resource.sp),
+        audience=audience,
         roles=roles,
         lifetime_seconds=ACCESS_TOKEN_LIFETIME_SECONDS,
-        extra={"azpacr": _ACR[method], "appidacr": _ACR[method]},
+        version=version,
+        client_auth=_ACR[method],
     )
     # The documented client-credentials response has no `scope` and never a refresh token.
     return TokenResult(access_token=token, scope=None)
@@ -290,22 +302,19 @@ def _user_tokens(
     delegated = delegated_token(
         ctx, g.tenant_id, g.tenant_name, g.app, client_sp["id"] if client_sp else None, user["id"], request
     )
+    audience, version = token_shape(ctx, g.tenant_id, delegated.resource.identifier, delegated.resource.sp)
     access = mint_access_token(
         ctx,
         g.tenant_id,
         client_app_id=g.app["appId"],
         oid=user["id"],
-        audience=_audience_for(ctx, g.tenant_id, delegated.resource.identifier, delegated.resource.sp),
+        audience=audience,
         scp=" ".join(delegated.scp),
         lifetime_seconds=ACCESS_TOKEN_LIFETIME_SECONDS,
-        extra={
-            "sub": user["id"],
-            "name": user.get("displayName"),
-            "preferred_username": user.get("userPrincipalName"),
-            "upn": user.get("userPrincipalName"),
-            "azpacr": _ACR[method],
-            "appidacr": _ACR[method],
-        },
+        version=version,
+        client_auth=_ACR[method],
+        user=user,
+        extra={"sub": user["id"]},
     )
     scope = delegated.scope_string
     new_refresh = None

@@ -5,9 +5,14 @@ like the real one) is generated once and persisted in the store at tenant
 ``"*"``, kind ``meta``, id ``signingKey``: tokens, JWKS consumers and cached
 discovery documents keep working across restarts of a durable emulator.
 
-Claims follow the v2.0 access-token reference (aud, iss, iat, nbf, exp, tid, oid,
-sub, azp, appid, idtyp, ver, roles/scp, uti). Time comes from ``ctx.clock`` so
-tests can age tokens without waiting.
+Access tokens come in the two shapes of the access-token claims reference: v1.0
+(``iss`` ``https://sts.windows.net/{tid}/``, ``appid``/``appidacr``, ``idp``, and for a user
+``upn``/``unique_name``/``given_name``/``family_name``/``amr``) and v2.0 (``iss``
+``{authority}/{tid}/v2.0``, ``azp``/``azpacr``, ``preferred_username``). Which one a token gets is
+the resource's choice (``api.requestedAccessTokenVersion``: null or 1 -> v1.0, 2 -> v2.0), so
+Microsoft Graph, Exchange and Key Vault tokens are v1.0 as Entra issues them; the grants decide
+(:func:`provisioner.emulator.identity.grants.token_shape`). ID tokens are always v2.0 (they come
+from the v2.0 endpoint). Time comes from ``ctx.clock`` so tests can age tokens without waiting.
 """
 
 from __future__ import annotations
@@ -33,8 +38,12 @@ from provisioner.emulator.store import GLOBAL, Store
 
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+KEYVAULT_APP_ID = "cfa8b339-82a2-471a-a3c9-0fc0be7a4093"
 GRAPH_AUDIENCE = "https://graph.microsoft.com"
 EXCHANGE_AUDIENCE = "https://outlook.office365.com"
+KEYVAULT_AUDIENCE = "https://vault.azure.net"
+V1 = "1.0"
+V2 = "2.0"
 
 # Names under which a resource may appear in `aud`; verifying against any one accepts them all.
 _AUDIENCE_ALIASES: tuple[frozenset[str], ...] = (
@@ -48,6 +57,7 @@ _AUDIENCE_ALIASES: tuple[frozenset[str], ...] = (
             EXCHANGE_APP_ID,
         }
     ),
+    frozenset({KEYVAULT_AUDIENCE, KEYVAULT_AUDIENCE + "/", KEYVAULT_APP_ID}),
 )
 
 SIGNING_KEY_ID = "signingKey"
@@ -157,7 +167,10 @@ def _new_signing_key_record(now: datetime) -> dict[str, Any]:
     }
 
 
-def issuer_for(ctx: EmulatorContext, tenant_id: str) -> str:
+def issuer_for(ctx: EmulatorContext, tenant_id: str, version: str = V2) -> str:
+    """``iss`` of a token of ``version``: v1.0 tokens name the v1 STS, whatever host issued them."""
+    if version == V1:
+        return f"https://sts.windows.net/{tenant_id}/"
     return f"{ctx.base_url}/{tenant_id}/v2.0"
 
 
@@ -176,25 +189,45 @@ def mint_access_token(
     roles: list[str] | None = None,
     scp: str | None = None,
     lifetime_seconds: int = 3600,
+    version: str = V1,
+    client_auth: str | None = None,
+    user: dict[str, Any] | None = None,
     extra: dict[str, Any] | None = None,
 ) -> str:
-    """An access token for ``audience``. ``scp`` given -> a delegated (user) token, else app-only."""
+    """An access token for ``audience``. ``scp`` given -> a delegated (user) token, else app-only.
+
+    ``version`` is "1.0" or "2.0" (see the module docstring); ``client_auth`` is how the client
+    authenticated ("0" public, "1" secret, "2" certificate: ``appidacr`` in v1.0, ``azpacr`` in
+    v2.0); ``user`` is the signed-in Graph user of a delegated token, whose names each shape
+    carries in its own claims.
+    """
     now = int(ctx.clock.timestamp())
+    issuer = issuer_for(ctx, tenant_id, version)
     claims: dict[str, Any] = {
         "aud": audience,
-        "iss": issuer_for(ctx, tenant_id),
+        "iss": issuer,
         "iat": now,
         "nbf": now,
         "exp": now + lifetime_seconds,
         "tid": tenant_id,
         "oid": oid,
         "sub": oid,
-        "appid": client_app_id,
-        "azp": client_app_id,
         "idtyp": "user" if scp is not None else "app",
-        "ver": "2.0",
+        "ver": version,
         "uti": b64url(secrets.token_bytes(16)),
     }
+    if version == V1:
+        claims["appid"] = client_app_id
+        if client_auth is not None:
+            claims["appidacr"] = client_auth
+        if scp is None:
+            claims["idp"] = issuer  # the app's own tenant authenticated it
+    else:
+        claims["azp"] = client_app_id
+        if client_auth is not None:
+            claims["azpacr"] = client_auth
+    if user is not None:
+        claims.update(_user_claims(user, version))
     if scp is not None:
         claims["scp"] = scp
     if roles:
@@ -202,6 +235,24 @@ def mint_access_token(
     if extra:
         claims.update(extra)
     return _sign(ctx, claims)
+
+
+def _user_claims(user: dict[str, Any], version: str) -> dict[str, Any]:
+    """The signed-in user's names: v1.0 carries upn/unique_name and the name parts, v2.0 preferred_username."""
+    upn = user.get("userPrincipalName")
+    if version == V1:
+        claims = {
+            "name": user.get("displayName"),
+            "upn": upn,
+            "unique_name": upn,
+            "given_name": user.get("givenName"),
+            "family_name": user.get("surname"),
+            "amr": ["pwd"],
+            "acr": "1",
+        }
+    else:
+        claims = {"name": user.get("displayName"), "preferred_username": upn}
+    return {k: v for k, v in claims.items() if v is not None}
 
 
 def mint_id_token(
@@ -285,6 +336,7 @@ def verify_access_token(ctx: EmulatorContext, token: str, *, audience: str | Non
     if audience is not None and claims.get("aud") not in audience_aliases(audience):
         raise InvalidToken("audience", f"token audience {claims.get('aud')!r} is not {audience!r}")
     tid = claims.get("tid")
-    if not isinstance(tid, str) or claims.get("iss") != issuer_for(ctx, tid):
+    version = V1 if claims.get("ver") == V1 else V2
+    if not isinstance(tid, str) or claims.get("iss") != issuer_for(ctx, tid, version):
         raise InvalidToken("issuer", f"unexpected issuer {claims.get('iss')!r}")
     return claims
