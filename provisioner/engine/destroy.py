@@ -325,11 +325,12 @@ def restore(options: RunOptions, *, app_id: str | None, name: str | None) -> Res
     with open_target(
         emulator=options.emulator, tenant=options.tenant, cloud=options.cloud, state_dir=options.state_dir
     ) as target:
-        return asyncio.run(_restore(target, app_id=app_id, name=name))
+        return asyncio.run(_restore(target, options.state_dir, app_id=app_id, name=name))
 
 
-async def _restore(target: Any, *, app_id: str | None, name: str | None) -> RestoreOutcome:
+async def _restore(target: Any, state_dir: Path, *, app_id: str | None, name: str | None) -> RestoreOutcome:
     async with graph_client(target) as client:
+        enter_tenant(target, target.tenant_id, state_dir)  # says which tenant is about to change
         chosen = pick_deleted(await deleted_applications(client), app_id=app_id, name=name)
         async with graph_errors(f"restore application {chosen.app_id}"):
             await restore_deleted(client, chosen.object_id)
