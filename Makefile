@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install demo test test-fast lint bench chaos clean browser-deps
+.PHONY: venv install demo test test-fast test-loop lint bench chaos clean browser-deps
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -41,6 +41,17 @@ test: $(STAMP) $(BROWSER_DEPS)
 # driven through the real CLI (test_cli_loop, test_rotation, test_secret_output, test_adoption,
 # test_destroy, test_drift, test_multi_tenant*, test_orphan_journal), the crash-safety kill run and
 # the plan property run; and the `browser` tests. `make chaos` is separate from both.
+# Flake hunt: the whole suite RUNS times in a row (default 20) with two CPU-bound processes beside
+# it, as on a busy 2-core CI machine; stops at the first red run and says which one.
+RUNS ?= 20
+test-loop: $(STAMP) $(BROWSER_DEPS)
+	@sh -c 'yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; trap "kill $$a $$b" EXIT; \
+	for i in $$(seq 1 $(RUNS)); do \
+		$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider > .test-loop.log 2>&1 \
+			|| { echo "test-loop: run $$i of $(RUNS) failed:"; tail -30 .test-loop.log; exit 1; }; \
+		echo "test-loop: run $$i of $(RUNS) green ($$(tail -1 .test-loop.log))"; \
+	done'
+
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow and not browser"
 
