@@ -21,9 +21,6 @@ from provisioner.core.text import has_unsafe
 from provisioner.model.dotenv_format import PREFIX, Dialect
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
-#: Longest duration a manifest may name. Far beyond any sensible secret lifetime, it keeps "now +
-#: duration" inside the dates Python (and Graph) can represent, so a typo is one located error.
-MAX_DURATION_DAYS = 1000 * 365
 #: Key Vault secret names: 1-127 letters, digits and dashes.
 KEYVAULT_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
 
@@ -69,17 +66,9 @@ class Audience(StrEnum):
 
 
 def _duration(value: str) -> str:
-    """A duration the rest of the tool can add to a date without overflowing.
-
-    ``parse_duration`` raises DurationError (a ValueError) for bad syntax, but an enormous
-    number (``1000000000d``) overflows ``timedelta`` itself; both become one located error.
-    """
-    try:
-        delta = parse_duration(value)
-    except OverflowError:
-        delta = None
-    if delta is None or delta.days > MAX_DURATION_DAYS:
-        raise ValueError(f"duration {value!r} is too long: at most {MAX_DURATION_DAYS // 365}y")
+    """A duration the rest of the tool can add to a date: ``parse_duration`` checks syntax and bounds
+    (at most :data:`provisioner.core.durations.MAX_YEARS`), raising a ValueError the loader locates."""
+    parse_duration(value)
     return value
 
 

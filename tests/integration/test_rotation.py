@@ -194,14 +194,14 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
     assert inside["status"] == "unchanged" and entry["status"] == "unchanged", entry
     assert entry["removed"] == [] and entry["current"]["key_id"] == new_id
     assert entry["previous"]["key_id"] == old_id and entry["previous"]["retire_after"]
-    ok(cli(tmp_emulator, workdir, "plan", "manifests", "--detailed-exitcode"))
+    ok(cli(tmp_emulator, workdir, "plan", "manifests", "--detailed-exitcode", extra_env=gh))
     assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
     assert token_status(tmp_emulator, client_id, old_value)[0] == 200
     assert token_status(tmp_emulator, client_id, new_value)[0] == 200
 
     # After the overlap: plan shows the retirement, rotate performs it, the old secret stops working.
     tmp_emulator.ctx.clock.advance(2 * DAY)
-    pending = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode"), 2)
+    pending = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode", extra_env=gh), 2)
     kinds = [a["kind"] for a in json.loads(pending.stdout)["actions"]]
     assert kinds == ["retire_secret"]
     retired = ok(
@@ -237,7 +237,8 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
     assert failed.returncode == 1, failed.stdout + failed.stderr
     report = json_out(failed)
     assert report["status"] == "failed" and report["secrets"][0]["status"] == "failed"
-    assert "minted in this run was removed again" in failed.stderr
+    # Found before anything was minted (preflight): one line naming the sink, Entra untouched.
+    assert "blocker is a file, not a folder" in failed.stderr
     assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [old_id]
     default = read_json(connection_file(workdir / ".provisioner", APP))
     assert default["client_secret_id"] == old_id and default["client_secret"] == first["client_secret"]
@@ -330,7 +331,9 @@ def test_unreadable_sink_blocks_retirement_until_it_is_readable(tmp_emulator: An
     sink = workdir / "out" / "daemon.json"
     readable = sink.read_text()
     sink.write_text("{ not json")  # corrupt: the tool cannot tell which secret it holds
-    blocked = ok(rotate_json(tmp_emulator, workdir))  # exit 0: nothing rotated, nothing retired
+    # Found before any write: exit 1 with one line naming the sink; nothing rotated, nothing retired.
+    blocked = ok(rotate_json(tmp_emulator, workdir), 1)
+    assert any("out/daemon.json" in e and "not valid JSON" in e for e in json_out(blocked)["errors"])
     entry = json_out(blocked)["secrets"][0]
     assert entry["status"] == "unchanged" and entry["removed"] == [], entry
     assert entry["current"]["key_id"] == new_id

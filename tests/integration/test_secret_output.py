@@ -201,16 +201,14 @@ def test_failure_paths_print_no_secret(sweep: Sweep) -> None:
     sweep.run("apply", "manifests", "--yes", "--json", outcome="fail", expected=(1,))
     (workdir / "manifests" / "zz-broken.yaml").unlink()
 
-    # rotate: outlook-etl's dotenv sink moves below that file; its new secret is minted, fails to reach
-    # the sink and is removed again, while the other apps rotate for real.
+    # rotate: outlook-etl's dotenv sink moves below that file; preflight refuses the app before anything
+    # is minted for it, while the other apps rotate for real.
     etl = workdir / "manifests" / "02-outlook-etl.yaml"
     etl.write_text(etl.read_text().replace("path: out/outlook-etl.env", "path: blocker/outlook-etl.env"))
     for extra in ((), ("--json",)):
         sweep.emulator.ctx.clock.advance(8 * DAY)
         failed = sweep.run("rotate", "manifests", "--yes", "--force", *extra, outcome="fail", expected=(1,))
-        assert "minted in this run was removed again" in failed.proc.stderr, sweep.redacted(
-            failed.proc.stderr
-        )
+        assert "blocker is a file, not a folder" in failed.proc.stderr, sweep.redacted(failed.proc.stderr)
     assert sweep.secrets - first, "the failing rotations rotated nothing for the healthy apps"
     etl.write_text(etl.read_text().replace("path: blocker/outlook-etl.env", "path: out/outlook-etl.env"))
 
