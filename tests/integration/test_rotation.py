@@ -201,7 +201,9 @@ def test_rotation_window_overlap_and_retirement(tmp_emulator: Any, workdir: Path
 
     # After the overlap: plan shows the retirement, rotate performs it, the old secret stops working.
     tmp_emulator.ctx.clock.advance(2 * DAY)
-    pending = ok(cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode", extra_env=gh), 2)
+    pending = ok(
+        cli(tmp_emulator, workdir, "plan", "manifests", "--json", "--detailed-exitcode", extra_env=gh), 2
+    )
     kinds = [a["kind"] for a in json.loads(pending.stdout)["actions"]]
     assert kinds == ["retire_secret"]
     retired = ok(
