@@ -27,6 +27,7 @@ from provisioner.emulator.graph.errors import GraphApiError, bad_request
 from provisioner.emulator.graph.routing import Call, GraphResponse
 
 KIND = "deltaTokens"
+_SOFT_DELETED = "deleted"  # snapshot mark of an object waiting in the deleted items
 TOKEN_LIFETIME = timedelta(days=7)
 # `/applications/delta`, `/applications/delta()`, `/applications/microsoft.graph.delta()`.
 SUFFIX = r"/(?:microsoft\.graph\.)?delta(?:\(\))?"
@@ -82,8 +83,12 @@ def handler(
                 shown_obj = project(shown(current[oid]), select, type_name=type_name, known=known)
                 items.append({"id": oid, **shown_obj})
         for oid in sorted(set(previous) - set(current)):
-            gone = call.ctx.store.view(call.tenant, deleted_kind, oid)
-            items.append({"id": oid, "@removed": {"reason": "changed" if gone is not None else "deleted"}})
+            if call.ctx.store.view(call.tenant, deleted_kind, oid) is not None:
+                snapshot[oid] = _SOFT_DELETED  # followed until it is restored or gone for good
+                if previous[oid] != _SOFT_DELETED:
+                    items.append({"id": oid, "@removed": {"reason": "changed"}})
+            else:
+                items.append({"id": oid, "@removed": {"reason": "deleted"}})
         with call.ctx.store.transaction():
             _expired(call)
             new_token = secrets.token_urlsafe(24)
