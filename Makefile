@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install demo test test-fast lint bench chaos clean browser-deps
+.PHONY: venv install demo test test-fast lint bench chaos clean browser-deps az-venv
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -32,8 +32,22 @@ browser-deps:
 	test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
 		(apt-get update && apt-get install -y chromium chromium-driver)
 
-test: $(STAMP) $(BROWSER_DEPS)
-	$(BIN)/python -m pytest -n 2 -q
+# The unmodified Azure CLI for tests/integration/test_emulator_az.py, in its own virtualenv under the
+# user cache (reused between runs and worktrees; the first install takes about a minute).
+AZ_CLI_VERSION ?= 2.91.0
+AZ_VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/provisioner/azure-cli-$(AZ_CLI_VERSION)
+AZ_STAMP := $(AZ_VENV)/.installed
+
+az-venv: $(AZ_STAMP)
+
+$(AZ_STAMP):
+	test -x $(AZ_VENV)/bin/python || $(PY) -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AZ_VENV)/bin/python -m pip install --quiet 'azure-cli==$(AZ_CLI_VERSION)'
+	touch $(AZ_STAMP)
+
+test: $(STAMP) $(BROWSER_DEPS) $(AZ_STAMP)
+	PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest -n 2 -q
 
 # Quick feedback, NOT a substitute for `make test`: unit tests, the in-process integration tests and
 # the sub-second CLI subprocess tests (validate, --help, broken manifests, refused lifetimes). It skips

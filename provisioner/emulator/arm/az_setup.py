@@ -117,7 +117,15 @@ def run(
             and step[:2] == ["cloud", "register"]
             and "already registered" in result.stderr
         ):
-            update = [az, "cloud", "update", "--name", setup.cloud_name, *setup.endpoint_args()]
+            update = [
+                az,
+                "cloud",
+                "update",
+                "--name",
+                setup.cloud_name,
+                *setup.endpoint_args(),
+                "--skip-endpoint-discovery",
+            ]
             result = subprocess.run(update, env=env, capture_output=True, text=True, check=False)
         shown = " ".join("***" if w is _SECRET else str(w) for w in step[:2])
         if result.returncode != 0:

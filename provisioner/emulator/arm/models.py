@@ -21,6 +21,21 @@ AUDIENCES = ("https://management.core.windows.net/", "https://management.azure.c
 _ACCEPTED = frozenset({a for aud in AUDIENCES for a in (aud, aud.rstrip("/"))} | {ARM_APP_ID})
 
 
+# Its one delegated permission, which user sign-ins to ARM (``az login`` as a user) are consented to;
+# the id is the one public consent scripts grant (e.g. Partner Center's secure-application-model
+# samples: resource 797f4846-..., scope user_impersonation).
+USER_IMPERSONATION = {
+    "id": "41094075-9dad-400e-a0bd-54e686782033",
+    "value": "user_impersonation",
+    "type": "User",
+    "isEnabled": True,
+    "adminConsentDisplayName": "Access Azure Service Management as organization users",
+    "adminConsentDescription": "Allows the application to access Azure Service Management as organization users.",
+    "userConsentDisplayName": "Access Azure Service Management as you",
+    "userConsentDescription": "Allows the application to access Azure Service Management as you.",
+}
+
+
 def service_principal_catalog() -> dict[str, Any]:
     """The management resource as a first-party catalogue entry (no app roles: ARM authorises by RBAC)."""
     return {
@@ -29,7 +44,7 @@ def service_principal_catalog() -> dict[str, Any]:
         "appOwnerOrganizationId": None,
         "servicePrincipalNames": [*AUDIENCES, ARM_APP_ID],
         "appRoles": [],
-        "oauth2PermissionScopes": [],
+        "oauth2PermissionScopes": [dict(USER_IMPERSONATION)],
     }
 
 
