@@ -158,7 +158,9 @@ def test_az_setup_prints_the_steps_and_signs_in(
         account["name"] == "N/A(tenant level account)"
         and cli("cloud", "show")["name"] == "ProvisionerEmulator"
     )
-    tenants = cli("rest", "--method", "get", "--url", f"{emulator.base_url}/arm/tenants?api-version=2022-12-01")
+    tenants = cli(
+        "rest", "--method", "get", "--url", f"{emulator.base_url}/arm/tenants?api-version=2022-12-01"
+    )
     assert [t["tenantId"] for t in tenants["value"]] == [emulator.tenant.tenant_id]  # az's ARM token
     # Without --allow-no-subscriptions az refuses a tenant without subscriptions, as against Azure.
     login = cli.run(
