@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: venv install demo test test-fast test-loop lint bench chaos clean browser-deps
+.PHONY: venv install demo test test-fast test-loop lint bench chaos clean browser-deps az-venv
 
 venv: $(STAMP)
 install: $(STAMP)
@@ -32,8 +32,22 @@ browser-deps:
 	test -x /usr/bin/chromium && test -x /usr/bin/chromedriver || \
 		(apt-get update && apt-get install -y chromium chromium-driver)
 
-test: $(STAMP) $(BROWSER_DEPS)
-	$(BIN)/python -m pytest -n 2 -q
+# The unmodified Azure CLI for tests/integration/test_emulator_az.py, in its own virtualenv under the
+# user cache (reused between runs and worktrees; the first install takes about a minute).
+AZ_CLI_VERSION ?= 2.91.0
+AZ_VENV ?= $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/provisioner/azure-cli-$(AZ_CLI_VERSION)
+AZ_STAMP := $(AZ_VENV)/.installed
+
+az-venv: $(AZ_STAMP)
+
+$(AZ_STAMP):
+	test -x $(AZ_VENV)/bin/python || $(PY) -m venv $(AZ_VENV)
+	$(AZ_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(AZ_VENV)/bin/python -m pip install --quiet 'azure-cli==$(AZ_CLI_VERSION)'
+	touch $(AZ_STAMP)
+
+test: $(STAMP) $(BROWSER_DEPS) $(AZ_STAMP)
+	PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest -n 2 -q
 
 # Quick feedback, NOT a substitute for `make test`: unit tests, the in-process integration tests and
 # the sub-second CLI subprocess tests (validate, --help, broken manifests, refused lifetimes). It skips
@@ -44,10 +58,10 @@ test: $(STAMP) $(BROWSER_DEPS)
 # Flake hunt: the whole suite RUNS times in a row (default 20) with two CPU-bound processes beside
 # it, as on a busy 2-core CI machine; stops at the first red run and says which one.
 RUNS ?= 20
-test-loop: $(STAMP) $(BROWSER_DEPS)
+test-loop: $(STAMP) $(BROWSER_DEPS) $(AZ_STAMP)
 	@sh -c 'yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; trap "kill $$a $$b" EXIT; \
 	for i in $$(seq 1 $(RUNS)); do \
-		$(BIN)/python -m pytest -n 2 -q -p no:cacheprovider > .test-loop.log 2>&1 \
+		PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider > .test-loop.log 2>&1 \
 			|| { echo "test-loop: run $$i of $(RUNS) failed:"; tail -30 .test-loop.log; exit 1; }; \
 		echo "test-loop: run $$i of $(RUNS) green ($$(tail -1 .test-loop.log))"; \
 	done'

@@ -12,7 +12,9 @@ from provisioner.cli._base import (
     emulator_app,
     handles_errors,
 )
+from provisioner.core import settings
 from provisioner.core.errors import ProvisionerError
+from provisioner.core.text import printable
 
 
 @emulator_app.command("serve")
@@ -55,6 +57,10 @@ def emulator_serve(
     fault_identity: Annotated[
         bool, typer.Option("--fault-identity", help="Fault: also fault the token endpoint.")
     ] = False,
+    log_requests: Annotated[
+        bool,
+        typer.Option("--log-requests", help="One line per request on stderr: method, path, status, ms."),
+    ] = False,
 ) -> None:
     """Serve the emulator over HTTPS and print what a client needs to reach it."""
     from provisioner.emulator.errors import EmulatorError
@@ -87,6 +93,77 @@ def emulator_serve(
             json_output=json_output,
             faults=faults,
             allow_remote=allow_remote,
+            log_requests=log_requests,
         )
     except EmulatorError as exc:  # the emulator's own error type: one CLI error line, exit code 1
         raise ProvisionerError(str(exc)) from None
+
+
+@emulator_app.command("az-setup")
+@handles_errors
+def emulator_az_setup(
+    url: Annotated[
+        str | None,
+        typer.Option(help="Emulator base URL (printed by serve).", envvar=settings.AZURE_AUTHORITY_HOST),
+    ] = None,
+    ca_cert: Annotated[
+        Path | None, typer.Option("--ca-cert", help="The emulator's CA certificate.", envvar=settings.CA_CERT)
+    ] = None,
+    tenant_id: Annotated[
+        str | None, typer.Option("--tenant-id", help="Tenant to sign in to.", envvar=settings.AZURE_TENANT_ID)
+    ] = None,
+    client_id: Annotated[
+        str | None,
+        typer.Option("--client-id", help="Service principal to sign in as.", envvar=settings.AZURE_CLIENT_ID),
+    ] = None,
+    config_dir: Annotated[
+        Path, typer.Option("--config-dir", help="AZURE_CONFIG_DIR for az (kept apart from ~/.azure).")
+    ] = Path(".provisioner/azure-cli"),
+    cloud_name: Annotated[
+        str, typer.Option("--cloud-name", help="Name of the custom cloud.")
+    ] = "ProvisionerEmulator",
+    run: Annotated[
+        bool, typer.Option("--run", help="Run the steps with az (secret from $AZURE_CLIENT_SECRET).")
+    ] = False,
+    az: Annotated[str, typer.Option("--az", help="The az executable for --run.")] = "az",
+) -> None:
+    """Print (or --run) the steps that point the unmodified Azure CLI at a running emulator."""
+    from provisioner.emulator.arm.az_setup import AzSetup
+    from provisioner.emulator.arm.az_setup import run as run_steps
+    from provisioner.emulator.errors import EmulatorError
+
+    missing = [
+        name
+        for name, value in (
+            ("--url (or AZURE_AUTHORITY_HOST)", url),
+            ("--ca-cert (or PROVISIONER_CA_CERT)", ca_cert),
+            ("--tenant-id (or AZURE_TENANT_ID)", tenant_id),
+            ("--client-id (or AZURE_CLIENT_ID)", client_id),
+        )
+        if not value
+    ]
+    if missing:
+        raise ProvisionerError(
+            f"az-setup needs {', '.join(missing)}: run it in the shell where you evaluated the exports"
+            " `provisioner emulator serve` printed"
+        )
+    assert url and ca_cert and tenant_id and client_id
+    setup = AzSetup(
+        url=url,
+        ca_cert=ca_cert.absolute(),
+        tenant_id=tenant_id,
+        client_id=client_id,
+        config_dir=config_dir.absolute(),
+        cloud_name=cloud_name,
+    )
+    if not run:
+        typer.echo(setup.script(), nl=False)
+        return
+    secret = settings.env(settings.AZURE_CLIENT_SECRET)
+    if not secret:
+        raise ProvisionerError("az-setup --run needs the client secret in AZURE_CLIENT_SECRET")
+    try:
+        run_steps(setup, az=az, secret=secret, report=typer.echo)
+    except (EmulatorError, OSError) as exc:
+        raise ProvisionerError(printable(str(exc))) from None
+    typer.echo(f"az is signed in to the emulator; use it with AZURE_CONFIG_DIR={setup.config_dir}")

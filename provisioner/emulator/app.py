@@ -1,5 +1,6 @@
-"""The emulator's ASGI application: identity at "/", Graph under "/v1.0", admin under "/_emulator",
-and a Key Vault secrets data plane at "/secrets" and "/deletedsecrets" (:mod:`provisioner.emulator.keyvault`).
+"""The emulator's ASGI application: identity at "/", Graph under "/v1.0", ARM under "/arm", admin under
+"/_emulator", and a Key Vault secrets data plane at "/secrets" and "/deletedsecrets"
+(:mod:`provisioner.emulator.keyvault`).
 
 The admin routes (:mod:`provisioner.emulator.admin`) exist for tests and the
 benchmark, which drive the emulator from outside its process. The middlewares
@@ -17,11 +18,12 @@ from starlette.routing import BaseRoute, Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provisioner.emulator.admin import admin_app
+from provisioner.emulator.arm.responses import routes as arm_routes
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.faults import FaultConfig, FaultMiddleware
 from provisioner.emulator.identity.responses import routes as identity_routes
 from provisioner.emulator.keyvault.urls import routes as keyvault_routes
-from provisioner.emulator.paths import ADMIN_PREFIX, GRAPH_PREFIX
+from provisioner.emulator.paths import ADMIN_PREFIX, ARM_PREFIX, GRAPH_PREFIX
 
 TOKEN_SUFFIX = "/oauth2/v2.0/token"
 
@@ -91,6 +93,7 @@ def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = No
         routes=[
             Mount(ADMIN_PREFIX, app=admin_app(ctx)),
             Mount(GRAPH_PREFIX, routes=graph_routes),
+            Mount(ARM_PREFIX, routes=arm_routes(ctx)),
             *keyvault_routes(ctx),  # before identity's "/{tenant}/..." patterns
             *identity_routes(ctx),
         ],

@@ -1,7 +1,8 @@
-"""Where the emulator's three surfaces are mounted; middlewares tell them apart by these prefixes."""
+"""Where the emulator's surfaces are mounted; middlewares tell them apart by these prefixes."""
 
 from __future__ import annotations
 
 ADMIN_PREFIX = "/_emulator"
 GRAPH_PREFIX = "/v1.0"
+ARM_PREFIX = "/arm"  # Azure Resource Manager: the calls clients make at sign-in (emulator.arm)
 BATCH_PATH = GRAPH_PREFIX + "/$batch"

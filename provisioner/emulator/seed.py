@@ -3,7 +3,7 @@
 ``ensure_tenant`` creates (once) everything a provisioning run expects to find
 in a real tenant: the organization, the first-party resource service principals
 (Microsoft Graph and Office 365 Exchange Online, with their real permission ids
-from the bundled catalogue, and Azure Key Vault), two users with mail, and a bootstrap application
+from the bundled catalogue, Azure Key Vault and Azure Resource Manager), two users with mail, and a bootstrap application
 whose client secret the tool (or a test) uses to call Graph with the usual
 admin-consented application permissions. Later calls return the same values.
 """
@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 from provisioner.data import CatalogName, load_catalog
+from provisioner.emulator.arm.models import service_principal_catalog as arm_catalog
 from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import replication
@@ -72,8 +73,9 @@ def ensure_tenant(ctx: EmulatorContext, tenant_id: str | None = None) -> TenantI
         tenant_id = tenant_id.lower()
         if store.get(GLOBAL, "tenants", tenant_id) is None:
             _create_tenant(ctx, tenant_id)
-        # Also for tenants seeded before the emulator served Key Vault (a durable state file).
+        # Also for tenants seeded before the emulator served Key Vault or ARM (a durable state file).
         keyvault.ensure_service_principal(ctx, tenant_id)
+        _ensure_arm_service_principal(ctx, tenant_id)
         return _info(ctx, tenant_id)
 
 
@@ -163,6 +165,13 @@ def _create_tenant(ctx: EmulatorContext, tenant_id: str) -> None:
             "keyId": credential["keyId"],
         },
     )
+
+
+def _ensure_arm_service_principal(ctx: EmulatorContext, tenant_id: str) -> None:
+    """The management resource, as in every real tenant: ``az login`` asks for a token for it."""
+    arm = arm_catalog()
+    if not ctx.store.find_views(tenant_id, service_principals.KIND, appId=arm["appId"]):
+        ctx.store.put(tenant_id, service_principals.KIND, service_principals.first_party(tenant_id, arm))
 
 
 def _seed_mail(ctx: EmulatorContext, tenant_id: str, admin: dict[str, Any], member: dict[str, Any]) -> None:

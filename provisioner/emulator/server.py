@@ -21,12 +21,14 @@ import ssl
 import sys
 import tempfile
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType, TracebackType
 from typing import TYPE_CHECKING, Any, TextIO
 
 import uvicorn
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from provisioner.emulator.admin import ADMIN_TOKEN_ENV, admin_headers
 from provisioner.emulator.app import build_app
@@ -79,6 +81,51 @@ class _Server(uvicorn.Server):
             self.run(sockets=sockets)
         except BaseException as exc:  # SystemExit from uvicorn on startup failure included
             self.failure = exc
+
+
+class RequestLog:
+    """ASGI middleware writing one line per request: method, path, status, milliseconds.
+
+    The path is the raw (still percent-encoded) path without its query string, so no
+    query parameter, header, body, token or secret ever reaches the log, and a path
+    cannot smuggle control characters into the terminal.
+    """
+
+    def __init__(self, app: ASGIApp, out: TextIO) -> None:
+        self.app = app
+        self.out = out
+        self.lock = threading.Lock()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                self.write(scope, status, started)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        except BaseException:
+            self.write(scope, status or 500, started)
+            raise
+
+    def write(self, scope: Scope, status: int, started: float) -> None:
+        raw = scope.get("raw_path") or scope["path"].encode()
+        path = raw.decode("ascii", "backslashreplace").split("?", 1)[0]
+        path = "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in path)
+        elapsed = (time.perf_counter() - started) * 1000
+        line = f"{scope['method']} {path} {status} {elapsed:.1f}ms\n"
+        with self.lock:
+            self.out.write(line)
+            self.out.flush()
 
 
 @dataclass
@@ -222,6 +269,7 @@ def start_emulator(
     data_dir: Path | str | None = None,
     faults: FaultConfig | None = None,
     allow_remote: bool = False,
+    request_log: TextIO | None = None,
 ) -> RunningEmulator:
     """Start an emulator in a background thread and return once it serves HTTPS.
 
@@ -229,6 +277,7 @@ def start_emulator(
     signing key) survives restarts and the TLS CA is kept next to it. ``faults`` switches
     fault injection on from the start (seeding the tenant is never faulted). ``host``
     must be a loopback address unless ``allow_remote`` (:class:`EmulatorError` otherwise).
+    ``request_log`` gets one line per request (:class:`RequestLog`).
     """
     from provisioner.emulator.seed import ensure_tenant
 
@@ -249,8 +298,11 @@ def start_emulator(
         ctx = EmulatorContext(store=store, base_url=base_url, faults=faults or FaultConfig())
         signing_key(ctx)  # generate (first run) or load the token key before serving
         tenant = ensure_tenant(ctx, tenant_id)
+        app: ASGIApp = build_app(ctx)
+        if request_log is not None:
+            app = RequestLog(app, request_log)
         config = uvicorn.Config(
-            build_app(ctx),
+            app,
             ssl_certfile=str(tls.server_cert),
             ssl_keyfile=str(tls.server_key),
             log_config=None,
@@ -344,10 +396,12 @@ def serve(
     err: TextIO | None = None,
     faults: FaultConfig | None = None,
     allow_remote: bool = False,
+    log_requests: bool = False,
 ) -> None:
     """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving.
 
     A non-loopback ``host`` needs ``allow_remote`` and then costs a one-line warning on ``err``.
+    ``log_requests`` writes one line per request to ``err`` (method, path, status, ms).
     """
     stream = out or sys.stdout
     check_bind_address(host, allow_remote)
@@ -369,6 +423,7 @@ def serve(
             tenant_id=tenant_id,
             faults=faults,
             allow_remote=allow_remote,
+            request_log=(err or sys.stderr) if log_requests else None,
         ) as emulator:
             if not is_loopback(host):
                 warnings = err or sys.stderr

@@ -132,6 +132,13 @@ RULES: dict[str, Rule] = {
     "me.revokeSessions": _rule(
         (), ("User.RevokeSessions.All", "User.ReadWrite", "User.ReadWrite.All", "Directory.AccessAsUser.All")
     ),
+    # GET /directoryObjects/{id} and getByIds: Directory.Read.All is the least privileged permission.
+    "directory.read": _rule(_DIR_READ_ROLES, _DIR_READ_SCOPES),
+    # GET /me/ownedObjects: User.Read; application permissions are not supported (docs).
+    "ownedObjects.read": _rule(
+        (),
+        ("User.Read", "User.ReadWrite", "User.Read.All", "User.ReadWrite.All", *_DIR_READ_SCOPES),
+    ),
     "organization.read": _rule(
         ("Organization.Read.All", "Organization.ReadWrite.All", *_DIR_READ_ROLES),
         ("User.Read", "Organization.Read.All", "Organization.ReadWrite.All", *_DIR_READ_SCOPES),
@@ -163,9 +170,16 @@ def authenticate(ctx: EmulatorContext, headers: Mapping[str, str]) -> Caller:
         raise invalid_token(
             _TOKEN_MESSAGES.get(exc.reason, _TOKEN_MESSAGES["signature"]), ctx.base_url
         ) from None
-    if claims.get("aud") not in GRAPH_AUDIENCES:
+    if not is_graph_audience(ctx, claims.get("aud")):
         raise invalid_token(_TOKEN_MESSAGES["audience"], ctx.base_url)
     return caller_from_claims(claims)
+
+
+def is_graph_audience(ctx: EmulatorContext, audience: Any) -> bool:
+    """Graph's names, or the emulator's own URL: a custom cloud's Graph resource id (``az cloud register``)."""
+    if not isinstance(audience, str):
+        return False
+    return audience in GRAPH_AUDIENCES or audience.rstrip("/") == ctx.base_url.rstrip("/")
 
 
 def caller_from_claims(claims: Mapping[str, Any]) -> Caller:

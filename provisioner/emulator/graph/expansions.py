@@ -1,4 +1,4 @@
-"""``$expand`` for applications and service principals: owners, and a principal's app role assignments.
+"""``$expand`` for applications and service principals: owners, a principal's app role assignments, endpoints.
 
 Graph inlines a navigation property as an array under its own name, each
 directory object annotated with ``@odata.type`` (owners mix users and service
@@ -19,7 +19,7 @@ from provisioner.emulator.graph.routing import Call, Expander
 
 MAX_EXPANDED = 20
 APPLICATION = frozenset({"owners"})
-SERVICE_PRINCIPAL = frozenset({"owners", "appRoleAssignments"})
+SERVICE_PRINCIPAL = frozenset({"owners", "appRoleAssignments", "endpoints"})
 
 
 def _owners(call: Call, obj: Mapping[str, Any], select: list[str] | None) -> list[dict[str, Any]]:
@@ -45,7 +45,12 @@ def expander(call: Call) -> Expander:
     def expand(obj: Mapping[str, Any], wanted: list[tuple[str, list[str] | None]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for name, select in wanted:
-            out[name] = _owners(call, obj, select) if name == "owners" else _assignments(call, obj, select)
+            if name == "owners":
+                out[name] = _owners(call, obj, select)
+            elif name == "endpoints":
+                out[name] = []  # no service in the emulator publishes discovery endpoints
+            else:
+                out[name] = _assignments(call, obj, select)
         return out
 
     return expand

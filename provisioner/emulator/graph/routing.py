@@ -138,8 +138,21 @@ class Router:
             raise GraphApiError(
                 405, "Request_BadRequest", "Specified HTTP method is not allowed for the request target."
             )
-        segment = next((s for s in path.split("/") if s), "")
+        segment = self.unknown_segment(path)
         raise bad_request(f"Resource not found for the segment '{segment}'.", code="BadRequest")
+
+    def unknown_segment(self, path: str) -> str:
+        """The first segment of ``path`` that no route continues: Graph names that one in its 400.
+
+        ``/applications/{id}/fooAction`` -> ``fooAction`` (``/applications/{id}`` is served), not
+        ``applications``.
+        """
+        segments = [s for s in path.split("/") if s]
+        for known in range(len(segments) - 1, 0, -1):
+            prefix = "/" + "/".join(segments[:known])
+            if any(route.pattern.match(prefix) for route in self._routes):
+                return segments[known]
+        return segments[0] if segments else ""
 
 
 # Key segments: /applications/{id}, /applications(appId='…'), /applications(uniqueName='…').

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from provisioner.emulator.graph import batch
 from provisioner.emulator.graph.app_role_assignments import responses as app_role_assignments
+from provisioner.emulator.graph.applications import extension_properties
 from provisioner.emulator.graph.applications import federated_responses as federated_identity_credentials
 from provisioner.emulator.graph.applications import responses as applications
 from provisioner.emulator.graph.deleted_items import responses as deleted_items
+from provisioner.emulator.graph.directory_objects import responses as directory_objects
 from provisioner.emulator.graph.mail import responses as mail
 from provisioner.emulator.graph.oauth2_permission_grants import responses as oauth2_permission_grants
 from provisioner.emulator.graph.organization import responses as organization
@@ -23,10 +25,12 @@ from provisioner.emulator.graph.users import responses as users
 RESOURCES = (
     applications,
     federated_identity_credentials,
+    extension_properties,
     deleted_items,
     service_principals,
     app_role_assignments,
     oauth2_permission_grants,
+    directory_objects,
     users,
     mail,
     organization,

@@ -73,11 +73,22 @@ def _norm_identifier(value: str) -> str:
     return value.rstrip("/").lower()
 
 
+# Microsoft Graph's appId: the emulator's own base URL names it too (see find_resource).
+_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+
 def find_resource(ctx: EmulatorContext, tenant_id: str, identifier: str) -> dict[str, Any] | None:
-    """The resource service principal named by an App ID URI (any of its servicePrincipalNames) or appId."""
+    """The resource service principal named by an App ID URI (any of its servicePrincipalNames) or appId.
+
+    The emulator's own base URL is also a name of Microsoft Graph: a client configured with a
+    custom cloud (the Azure CLI: ``--endpoint-microsoft-graph-resource-id <emulator URL>``) derives
+    its Graph endpoint from that resource id and asks for tokens for it.
+    """
     wanted = _norm_identifier(identifier)
     if not wanted:
         return None
+    if wanted == _norm_identifier(ctx.base_url):
+        wanted = _GRAPH_APP_ID
     for sp in ctx.store.list(tenant_id, "servicePrincipals"):
         if str(sp.get("appId", "")).lower() == wanted:
             return sp

@@ -254,6 +254,8 @@ def refresh_token(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     requested = g.form.get("scope") or " ".join(rt.scopes)
     request = parse_scopes(ctx, g.tenant_id, g.tenant_name, requested)
     request.oidc.add("offline_access")  # a refresh token exists, so offline access was granted
+    # An ID token comes back on refresh when the grant included openid (auth-code flow doc's example).
+    request.oidc |= {s for s in rt.scopes if s in ("openid", "profile", "email")}
     with ctx.store.transaction():
         # The old token stays valid ("the old one is not revoked", auth-code flow doc); using it
         # counts as activity for the inactivity window.

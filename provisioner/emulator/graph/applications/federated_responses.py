@@ -34,7 +34,18 @@ def create_fic(call: Call) -> GraphResponse:
     require(call.caller, "applications.write", owners=app.get("_owners", []))
     cred = federated.add_federated_credential(app, call.request.json_object())
     call.ctx.store.put(call.tenant, schema.KIND, app)
-    return entity_response(call, _fic_set(app), cred, type_name=_FIC_TYPE, status=201)
+    response = entity_response(call, _fic_set(app), cred, type_name=_FIC_TYPE, status=201)
+    # The documented create response names the new credential by its directory path.
+    odata_id = (
+        f"{call.ctx.base_url}/v2/{call.tenant}/directoryObjects/$/Microsoft.DirectoryServices.Application"
+        f"('{app['id']}')/federatedIdentityCredentials/{cred['id']}"
+    )
+    response.body = {
+        "@odata.context": response.body["@odata.context"],
+        "@odata.id": odata_id,
+        **response.body,
+    }
+    return response
 
 
 def get_fic(call: Call) -> GraphResponse:

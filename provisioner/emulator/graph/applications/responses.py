@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.emulator.graph import expansions, owners
+from provisioner.emulator.graph import delta, expansions, owners
 from provisioner.emulator.graph.applications import credentials, key_rollover, schema
 from provisioner.emulator.graph.applications import models as applications
 from provisioner.emulator.graph.auth import require
@@ -186,8 +186,20 @@ def remove_app_owner(call: Call) -> GraphResponse:
     return owners.remove_owner(call, target(call), schema.KIND)
 
 
+list_changes = delta.handler(
+    kind=schema.KIND,
+    deleted_kind=schema.DELETED_KIND,
+    entity_set=ENTITY_SET,
+    type_name=schema.TYPE_NAME,
+    known=schema.KNOWN_PROPERTIES,
+    rule="applications.read",
+    shown=lambda app: credentials.hide_key_material(dict(app), None),
+)
+
+
 def register(router: Router) -> None:
     router.add("GET", r"/applications/\$count", count_applications)
+    router.add("GET", r"/applications" + delta.SUFFIX, list_changes)
     router.add("GET", r"/applications", list_applications)
     router.add("POST", r"/applications", create_application)
     router.add("GET", APP, get_application)

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from provisioner.emulator.graph.credentials import PERSONAL_AUDIENCES
+
 KIND = "applications"
 DELETED_KIND = "deletedApplications"
 TYPE_NAME = "microsoft.graph.application"
 RESOURCE = "Application"
 
-PERSONAL_AUDIENCES = frozenset({"AzureADandPersonalMicrosoftAccount", "PersonalMicrosoftAccount"})
 AUDIENCES = frozenset({"AzureADMyOrg", "AzureADMultipleOrgs", *PERSONAL_AUDIENCES})
 
 READ_ONLY = frozenset(
@@ -78,6 +79,7 @@ COMPLEX: dict[str, tuple[str, frozenset[str]]] = {
         ),
     ),
     "spa": ("microsoft.graph.spaApplication", frozenset({"redirectUris"})),
+    "windows": ("microsoft.graph.windowsApplication", frozenset({"packageSid", "redirectUris"})),
     "publicClient": ("microsoft.graph.publicClientApplication", frozenset({"redirectUris"})),
     "info": (
         "microsoft.graph.informationalUrl",
@@ -168,6 +170,8 @@ def template(object_id: str, app_id: str, created: str, publisher_domain: str) -
             "redirectUriSettings": [],
         },
         "spa": {"redirectUris": []},
+        # In the documented upsert response; null until a Windows (WAM) platform is configured.
+        "windows": None,
     }
 
 

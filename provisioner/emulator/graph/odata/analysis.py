@@ -7,6 +7,7 @@ equality that narrows the candidates to an exact store lookup.
 
 from __future__ import annotations
 
+from provisioner.emulator.graph.odata.evaluate import COUNTABLE
 from provisioner.emulator.graph.odata.filter import (
     BoolOp,
     Compare,
@@ -45,6 +46,8 @@ def advanced_operators(node: Node) -> list[str]:
             walk(n.body)
         elif isinstance(n, In):
             walk(n.left)
+        elif isinstance(n, Path) and n.segments[-1] == "$count":
+            found.append("$count")
 
     walk(node)
     return found
@@ -56,7 +59,8 @@ def referenced_properties(node: Node) -> set[str]:
 
     def walk(n: Node | None, scope: frozenset[str]) -> None:
         if isinstance(n, Path):
-            if n.segments[0] not in scope:
+            counted_navigation = n.segments[-1] == "$count" and n.segments[0].lower() in COUNTABLE
+            if n.segments[0] not in scope and not counted_navigation:
                 props.add(n.segments[0])
         elif isinstance(n, Lambda):
             walk(n.collection, scope)

@@ -25,8 +25,13 @@ from provisioner.emulator.graph.odata.filter import (
     Path,
 )
 
+# Navigation properties a filter may count (``owners/$count``) and the internal key holding them.
+COUNTABLE = {"owners": "_owners"}
+
 
 def _resolve(path: Path, obj: Mapping[str, Any], env: Mapping[str, Any]) -> Any:
+    if path.segments[-1] == "$count":
+        return _count(Path(path.segments[:-1]), obj, env)
     first, *rest = path.segments
     if first in env:
         current: Any = env[first]
@@ -37,6 +42,15 @@ def _resolve(path: Path, obj: Mapping[str, Any], env: Mapping[str, Any]) -> Any:
             return None
         current = get_ci(current, segment)
     return current
+
+
+def _count(path: Path, obj: Mapping[str, Any], env: Mapping[str, Any]) -> int:
+    """``{collection}/$count``: the number of related objects (or collection items)."""
+    if len(path.segments) == 1 and path.segments[0].lower() in COUNTABLE:
+        items = obj.get(COUNTABLE[path.segments[0].lower()])
+    else:
+        items = _resolve(path, obj, env)
+    return len(items) if isinstance(items, list) else 0
 
 
 def get_ci(obj: Mapping[str, Any], key: str) -> Any:
@@ -152,15 +166,63 @@ def parse_search(text: str) -> list[list[tuple[str, str]]]:
     return groups
 
 
+# Properties whose values $search tokenises; any other string property matches by prefix
+# ("fields other than displayName and description default to $filter startswith behavior").
+TOKENIZED = frozenset({"displayname", "description"})
+_RUNS = re.compile(r"[^\W\d_]+|\d+|[\W_]", re.UNICODE)
+
+
+def _split_case(word: str) -> list[str]:
+    """Split letters where lower case turns upper (``HelloWorld`` -> Hello, World; ``HELLOworld`` stays)."""
+    parts, start = [], 0
+    for i in range(1, len(word)):
+        if word[i - 1].islower() and word[i].isupper():
+            parts.append(word[start:i])
+            start = i
+    parts.append(word[start:])
+    return parts
+
+
+def search_tokens(text: str) -> list[str]:
+    """Tokens of a value or search term, as the directory's $search tokeniser makes them.
+
+    Words split at spaces, at a lower-to-upper case change, between letters and digits,
+    and around symbols; symbols are tokens too, and words separated only by symbols
+    are also joined (``hello.world`` -> hello, ., world, helloworld). Lower-cased, since
+    matching ignores case.
+    """
+    tokens: list[str] = []
+    for chunk in text.split():
+        words: list[str] = []
+        symbol = False
+        for run in _RUNS.findall(chunk):
+            if run[0].isdigit():
+                words.append(run)
+            elif run.isalpha():
+                words.extend(_split_case(run))
+            else:
+                symbol = True
+                tokens.append(run.casefold())
+        tokens.extend(w.casefold() for w in words)
+        if symbol and len(words) > 1:
+            tokens.append("".join(words).casefold())
+    return tokens
+
+
 def search_matches(groups: list[list[tuple[str, str]]], obj: Mapping[str, Any]) -> bool:
-    """Directory $search tokenises values and matches word prefixes, case-insensitively."""
+    """Directory $search: every token of the term starts a token of the value, in any order.
+
+    Only displayName and description are tokenised; other properties match when the
+    whole value starts with the term. Case is ignored.
+    """
 
     def clause(prop: str, term: str) -> bool:
         value = get_ci(obj, prop)
         if not isinstance(value, str):
             return False
-        words = re.split(r"[\s\-_.@/]+", value.casefold())
-        term = term.casefold()
-        return value.casefold().startswith(term) or any(w.startswith(term) for w in words if w)
+        if prop.lower() not in TOKENIZED:
+            return value.casefold().startswith(term.casefold())
+        have = search_tokens(value)
+        return all(any(token.startswith(wanted) for token in have) for wanted in search_tokens(term))
 
     return any(all(clause(p, t) for p, t in group) for group in groups)

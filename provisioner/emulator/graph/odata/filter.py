@@ -1,8 +1,9 @@
 """``$filter``: the expression language, parsed into a small AST.
 
 Comparison (``eq ne gt ge lt le``), ``in``, ``and``/``or``/``not``,
-``startswith``/``endswith``/``contains`` and ``any``/``all`` lambdas over
-collections, the subset Graph's directory endpoints accept. A syntax error is
+``startswith``/``endswith``/``contains``, ``any``/``all`` lambdas over
+collections and ``{collection}/$count`` (``owners/$count eq 0``), the subset
+Graph's directory endpoints accept. A syntax error is
 :class:`FilterSyntaxError` (Graph's 400 BadRequest). The query layer inspects the
 tree (:mod:`.analysis`) before it is evaluated (:mod:`.evaluate`).
 """
@@ -84,7 +85,7 @@ _TOKEN = re.compile(
     r"|(?P<datetime>\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:\d{2})?)"
     rf"|(?P<guid>{_GUID})(?![\w-])"
     r"|(?P<number>-?\d+(?:\.\d+)?)(?![\w-])"
-    r"|(?P<ident>[A-Za-z_@][A-Za-z0-9_.]*)"
+    r"|(?P<ident>\$count\b|[A-Za-z_@][A-Za-z0-9_.]*)"
     r"|(?P<punct>[(),:/])"
     r")"
 )

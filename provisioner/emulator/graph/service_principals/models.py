@@ -18,6 +18,7 @@ from provisioner.emulator.clock import iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import replication
 from provisioner.emulator.graph.app_role_assignments import models as app_role_assignments
+from provisioner.emulator.graph.credentials import parse_key_credentials
 from provisioner.emulator.graph.errors import (
     GraphApiError,
     bad_request,
@@ -30,6 +31,7 @@ from provisioner.emulator.graph.ids import is_guid, new_id
 from provisioner.emulator.graph.lookups import SERVICE_PRINCIPALS as KIND
 from provisioner.emulator.graph.lookups import find_service_principal as find
 from provisioner.emulator.graph.oauth2_permission_grants import models as grants
+from provisioner.emulator.store import GLOBAL
 
 DELETED_KIND = "deletedServicePrincipals"
 TYPE_NAME = "microsoft.graph.servicePrincipal"
@@ -59,6 +61,7 @@ _READ_ONLY = frozenset(
         "disabledByMicrosoftStatus",
         "signInAudience",
         "verifiedPublisher",
+        "publisherName",
         "resourceSpecificApplicationPermissions",
         "passwordCredentials",
         "info",
@@ -81,14 +84,18 @@ def template(object_id: str, app_id: str) -> dict[str, Any]:
         "description": None,
         "disabledByMicrosoftStatus": None,
         "displayName": None,
+        "errorUrl": None,
         "homepage": None,
         "loginUrl": None,
         "logoutUrl": None,
         "notes": None,
         "notificationEmailAddresses": [],
         "preferredSingleSignOnMode": None,
+        "preferredTokenSigningKeyEndDateTime": None,
         "preferredTokenSigningKeyThumbprint": None,
+        "publisherName": None,
         "replyUrls": [],
+        "samlMetadataUrl": None,
         "servicePrincipalNames": [],
         "servicePrincipalType": "Application",
         "signInAudience": None,
@@ -113,6 +120,23 @@ def template(object_id: str, app_id: str) -> dict[str, Any]:
 
 
 KNOWN_PROPERTIES = frozenset(template("", "")) | {"customSecurityAttributes"}
+# The publisher Microsoft's own service principals show (the tenant's name for its own apps).
+MICROSOFT_PUBLISHER = "Microsoft Services"
+_DEFAULTS = template("", "")
+
+
+def with_defaults(sp: dict[str, Any]) -> dict[str, Any]:
+    """Every documented property, also on objects stored before a property was added."""
+    if _DEFAULTS.keys() <= sp.keys():
+        return sp
+    return {**{k: v for k, v in _DEFAULTS.items() if k not in ("id", "appId")}, **sp}
+
+
+def publisher_name(ctx: EmulatorContext, home_tenant: str) -> str | None:
+    """``publisherName``: the display name of the tenant that registered the application."""
+    record = ctx.store.get(GLOBAL, "tenants", home_tenant) or {}
+    name = record.get("displayName")
+    return str(name) if name else None
 
 
 def _app_fields(app: dict[str, Any], tenant_of_app: str) -> dict[str, Any]:
@@ -145,6 +169,7 @@ def first_party(tenant: str, catalog: dict[str, Any]) -> dict[str, Any]:
             "appOwnerOrganizationId": catalog.get("appOwnerOrganizationId"),
             "servicePrincipalNames": list(catalog.get("servicePrincipalNames") or [catalog["appId"]]),
             "signInAudience": "AzureADMultipleOrgs",
+            "publisherName": MICROSOFT_PUBLISHER,
             "appRoles": [
                 _clean(role, _ROLE_FIELDS, {"origin": "Application"}) for role in catalog["appRoles"]
             ],
@@ -206,6 +231,7 @@ def create(
     sp = template(new_id(), app_id)
     sp.update(_app_fields(app, home_tenant))
     sp["displayName"] = app.get("displayName")
+    sp["publisherName"] = publisher_name(ctx, home_tenant)
     rest = {k: v for k, v in body.items() if k != "appId"}
     _apply(sp, rest)
     sp["_owners"] = [owner_id] if owner_id else []
@@ -247,6 +273,9 @@ def _apply(sp: dict[str, Any], body: dict[str, Any]) -> None:
             raise invalid_value(key, RESOURCE)
         if key == "displayName" and (not isinstance(value, str) or not value.strip() or len(value) > 256):
             raise invalid_value(key, RESOURCE)
+        if key == "keyCredentials":
+            # Certificates are parsed for thumbprint and validity, as for applications.
+            value = parse_key_credentials(value, sp.get("keyCredentials") or [], resource=RESOURCE)
         sp[key] = copy.deepcopy(value)
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from provisioner.emulator.graph import expansions, owners
+from provisioner.emulator.graph import credentials, delta, expansions, owners
 from provisioner.emulator.graph.auth import require
 from provisioner.emulator.graph.envelopes import (
     candidates,
@@ -18,10 +18,11 @@ from provisioner.emulator.graph.envelopes import (
     count_response,
     entity_response,
 )
-from provisioner.emulator.graph.errors import GraphApiError
+from provisioner.emulator.graph.errors import GraphApiError, bad_request
 from provisioner.emulator.graph.lookups import service_principal_in_path
 from provisioner.emulator.graph.routing import ID, SP, Call, GraphResponse, Router, unquote
 from provisioner.emulator.graph.service_principals import models as service_principals
+from provisioner.emulator.store import thaw
 
 ENTITY_SET = "servicePrincipals"
 
@@ -35,11 +36,21 @@ def _owned_app_owners(call: Call, app_id: str) -> list[str]:
     return list(apps[0].get("_owners", [])) if apps else []
 
 
+def _shown(sp: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    return credentials.hide_key_material(service_principals.with_defaults(sp), select)
+
+
 def _sp_response(call: Call, sp: dict[str, Any], status: int = 200) -> GraphResponse:
+    get = call.request.method == "GET"
+    select = (
+        call.query(expandable=expansions.SERVICE_PRINCIPAL, type_name=service_principals.TYPE_NAME).select
+        if get
+        else None
+    )
     return entity_response(
         call,
         ENTITY_SET,
-        sp,
+        _shown(sp, select),
         type_name=service_principals.TYPE_NAME,
         status=status,
         known=service_principals.KNOWN_PROPERTIES,
@@ -54,7 +65,7 @@ def _sp_response(call: Call, sp: dict[str, Any], status: int = 200) -> GraphResp
 def list_sps(call: Call) -> GraphResponse:
     require(call.caller, "servicePrincipals.read")
     query = call.query(expandable=expansions.SERVICE_PRINCIPAL, type_name=service_principals.TYPE_NAME)
-    items = candidates(call, service_principals.KIND, query)
+    items = [_shown(sp, query.select) for sp in candidates(call, service_principals.KIND, query)]
     return collection_response(
         call,
         ENTITY_SET,
@@ -109,6 +120,47 @@ def delete_sp(call: Call) -> GraphResponse:
     return GraphResponse(204)
 
 
+def add_sp_password(call: Call) -> GraphResponse:
+    """``POST /servicePrincipals/{id}/addPassword``: as for applications, the value is returned once."""
+    sp = target(call)
+    require(call.caller, "servicePrincipals.write", owners=sp.get("_owners", []))
+    cred = call.request.json_object().get("passwordCredential") or {}
+    if not isinstance(cred, dict):
+        raise bad_request("Invalid value specified for property 'passwordCredential'.")
+    entry = credentials.add_password(
+        call.ctx,
+        call.tenant,
+        thaw(sp),
+        cred,
+        kind=service_principals.KIND,
+        resource=service_principals.RESOURCE,
+    )
+    return GraphResponse(
+        200, {"@odata.context": call.metadata("microsoft.graph.passwordCredential"), **entry}
+    )
+
+
+def remove_sp_password(call: Call) -> GraphResponse:
+    sp = target(call)
+    require(call.caller, "servicePrincipals.write", owners=sp.get("_owners", []))
+    key_id = call.request.json_object().get("keyId")
+    credentials.remove_password(call.ctx, call.tenant, thaw(sp), key_id, kind=service_principals.KIND)
+    return GraphResponse(204)
+
+
+def list_sp_endpoints(call: Call) -> GraphResponse:
+    """``endpoints``: what services such as SharePoint publish for discovery; none in the emulator."""
+    require(call.caller, "servicePrincipals.read")
+    sp = target(call)
+    return collection_response(
+        call,
+        f"servicePrincipals('{sp['id']}')/endpoints",
+        [],
+        call.query(),
+        type_name="microsoft.graph.endpoint",
+    )
+
+
 def get_sp_owners(call: Call) -> GraphResponse:
     require(call.caller, "servicePrincipals.read")
     return owners.list_owners(call, target(call))
@@ -124,13 +176,28 @@ def remove_sp_owner(call: Call) -> GraphResponse:
     return owners.remove_owner(call, target(call), service_principals.KIND)
 
 
+list_changes = delta.handler(
+    kind=service_principals.KIND,
+    deleted_kind=service_principals.DELETED_KIND,
+    entity_set=ENTITY_SET,
+    type_name=service_principals.TYPE_NAME,
+    known=service_principals.KNOWN_PROPERTIES,
+    rule="servicePrincipals.read",
+    shown=lambda sp: _shown(dict(sp), None),
+)
+
+
 def register(router: Router) -> None:
     router.add("GET", r"/servicePrincipals/\$count", count_sps)
+    router.add("GET", r"/servicePrincipals" + delta.SUFFIX, list_changes)
     router.add("GET", r"/servicePrincipals", list_sps)
     router.add("POST", r"/servicePrincipals", create_sp)
     router.add("GET", SP, get_sp)
     router.add("PATCH", SP, patch_sp)
     router.add("DELETE", SP, delete_sp)
+    router.add("POST", SP + r"/addPassword", add_sp_password)
+    router.add("POST", SP + r"/removePassword", remove_sp_password)
+    router.add("GET", SP + r"/endpoints", list_sp_endpoints)
     router.add("GET", SP + r"/owners", get_sp_owners)
     router.add("POST", SP + r"/owners/\$ref", add_sp_owner)
     router.add("DELETE", SP + r"/owners/" + ID.format(name="owner") + r"/\$ref", remove_sp_owner)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from provisioner.emulator.graph.auth import may, require
-from provisioner.emulator.graph.envelopes import collection_response, entity_response
+from provisioner.emulator.graph.envelopes import collection_response, count_response, entity_response
 from provisioner.emulator.graph.errors import GraphApiError, not_found
 from provisioner.emulator.graph.routing import ID, Call, GraphResponse, Router
 from provisioner.emulator.graph.users import models as users
@@ -56,6 +56,11 @@ def get_user(call: Call) -> GraphResponse:
     return _user_response(call, user)
 
 
+def count_users(call: Call) -> GraphResponse:
+    require(call.caller, "users.read")
+    return count_response(call, len(call.ctx.store.views(call.tenant, users.KIND)))
+
+
 def get_me(call: Call) -> GraphResponse:
     user = signed_in_user(call)
     require(call.caller, "me.read")
@@ -82,6 +87,7 @@ def revoke_my_sessions(call: Call) -> GraphResponse:
 
 
 def register(router: Router) -> None:
+    router.add("GET", r"/users/\$count", count_users)
     router.add("GET", r"/users", list_users)
     router.add("GET", r"/me", get_me)
     router.add("POST", r"/me/revokeSignInSessions", revoke_my_sessions)

@@ -1,7 +1,8 @@
 """Polymorphic directory-object lookups (owners, assignment principals, deleted items).
 
 Graph's ``directoryObject`` collections mix users and service principals; the
-``@odata.type`` annotation tells clients which one each entry is.
+``@odata.type`` annotation tells clients which one each entry is. The
+``/directoryObjects`` and ``ownedObjects`` routes are in :mod:`.responses`.
 """
 
 from __future__ import annotations
