@@ -315,6 +315,10 @@ def _preflight_file(
             add(f"{real} is outside {root_of(base_dir)}; set allow_outside: true on the sink to allow it")
         if is_within(real, root_of(state)):
             add(f"the path is inside the state folder {state}, which holds the tool's own files")
+    trouble = writable_problem(path)
+    if trouble and any(parent.exists() and not parent.is_dir() for parent in path.parents):
+        add(f"cannot write {path}: {trouble}")  # a file where a folder must be: nothing more to read
+        return
     try:
         if is_default:
             from provisioner.model.connections import read_connection_file
@@ -332,6 +336,5 @@ def _preflight_file(
             dotenv_sink.inspect(sink, app, path, names)
         except SinkError as exc:
             add(_without_app(exc.message, app))
-    trouble = writable_problem(path)
     if trouble:
         add(f"cannot write {path}: {trouble}")

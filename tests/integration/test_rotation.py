@@ -240,7 +240,7 @@ def test_failing_sink_keeps_old_secret_and_rerun_completes(tmp_emulator: Any, wo
     report = json_out(failed)
     assert report["status"] == "failed" and report["secrets"][0]["status"] == "failed"
     # Found before anything was minted (preflight): one line naming the sink, Entra untouched.
-    assert "blocker is a file, not a folder" in failed.stderr
+    assert failed.stderr.count("blocker is a file, not a folder") == 1, failed.stderr  # one line, once
     assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [old_id]
     default = read_json(connection_file(workdir / ".provisioner", APP))
     assert default["client_secret_id"] == old_id and default["client_secret"] == first["client_secret"]
