@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import resource
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -294,12 +294,16 @@ def test_hundred_apps_validate_in_under_a_second(tmp_path: Path) -> None:
         f"r = validate_paths([{str(tmp_path)!r}])\n"
         "assert r.ok and len(r.apps) == 100, r.errors\n"
     )
+    # CPU seconds of the child (interpreter start included), not wall time: a test beside other
+    # workers on a busy 2-core machine waits for a core, but the work it does stays the same.
+    # (Wall-clock figures belong to `make bench`.)
     best = float("inf")
-    for _ in range(3):  # best of three: the suite may run beside other workers
-        start = time.perf_counter()
+    for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         subprocess.run([sys.executable, "-c", code], check=True)
-        best = min(best, time.perf_counter() - start)
-    assert best < 1.0, f"validate of 100 apps took {best:.2f}s"
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        best = min(best, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime))
+    assert best < 1.0, f"validate of 100 apps used {best:.2f}s of CPU"
 
 
 _any_text = st.text(max_size=30)
