@@ -211,6 +211,11 @@ def test_rotation_keeps_the_old_secret_while_the_github_secret_provenance_is_unk
     errors = [s["error"] for s in health["apps"][0]["sinks"] if s["error"]]
     assert len(errors) == 1 and "which secret it holds is unknown" in errors[0]
     assert old["client_secret"] not in kept.stdout + kept.stderr
+    # Without the keyId record the secret is just as unknown (not "held by nobody").
+    del standin.scope(ENV_SCOPE).variables[RECORD]
+    still = json.loads(rotate(tmp_emulator, github, workdir).stdout)
+    assert still["secrets"][0]["removed"] == []
+    assert entra_key_ids(tmp_emulator) == sorted([old["client_secret_id"], new_id])
 
     # apply delivers the current value again and records its keyId: the old secret retires.
     ok(cli(tmp_emulator, github, workdir, "apply", "manifests", "--yes"))
