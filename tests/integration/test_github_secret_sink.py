@@ -271,28 +271,44 @@ def test_a_missing_environment_is_refused_before_minting(
     assert github.standin.scope(ENV_SCOPE).secrets == {}
 
 
+def _refuse_next_put(standin: GithubStandIn, kind: str) -> str:
+    """Make GitHub refuse the next write of the secret; returns the line the CLI must print."""
+    path = f"/secrets/{SECRET}$"
+    if kind == "rate limit":
+        reset = standin.rate_limit_next("PUT", path)
+        when = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        return f"GitHub rate limit reached (HTTP 403); it resets at {when}, run again then"
+    if kind == "secondary rate limit":
+        standin.fail_next("PUT", path, 429, headers={"retry-after": "60"}, message="secondary rate limit")
+        return "GitHub secondary rate limit (HTTP 429); retry after 60 s"
+    standin.fail_next("PUT", path, 403, message="Resource not accessible by integration")
+    return "the token is not allowed (HTTP 403: Resource not accessible by integration)"
+
+
 @pytest.mark.slow
-def test_a_rate_limit_after_the_mint_takes_the_mint_back(
-    tmp_emulator: RunningEmulator, github: RunningStandIn, workdir: Path
+@pytest.mark.parametrize("kind", ["rate limit", "secondary rate limit", "forbidden write"])
+def test_a_refused_write_after_the_mint_takes_the_mint_back(
+    tmp_emulator: RunningEmulator, github: RunningStandIn, workdir: Path, kind: str
 ) -> None:
     standin = github.standin
     ok(cli(tmp_emulator, github, workdir, "apply", "manifests", "--yes"))
     old = connection(workdir)
     before = entra_key_ids(tmp_emulator)
 
-    reset = standin.rate_limit_next("PUT", f"/secrets/{SECRET}$")
+    expected = _refuse_next_put(standin, kind)
     failed = rotate(tmp_emulator, github, workdir, "--force")
     assert failed.returncode == 1, failed.stdout + failed.stderr
-    when = datetime.fromtimestamp(reset, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-    limited = [
-        x for x in error_lines(failed) if f"GitHub rate limit reached (HTTP 403); it resets at {when}" in x
-    ]
-    assert len(limited) == 1 and APP in limited[0] and "removed again" in limited[0], failed.stderr
+    refused = [x for x in error_lines(failed) if expected in x]
+    assert len(refused) == 1, failed.stderr
+    assert APP in refused[0] and "octo/deploy environment production" in refused[0]
+    assert "removed again" in refused[0]
     assert "Traceback" not in failed.stderr and old["client_secret"] not in failed.stdout + failed.stderr
     assert entra_key_ids(tmp_emulator) == before  # the new secret was removed again
     assert connection(workdir)["client_secret_id"] == old["client_secret_id"]
     assert standin.secret_value(ENV_SCOPE, SECRET) == old["client_secret"]
     assert record(standin)["key_id"] == old["client_secret_id"]
+    if kind != "rate limit":
+        return
 
     # Once the limit is over, the next rotation goes through.
     done = json.loads(ok(rotate(tmp_emulator, github, workdir, "--force"), 3).stdout)
@@ -300,3 +316,26 @@ def test_a_rate_limit_after_the_mint_takes_the_mint_back(
     assert standin.secret_value(ENV_SCOPE, SECRET) == connection(workdir)["client_secret"]
     assert record(standin)["key_id"] == new_id
     assert entra_key_ids(tmp_emulator) == sorted([old["client_secret_id"], new_id])
+
+
+@pytest.mark.slow
+def test_github_traffic_honours_https_proxy(
+    tmp_emulator: RunningEmulator, github: RunningStandIn, workdir: Path
+) -> None:
+    from test_proxy import ConnectProxy
+
+    with ConnectProxy() as proxy:
+        env = {
+            **base_env(),
+            **tmp_emulator.env(),
+            "GITHUB_TOKEN": TOKEN,
+            "PROVISIONER_GITHUB_CA_CERT": str(github.ca_cert),
+            "HTTPS_PROXY": f"http://127.0.0.1:{proxy.port}",
+            "NO_PROXY": "",
+        }
+        for key in ("HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy", "https_proxy", "no_proxy"):
+            env.pop(key, None)
+        planned = run_cli("plan", "manifests", cwd=workdir, env=env, timeout=180)
+    ok(planned, 0, 2)
+    port = github.base_url.rsplit(":", 1)[1]
+    assert proxy.tunnels[f"localhost:{port}"] >= 1, proxy.tunnels
