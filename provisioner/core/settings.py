@@ -32,6 +32,14 @@ GITHUB_OUTPUT = "GITHUB_OUTPUT"
 #: ``true`` inside a GitHub Actions step: only then does the github sink print ``::add-mask::`` lines.
 GITHUB_ACTIONS = "GITHUB_ACTIONS"
 
+#: Tokens the github_secret sink writes Actions secrets with (first one set wins), unless the sink
+#: names its own variable (``token_env``), e.g. one holding a GitHub App installation token.
+GITHUB_TOKEN = "GITHUB_TOKEN"
+GH_TOKEN = "GH_TOKEN"
+#: CA certificate (PEM) the github_secret sink trusts for its API URL besides the system's: a GitHub
+#: Enterprise Server with a private CA, or the tests' loopback stand-in.
+GITHUB_CA_CERT = "PROVISIONER_GITHUB_CA_CERT"
+
 
 def running_in_github_actions() -> bool:
     """True inside a GitHub Actions step (the runner sets ``GITHUB_ACTIONS=true``)."""

@@ -58,7 +58,14 @@ from provisioner.model.catalog import (
 from provisioner.model.connections import COMPUTED_KEYS
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
-from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink
+from provisioner.model.manifest import (
+    DotenvSink,
+    GithubSecretSink,
+    GithubSink,
+    JsonSink,
+    KeyVaultSink,
+    github_name_problem,
+)
 from provisioner.model.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
 from provisioner.model.sink_rules import (
     bad_github_outputs,
@@ -386,6 +393,23 @@ class _Checker:
                 self.error(
                     ("sinks", index, "vault_url"), "vault_url must be https://<vault-name>.vault.azure.net/"
                 )
+            if isinstance(sink, GithubSecretSink):
+                self.github_secret(index, sink)
+
+    def github_secret(self, index: int, sink: GithubSecretSink) -> None:
+        """Names derived from the app name must be valid GitHub names too (an app may start with a digit)."""
+        name = sink.name_for(self.app.name)
+        if sink.secret_name is None and (problem := github_name_problem(name)):
+            self.error(
+                ("sinks", index),
+                f"the default GitHub secret name {name!r} {problem}; set secret_name",
+            )
+        prefix = sink.prefix_for(self.app.name)
+        if sink.variables and sink.variable_prefix is None and (problem := github_name_problem(prefix + "X")):
+            self.error(
+                ("sinks", index),
+                f"the default variable prefix {prefix!r} {problem}; set variable_prefix",
+            )
 
     # ---------------------------------------------------------------------------------- printed text
 
@@ -543,6 +567,11 @@ def _clash(item: LoadedApp, index: int, other: LoadedApp, other_index: int) -> t
         return (
             f"writes the same Key Vault secret ({sink.name_for(item.app.name)})",
             "Key Vault names ignore case and default names turn '.' and '_' into '-': set secret_name",
+        )
+    if isinstance(sink, GithubSecretSink):
+        return (
+            f"writes the same GitHub secret ({sink.name_for(item.app.name).upper()})",
+            "GitHub names ignore case: set secret_name",
         )
     if not isinstance(sink, JsonSink | DotenvSink):
         return "writes the same GitHub Actions outputs", "give one of them a prefix"

@@ -14,7 +14,7 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from provisioner.core.durations import parse_duration
 from provisioner.core.text import has_unsafe
@@ -23,6 +23,26 @@ from provisioner.model.dotenv_format import PREFIX, Dialect
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 #: Key Vault secret names: 1-127 letters, digits and dashes.
 KEYVAULT_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
+#: GitHub Actions secret and variable names: letters, digits and '_', not starting with a digit;
+#: the ``GITHUB_`` prefix is reserved (checked apart, case-insensitively, by :func:`github_name_problem`).
+GITHUB_SECRET_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+GITHUB_REPOSITORY = re.compile(r"^[A-Za-z0-9-]{1,39}/[A-Za-z0-9._-]{1,100}$")
+GITHUB_OWNER = re.compile(r"^[A-Za-z0-9-]{1,39}$")
+GITHUB_API_URL = "https://api.github.com"
+
+
+def github_name_problem(name: str) -> str | None:
+    """Why GitHub would refuse ``name`` for an Actions secret or variable, or None."""
+    if not GITHUB_SECRET_NAME.match(name):
+        return "may hold only letters, digits and '_', and must not start with a digit"
+    if name.upper().startswith("GITHUB_"):
+        return "must not start with GITHUB_ (reserved by GitHub)"
+    return None
+
+
+def github_default_prefix(app_name: str) -> str:
+    """``exchange-connector`` -> ``EXCHANGE_CONNECTOR_``: the app name as a GitHub name prefix."""
+    return re.sub(r"[^A-Za-z0-9]", "_", app_name).upper() + "_"
 
 
 class _Strict(BaseModel):
@@ -209,7 +229,124 @@ class KeyVaultSink(_Strict):
         return re.sub(r"[^0-9A-Za-z-]", "-", f"{app_name}-client-secret")
 
 
-Sink = Annotated[JsonSink | DotenvSink | GithubSink | KeyVaultSink, Field(discriminator="type")]
+class GithubSecretSink(_Strict):
+    """The client secret as a GitHub Actions secret (repository, environment or organisation), via the REST API.
+
+    A companion variable ``<secret_name>_KEY_ID`` records which keyId the secret holds (GitHub never
+    returns a secret's value); ``variables: true`` also writes the non-secret values as variables.
+    """
+
+    type: Literal["github_secret"]
+    repository: str | None = Field(
+        default=None, description="owner/repo whose secret (or environment) to write."
+    )
+    environment: str | None = Field(
+        default=None, description="An environment of `repository` (it must exist); its secret is written."
+    )
+    organization: str | None = Field(default=None, description="Write an organisation secret instead.")
+    visibility: Literal["all", "private", "selected"] | None = Field(
+        default=None, description="Organisation secrets only (required there): which repositories see it."
+    )
+    selected_repositories: list[str] = Field(
+        default_factory=list, description="Repository names of the organisation, with visibility: selected."
+    )
+    secret_name: str | None = Field(default=None, description="Defaults to '<APP>_CLIENT_SECRET'.")
+    variables: bool = Field(
+        default=False,
+        description="Also write the non-secret values (client id, tenant id, token URL, ...) as Actions "
+        "variables named '<variable_prefix><KEY>'.",
+    )
+    variable_prefix: str | None = Field(default=None, description="Defaults to '<APP>_'.")
+    api_url: str = Field(default=GITHUB_API_URL, description="GitHub Enterprise Server: https://HOST/api/v3.")
+    token_env: str | None = Field(
+        default=None,
+        description="Environment variable holding the token (e.g. a GitHub App installation token); "
+        "default GITHUB_TOKEN, then GH_TOKEN.",
+    )
+
+    @field_validator("repository")
+    @classmethod
+    def _valid_repository(cls, value: str | None) -> str | None:
+        if value is not None and not GITHUB_REPOSITORY.match(value):
+            raise ValueError(f"repository {value!r} must be 'owner/name'")
+        return value
+
+    @field_validator("organization")
+    @classmethod
+    def _valid_organization(cls, value: str | None) -> str | None:
+        if value is not None and not GITHUB_OWNER.match(value):
+            raise ValueError(f"organization {value!r} is not a GitHub organisation name")
+        return value
+
+    @field_validator("environment")
+    @classmethod
+    def _valid_environment(cls, value: str | None) -> str | None:
+        if value is not None and not (0 < len(value) <= 255 and value.strip() == value):
+            raise ValueError("environment names hold 1-255 characters without leading or trailing spaces")
+        return value
+
+    @field_validator("secret_name")
+    @classmethod
+    def _valid_secret_name(cls, value: str | None) -> str | None:
+        if value is not None and (problem := github_name_problem(value)):
+            raise ValueError(f"GitHub secret name {value!r} {problem}")
+        return value
+
+    @field_validator("variable_prefix")
+    @classmethod
+    def _valid_prefix(cls, value: str | None) -> str | None:
+        if value and (problem := github_name_problem(value)):
+            raise ValueError(f"variable_prefix {value!r} {problem}")
+        return value
+
+    @field_validator("token_env")
+    @classmethod
+    def _valid_token_env(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", value):
+            raise ValueError(f"token_env {value!r} is not an environment variable name")
+        return value
+
+    @field_validator("api_url")
+    @classmethod
+    def _valid_api_url(cls, value: str) -> str:
+        if not value.lower().startswith("https://") or has_unsafe(value):
+            raise ValueError(
+                "api_url must be an https:// URL (GitHub Enterprise Server: https://HOST/api/v3)"
+            )
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> GithubSecretSink:
+        if (self.repository is None) == (self.organization is None):
+            raise ValueError("a github_secret sink names exactly one of repository or organization")
+        if self.organization is not None:
+            if self.environment is not None:
+                raise ValueError("environment belongs to a repository, not to an organization")
+            if self.visibility is None:
+                raise ValueError("an organization secret needs visibility: all, private or selected")
+            if self.visibility == "selected" and not self.selected_repositories:
+                raise ValueError("visibility: selected needs selected_repositories")
+            if self.visibility != "selected" and self.selected_repositories:
+                raise ValueError("selected_repositories needs visibility: selected")
+        elif self.visibility is not None or self.selected_repositories:
+            raise ValueError("visibility and selected_repositories belong to organization secrets")
+        for name in self.selected_repositories:
+            if not re.match(r"^[A-Za-z0-9._-]{1,100}$", name):
+                raise ValueError(f"selected repository {name!r} is not a repository name")
+        return self
+
+    def name_for(self, app_name: str) -> str:
+        """The secret's name: ``secret_name`` or ``<APP>_CLIENT_SECRET`` (may be invalid: validate says so)."""
+        return self.secret_name or f"{github_default_prefix(app_name)}CLIENT_SECRET"
+
+    def prefix_for(self, app_name: str) -> str:
+        """Prefix of the variables ``variables: true`` writes."""
+        return self.variable_prefix if self.variable_prefix is not None else github_default_prefix(app_name)
+
+
+Sink = Annotated[
+    JsonSink | DotenvSink | GithubSink | KeyVaultSink | GithubSecretSink, Field(discriminator="type")
+]
 
 
 class App(_Strict):

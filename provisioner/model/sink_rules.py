@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from provisioner.core.errors import ProvisionerError
 from provisioner.model.connections import MintedSecret, connection_values, resolve_resource
 from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
-from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink
+from provisioner.model.manifest import App, DotenvSink, GithubSecretSink, GithubSink, JsonSink, KeyVaultSink
 
 PathLike = str | os.PathLike[str]
 
@@ -86,8 +86,19 @@ def vault_key(vault_url: str, secret_name: str) -> tuple[str, str]:
     return host, secret_name.lower()
 
 
+def github_secret_scope(sink: GithubSecretSink) -> tuple[str, str]:
+    """(API host, repository[/environment] or org:NAME), the way GitHub compares them (without case)."""
+    host = (urlsplit(sink.api_url).netloc or sink.api_url).lower()
+    if sink.organization is not None:
+        return host, f"org:{sink.organization.lower()}"
+    scope = f"repo:{(sink.repository or '').lower()}"
+    return host, scope + (f"/env:{sink.environment}" if sink.environment is not None else "")
+
+
 def destination_key(
-    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink, app: App, base_dir: PathLike | None
+    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink | GithubSecretSink,
+    app: App,
+    base_dir: PathLike | None,
 ) -> tuple[str, ...]:
     """What two sinks must not share: ``("file", real path)``, ``("keyvault", host, name)``, ``("github", prefix)``."""
     match sink:
@@ -97,6 +108,8 @@ def destination_key(
             return ("keyvault", *vault_key(sink.vault_url, sink.name_for(app.name)))
         case GithubSink():
             return ("github", sink.prefix.lower())
+        case GithubSecretSink():
+            return ("github_secret", *github_secret_scope(sink), sink.name_for(app.name).upper())
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover - the model admits no other type
 
 

@@ -1,6 +1,7 @@
 """Sinks: where connection values go after ``apply``.
 
-One module per sink type (json, dotenv, GitHub Actions, Key Vault), each with
+One module per sink type (json, dotenv, GitHub Actions outputs, GitHub Actions
+secrets, Key Vault), each with
 ``deliver`` and ``held_key_id``; :mod:`provisioner.sinks.deliver` dispatches
 and delivers one app's values to all its sinks. No sink ever puts a secret
 value in an error message; only the GitHub sink prints one, as the

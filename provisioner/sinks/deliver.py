@@ -26,7 +26,15 @@ from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.core.layout import default_sink_path, resolve_state_dir
 from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
-from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, Sink
+from provisioner.model.manifest import (
+    App,
+    DotenvSink,
+    GithubSecretSink,
+    GithubSink,
+    JsonSink,
+    KeyVaultSink,
+    Sink,
+)
 from provisioner.model.sink_rules import (
     bad_github_outputs,
     flat_values,
@@ -37,7 +45,7 @@ from provisioner.model.sink_rules import (
     sample_values,
     shown_path,
 )
-from provisioner.sinks import dotenv_sink, github_sink, json_sink, keyvault_sink
+from provisioner.sinks import dotenv_sink, github_secret_sink, github_sink, json_sink, keyvault_sink
 from provisioner.sinks.common import DeliveryReceipt, resolve_path, writable_problem
 
 PathLike = str | os.PathLike[str]
@@ -75,6 +83,8 @@ def describe(sink: Sink, app: App, *, base_dir: PathLike | None = None) -> str:
             return github_sink.describe(sink)
         case KeyVaultSink():
             return keyvault_sink.describe(sink, app)
+        case GithubSecretSink():
+            return github_secret_sink.describe(sink, app)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover - the model admits no other type
 
 
@@ -96,6 +106,8 @@ def deliver(
             return github_sink.deliver(sink, app, values)
         case KeyVaultSink():
             return keyvault_sink.deliver(sink, app, values, credential=credential)
+        case GithubSecretSink():
+            return github_secret_sink.deliver(sink, app, values)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
@@ -112,6 +124,8 @@ def held_key_id(
             return github_sink.held_key_id(sink, app)
         case KeyVaultSink():
             return keyvault_sink.held_key_id(sink, app, credential=credential)
+        case GithubSecretSink():
+            return github_secret_sink.held_key_id(sink, app)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
@@ -186,8 +200,8 @@ def recover_secret(
     The default connection file is where a run normally finds the value it cannot
     read back from Graph; when that file is gone (a fresh checkout, a cleaned state
     dir) but a manifest sink still holds a live value, delivering without it would
-    wipe the value from that sink too. GitHub outputs are write-only and Key Vault
-    needs a network round trip, so only JSON and dotenv sinks are consulted.
+    wipe the value from that sink too. GitHub outputs and secrets are write-only and Key
+    Vault needs a network round trip, so only JSON and dotenv sinks are consulted.
     """
     for sink in all_sinks(app, base_dir, state_dir):
         match sink:
@@ -228,6 +242,8 @@ def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str
             return f"GitHub Actions outputs{f' (prefix {sink.prefix})' if sink.prefix else ''}"
         case KeyVaultSink():
             return keyvault_sink.describe(sink, app)
+        case GithubSecretSink():
+            return github_secret_sink.describe_destination(sink, app)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
@@ -247,7 +263,8 @@ def preflight(
     is writable, and the values can be spelled in the sink's format. ``values``: the connection
     values about to be delivered if the caller has them (a secret need not be among them); else
     the ones the manifest alone decides are checked. Key Vault: the optional extra is installed;
-    GitHub: ``$GITHUB_OUTPUT`` is set and its folder writable. One SinkError per problem, each one
+    GitHub: ``$GITHUB_OUTPUT`` is set and its folder writable. GitHub secrets: a token is set, the
+    names are valid, and GitHub answers (environment exists, public key and variables readable). One SinkError per problem, each one
     line naming the app and the sink and never a value.
     """
     state = resolve_state_dir(base_dir, state_dir)
@@ -276,6 +293,8 @@ def preflight(
                 case KeyVaultSink():
                     if keyvault_sink.extra_missing():
                         add("needs the optional extra; install provisioner[keyvault]")
+                case GithubSecretSink():
+                    github_secret_sink.preflight(sink, app, sample, add)
                 case GithubSink():
                     for name in bad_github_outputs(sample, sink.prefix):
                         add(f"{name!r} is not a valid GitHub Actions output name")

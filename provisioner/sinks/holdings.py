@@ -3,12 +3,14 @@
 Graph shows a secret's value once, so "does anybody have this secret?" is
 answered by the sinks: JSON files (the default connection file included) list
 the current ``client_secret_id`` and one entry per declared secret in
-``secrets``; dotenv files and Key Vault hold one keyId
+``secrets``; dotenv files, Key Vault and GitHub Actions secrets hold one keyId
 (:func:`provisioner.sinks.held_key_id`); GitHub outputs last one job and hold
 nothing. Values are never read into the result, only keyIds.
 
 A sink that cannot be read is recorded with its error: the policy then removes
-nothing from that app (the unreadable sink might hold the secret).
+nothing from that app (the unreadable sink might hold the secret). A GitHub
+Actions secret whose provenance cannot be established (no keyId record, or the
+secret was written since the record) is such an error — "unknown", never "not held".
 """
 
 from __future__ import annotations
@@ -98,7 +100,7 @@ def read_holdings(
             elif isinstance(sink, JsonSink):
                 values = read_connection_file(resolve_path(sink.path, base_dir))
                 found.append(SinkHolding(where, json_key_ids(values)))
-            else:
+            else:  # dotenv, Key Vault, GitHub secret: SinkError when what it holds is unknown
                 key_id = held_key_id(sink, app, base_dir=base_dir, credential=credential)
                 found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
         except ProvisionerError as exc:

@@ -10,8 +10,12 @@ from typing import Any
 
 
 def base_env() -> dict[str, str]:
-    """This process's environment without Azure, provisioner or GitHub settings that could leak in."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_"))}
+    """This process's environment without Azure, provisioner or GitHub settings (tokens included) that could leak in."""
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("AZURE_", "PROVISIONER_", "GITHUB_", "GH_TOKEN"))
+    }
 
 
 def tenant_env(
