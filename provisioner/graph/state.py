@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from provisioner.core.progress import print_progress
+from provisioner.model.federated import federated_from_json
 from provisioner.model.tenant import (
     ALL_PRINCIPALS,
     ExistingApp,
@@ -488,7 +489,23 @@ async def _read_state(
     consent_reads: list[tuple[str, _List]] = []
     if client_app_ids and not per_client:
         consent_reads += _per_resource(client, sorted(resources.values(), key=lambda r: r.app_id))
-    results = await reader.round([*round2, *(spec for _, spec in consent_reads)])
+    # federated identity credentials, only of apps whose manifest declares the key (even as [])
+    with_federated: list[ExistingApp] = []
+    for app in apps:
+        have = state_apps.get(app.name)
+        if app.federated_credentials is not None and have is not None:
+            with_federated.append(have)
+    federated_reads = [
+        _List(client.applications.by_application_id(e.object_id).federated_identity_credentials, {})
+        for e in with_federated
+    ]
+    n_round2 = len(round2) + len(consent_reads)
+    results = await reader.round([*round2, *(spec for _, spec in consent_reads), *federated_reads])
+    for existing, items in zip(with_federated, results[n_round2:], strict=True):
+        existing.federated_credentials = sorted(
+            (federated_from_json(item) for item in items), key=lambda f: f.name.lower()
+        )
+    results = results[:n_round2]
     sp_by_app_id: dict[str, ExistingSP] = {}
     for sp in (sp for batch in results[:n_clients] for sp in batch):
         app_id = str(sp["appId"]).lower()

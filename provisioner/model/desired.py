@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.core.errors import Location, ManifestError, ManifestErrors
+from provisioner.model.federated import DesiredFederated
 from provisioner.model.manifest import App, Audience, Secret
 from provisioner.model.redirects import normalize
 from provisioner.model.tenant import MANAGED_TAG, ResourceSP, TenantState, resource_app_id_for_key
@@ -63,6 +64,8 @@ class DesiredApp:
     admin_consent: bool = False
     app_id: str | None = None  # adopted registration (manifest app_id)
     adopt: bool = False
+    # None: the manifest leaves federated credentials alone (not read, not diffed)
+    federated_credentials: tuple[DesiredFederated, ...] | None = None
 
     def required_resource_access_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
         return {k: frozenset(v) for k, v in self.required_resource_access.items() if v}
@@ -177,6 +180,9 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             admin_consent=app.admin_consent,
             app_id=app.app_id.lower() if app.app_id else None,
             adopt=app.adopt,
+            federated_credentials=None
+            if app.federated_credentials is None
+            else tuple(c.desired() for c in app.federated_credentials),
         )
     if errors:
         raise ManifestErrors(errors)

@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from provisioner.core.durations import parse_duration
 from provisioner.core.text import has_unsafe
 from provisioner.model.dotenv_format import PREFIX, Dialect
+from provisioner.model.federated import FederatedCredential, check_credentials
 
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 #: Longest duration a manifest may name. Far beyond any sensible secret lifetime, it keeps "now +
@@ -254,6 +255,13 @@ class App(_Strict):
     adopt: bool = Field(
         default=False, description="Adopt an existing registration with the same display name."
     )
+    # -- credentials without a secret (provisioner.model.federated)
+    federated_credentials: list[FederatedCredential] | None = Field(
+        default=None,
+        description="Federated identity credentials (GitHub Actions, Kubernetes, any OIDC issuer). Left out: "
+        "existing ones are left alone; [] removes them from a managed app.",
+    )
+    _check_federated = field_validator("federated_credentials")(check_credentials)
 
     @field_validator("secrets")
     @classmethod

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from provisioner.model.catalog import resolve_resource
+from provisioner.model.federated import ExistingFederated
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -100,6 +101,8 @@ class ExistingApp:
     service_principal: ExistingSP | None = None
     delegated_grants: list[Grant] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    # None: not read (the manifest does not manage them); [] : read, none there
+    federated_credentials: list[ExistingFederated] | None = None
 
     @property
     def managed(self) -> bool:

@@ -537,6 +537,47 @@ def test_owners_and_federated_credentials(world: World) -> None:
     assert world.call("DELETE", base + f"/federatedIdentityCredentials/{listed[0]['id']}").status_code == 204
 
 
+def test_federated_credential_patch_is_validated_like_create(world: World) -> None:
+    app = world.new_app()
+    base = f"/applications/{app['id']}/federatedIdentityCredentials"
+    issuer = "https://token.actions.githubusercontent.com"
+    first = {"name": "one", "issuer": issuer, "subject": "repo:o/r:environment:a", "audiences": ["api://x"]}
+    second = {**first, "name": "two", "subject": "repo:o/r:environment:b"}
+    assert world.call("POST", base, json=first).status_code == 201
+    two = world.call("POST", base, json=second).json()
+    url = f"{base}/{two['id']}"
+    bad = [
+        {"audiences": "notalist"},
+        {"audiences": ["api://x", "api://y"]},
+        {"audiences": []},
+        {"issuer": "https://" + "i" * 600},
+        {"subject": ""},
+        {"description": "d" * 601},
+        {"name": "renamed"},
+        {"unknown": 1},
+    ]
+    for body in bad:
+        status, code, _ = error_of(world.call("PATCH", url, json=body))
+        assert (status, code) == (400, "Request_BadRequest"), body
+    status, code, _ = error_of(world.call("PATCH", url, json={"subject": first["subject"]}))
+    assert (status, code) == (409, "Request_MultipleObjectsWithSameKeyValue")
+    stored = world.call("GET", url).json()
+    assert stored["audiences"] == ["api://x"] and stored["subject"] == second["subject"]
+    assert world.call("PATCH", url, json={"subject": "repo:o/r:environment:c"}).status_code == 204
+    assert world.call("PATCH", url, json={"name": "two", "description": "kept"}).status_code == 204
+    assert world.call("GET", url).json()["subject"] == "repo:o/r:environment:c"
+    for body in (
+        {**first, "name": "x", "audiences": ["a", "b"]},
+        {**first, "name": "y", "issuer": "i" * 601},
+    ):
+        assert error_of(world.call("POST", base, json=body))[0] == 400
+    for i in range(18):
+        made = world.call("POST", base, json={**first, "name": f"n{i}", "subject": f"s{i}"})
+        assert made.status_code == 201
+    full = world.call("POST", base, json={**first, "name": "n21", "subject": "s21"})
+    assert error_of(full)[0] == 400
+
+
 # --------------------------------------------------------------------------- auth and permissions
 
 
