@@ -16,6 +16,7 @@ from provisioner.emulator.graph.deleted_items import responses as deleted_items
 from provisioner.emulator.graph.mail import responses as mail
 from provisioner.emulator.graph.oauth2_permission_grants import responses as oauth2_permission_grants
 from provisioner.emulator.graph.organization import responses as organization
+from provisioner.emulator.graph.policies import responses as policies
 from provisioner.emulator.graph.routing import Router
 from provisioner.emulator.graph.service_principals import responses as service_principals
 from provisioner.emulator.graph.users import responses as users
@@ -30,6 +31,7 @@ RESOURCES = (
     users,
     mail,
     organization,
+    policies,
 )
 
 

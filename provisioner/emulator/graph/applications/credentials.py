@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import hashes
 
 from provisioner.emulator.clock import iso, parse_iso
 from provisioner.emulator.context import EmulatorContext
+from provisioner.emulator.graph.applications.management_policies import enforce_password
 from provisioner.emulator.graph.applications.schema import KIND, PERSONAL_AUDIENCES, RESOURCE
 from provisioner.emulator.graph.errors import bad_request, invalid_value, unknown_property
 from provisioner.emulator.graph.ids import is_guid, new_id
@@ -101,8 +102,14 @@ def new_password(
 def add_password(
     ctx: EmulatorContext, tenant: str, app: dict[str, Any], cred: dict[str, Any]
 ) -> dict[str, Any]:
-    """``addPassword``: the only response that ever carries ``secretText``."""
+    """``addPassword``: the only response that ever carries ``secretText``; app management policies apply."""
     entry, value = new_password(ctx, app, cred)
+    try:
+        enforce_password(ctx, tenant, app, parse_iso(entry["startDateTime"]), parse_iso(entry["endDateTime"]))
+    except Exception:
+        app["passwordCredentials"].remove(entry)
+        app.get("_secretHashes", {}).pop(entry["keyId"], None)
+        raise
     ctx.store.put(tenant, KIND, app)
     return {**entry, "secretText": value}
 

@@ -33,6 +33,7 @@ import jwt
 from provisioner.emulator.clock import parse_iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph.applications.credentials import parse_key_credentials
+from provisioner.emulator.graph.applications.management_policies import enforce_key
 from provisioner.emulator.graph.applications.schema import KIND, RESOURCE
 from provisioner.emulator.graph.errors import GraphApiError, bad_request, invalid_value, unknown_property
 from provisioner.emulator.graph.ids import is_guid
@@ -136,6 +137,7 @@ def add_key(ctx: EmulatorContext, tenant: str, app: dict[str, Any], body: dict[s
         )
     # Graph assigns the keyId (the PowerShell docs: "keyId value should be null").
     entry = parse_key_credentials([{k: v for k, v in cred.items() if k != "keyId"}], [])[0]
+    enforce_key(ctx, tenant, app, parse_iso(entry["startDateTime"]), parse_iso(entry["endDateTime"]))
     app["keyCredentials"] = [*app.get("keyCredentials", []), entry]
     ctx.store.put(tenant, KIND, app)
     return entry
