@@ -42,6 +42,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from provisioner.core.progress import print_progress
+from provisioner.model.credential_policy import CredentialLimits, limits_for
 from provisioner.model.federated import federated_from_json
 from provisioner.model.tenant import (
     ALL_PRINCIPALS,
@@ -148,6 +149,7 @@ def app_from_sdk(app: Any) -> ExistingApp:
         tags=list(app.tags or []),
         requested_access_token_version=app.api.requested_access_token_version if app.api else None,
         secrets=secrets,
+        created=_utc(app.created_date_time),
     )
 
 
@@ -247,6 +249,7 @@ def app_from_json(app: dict[str, Any]) -> ExistingApp:
         tags=list(app.get("tags") or []),
         requested_access_token_version=api.get("requestedAccessTokenVersion") if api else None,
         secrets=secrets,
+        created=graph_time(app.get("createdDateTime")),
     )
 
 
@@ -287,6 +290,7 @@ APP_SELECT = [
     "tags",
     "api",
     "passwordCredentials",
+    "createdDateTime",
 ]
 RESOURCE_SELECT = ["id", "appId", "displayName", "oauth2PermissionScopes", "appRoles"]
 CLIENT_SP_SELECT = ["id", "appId", "displayName"]
@@ -300,6 +304,7 @@ class _List:
     query: dict[str, Any] = field(default_factory=dict)
     missing_ok: bool = False  # a 404 (the addressed object does not exist) reads as an empty list
     optional: bool = False  # any error reads as an empty list (e.g. /organization without permission)
+    single: bool = False  # one entity, not a collection: read as a list of that one object
 
     def first_page(self) -> Any:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -340,6 +345,9 @@ class _Reader:
                 if not outcome.ok and (spec.optional or (spec.missing_ok and outcome.status == 404)):
                     continue
                 page = outcome.result() or {}
+                if spec.single:
+                    results[index].append(page)
+                    continue
                 results[index].extend(page.get("value") or [])
                 if page.get("@odata.nextLink"):
                     info = spec.builder.with_url(page["@odata.nextLink"]).to_get_request_information()
@@ -427,12 +435,18 @@ async def _read_state(
         )
         round1.append(_List(client.applications, {"filter": flt, "select": APP_SELECT}))
     n_adopt = len(round1)
+    # Tenant credential policy (only when secrets are declared; without Policy.Read.All: not checked).
+    wants_policy = any(app.secrets for app in apps)
+    if wants_policy:
+        round1.append(_List(client.policies.default_app_management_policy, {}, optional=True, single=True))
+    n_policy = len(round1)
     if tenant_id is None:
         # --tenant not given: learn the credential's home tenant in the same round (if it may read it).
         round1.append(_List(client.organization, {"select": ["id"]}, optional=True))
     results = await reader.round(round1)
-    if tenant_id is None and results[n_adopt:]:
-        orgs = results[n_adopt]
+    default_policy = (results[n_adopt] or [None])[0] if wants_policy else None
+    if tenant_id is None and results[n_policy:]:
+        orgs = results[n_policy]
         tenant_id = str(orgs[0]["id"]).lower() if orgs else None
 
     resources: dict[str, ResourceSP] = {}
@@ -500,8 +514,31 @@ async def _read_state(
         for e in with_federated
     ]
     n_round2 = len(round2) + len(consent_reads)
-    results = await reader.round([*round2, *(spec for _, spec in consent_reads), *federated_reads])
-    for existing, items in zip(with_federated, results[n_round2:], strict=True):
+    with_policy = [
+        (app.name, have)
+        for app in apps
+        if app.secrets and (have := state_apps.get(app.name)) is not None and wants_policy
+    ]
+    policy_reads = [
+        _List(client.applications.by_application_id(h.object_id).app_management_policies, {}, optional=True)
+        for _, h in with_policy
+    ]
+    results = await reader.round(
+        [*round2, *(spec for _, spec in consent_reads), *federated_reads, *policy_reads]
+    )
+    applied = dict(
+        zip([name for name, _ in with_policy], results[n_round2 + len(federated_reads) :], strict=True)
+    )
+    credential_limits: dict[str, CredentialLimits | None] = {}
+    if wants_policy:
+        moment = reader.batcher.server_time() or datetime.now(UTC)
+        for app in apps:
+            if app.secrets:
+                have = state_apps.get(app.name)
+                created = have.created if have is not None else moment
+                credential_limits[app.name] = limits_for(applied.get(app.name, []), default_policy, created)
+    federated_results = results[n_round2 : n_round2 + len(federated_reads)]
+    for existing, items in zip(with_federated, federated_results, strict=True):
         existing.federated_credentials = sorted(
             (federated_from_json(item) for item in items), key=lambda f: f.name.lower()
         )
@@ -574,6 +611,7 @@ async def _read_state(
         resource_keys=resource_keys,
         requests=reader.requests,
         server_time=reader.batcher.server_time(),
+        credential_limits=credential_limits,
     )
 
 
