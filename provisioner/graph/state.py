@@ -25,6 +25,13 @@ pages follow in further batches. Rounds (each waits for the previous one):
    (``servicePrincipals/{id}/oauth2PermissionGrants`` and ``.../appRoleAssignments``),
    or the consent on resources found in round 2.
 
+Two further reads ride along without adding a round: when any app declares
+secrets, round 1 also reads the tenant's app management policies
+(``policies/defaultAppManagementPolicy`` and ``policies/appManagementPolicies``,
+optional: without Policy.Read.All they are simply not checked) and round 2 whom
+each enabled policy ``appliesTo``; and round 2 reads the federated identity
+credentials of existing apps whose manifest declares ``federated_credentials``.
+
 So a no-change plan of N apps against R resources costs 2 rounds when N > R
 (3 when N <= R), and ``ceil(R/15) + 2*ceil(N/15) + 2*min(R, N)`` inner requests
 (plus paging) in ``ceil(.../20)`` HTTP requests per round: 100 apps on Graph +
@@ -439,12 +446,14 @@ async def _read_state(
     wants_policy = any(app.secrets for app in apps)
     if wants_policy:
         round1.append(_List(client.policies.default_app_management_policy, {}, optional=True, single=True))
+        round1.append(_List(client.policies.app_management_policies, {}, optional=True))
     n_policy = len(round1)
     if tenant_id is None:
         # --tenant not given: learn the credential's home tenant in the same round (if it may read it).
         round1.append(_List(client.organization, {"select": ["id"]}, optional=True))
     results = await reader.round(round1)
     default_policy = (results[n_adopt] or [None])[0] if wants_policy else None
+    app_policies = [p for p in results[n_adopt + 1]] if wants_policy else []
     if tenant_id is None and results[n_policy:]:
         orgs = results[n_policy]
         tenant_id = str(orgs[0]["id"]).lower() if orgs else None
@@ -514,21 +523,23 @@ async def _read_state(
         for e in with_federated
     ]
     n_round2 = len(round2) + len(consent_reads)
-    with_policy = [
-        (app.name, have)
-        for app in apps
-        if app.secrets and (have := state_apps.get(app.name)) is not None and wants_policy
-    ]
+    # which applications each enabled app management policy applies to (usually none or a few policies)
+    enabled = [p for p in app_policies if p.get("isEnabled", True) and p.get("id")]
     policy_reads = [
-        _List(client.applications.by_application_id(h.object_id).app_management_policies, {}, optional=True)
-        for _, h in with_policy
+        _List(
+            client.policies.app_management_policies.by_app_management_policy_id(str(p["id"])).applies_to,
+            {"select": ["id"]},
+            optional=True,
+        )
+        for p in enabled
     ]
     results = await reader.round(
         [*round2, *(spec for _, spec in consent_reads), *federated_reads, *policy_reads]
     )
-    applied = dict(
-        zip([name for name, _ in with_policy], results[n_round2 + len(federated_reads) :], strict=True)
-    )
+    applied: dict[str, list[dict[str, Any]]] = {}  # application object id -> policies applied to it
+    for policy, targets in zip(enabled, results[n_round2 + len(federated_reads) :], strict=True):
+        for obj in targets:
+            applied.setdefault(str(obj.get("id")).lower(), []).append(policy)
     credential_limits: dict[str, CredentialLimits | None] = {}
     if wants_policy:
         moment = reader.batcher.server_time() or datetime.now(UTC)
@@ -536,7 +547,8 @@ async def _read_state(
             if app.secrets:
                 have = state_apps.get(app.name)
                 created = have.created if have is not None else moment
-                credential_limits[app.name] = limits_for(applied.get(app.name, []), default_policy, created)
+                mine = applied.get(have.object_id, []) if have is not None else []
+                credential_limits[app.name] = limits_for(mine, default_policy, created)
     federated_results = results[n_round2 : n_round2 + len(federated_reads)]
     for existing, items in zip(with_federated, federated_results, strict=True):
         existing.federated_credentials = sorted(
