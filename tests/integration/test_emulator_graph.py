@@ -931,3 +931,33 @@ def test_app_management_policies_limit_new_credentials(world: World) -> None:
     path = base + f"/appManagementPolicies/{blocked['id']}/$ref"
     assert world.call("DELETE", path).status_code == 204
     assert world.call("POST", base + "/addPassword", json=short).status_code == 200
+
+
+def test_service_principal_credentials(world: World) -> None:
+    app = world.new_app()
+    sp = world.new_sp(app["appId"])
+    base = f"/servicePrincipals/{sp['id']}"
+    added = world.call("POST", base + "/addPassword", json={"passwordCredential": {"displayName": "sp"}})
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert len(body["secretText"]) == 40 and body["hint"] == body["secretText"][:3]
+    listed = world.call("GET", base + "?$select=passwordCredentials").json()["passwordCredentials"]
+    assert [(c["keyId"], c["secretText"]) for c in listed] == [(body["keyId"], None)]
+    assert world.call("GET", f"/applications/{app['id']}").json()["passwordCredentials"] == []
+    assert world.call("POST", base + "/removePassword", json={"keyId": body["keyId"]}).status_code == 204
+    assert error_of(world.call("POST", base + "/removePassword", json={"keyId": body["keyId"]}))[0] == 400
+    no_proof = {"keyCredential": {"type": "AsymmetricX509Cert", "usage": "Verify", "key": _self_signed(30)}}
+    assert error_of(world.call("POST", base + "/addKey", json=no_proof))[0] == 400
+    limited = world.token(roles=["Application.Read.All"])
+    assert error_of(world.call("POST", base + "/addPassword", json={}, token=limited))[0] == 403
+
+    # the tenant default's servicePrincipalRestrictions judge principals, not applicationRestrictions
+    block = {
+        "isEnabled": True,
+        "servicePrincipalRestrictions": {"passwordCredentials": [{"restrictionType": "passwordAddition"}]},
+    }
+    assert world.call("PATCH", "/policies/defaultAppManagementPolicy", json=block).status_code == 204
+    assert error_of(world.call("POST", base + "/addPassword", json={}))[1] == (
+        "CredentialTypeNotAllowedAsPerAppPolicy"
+    )
+    assert world.call("POST", f"/applications/{app['id']}/addPassword", json={}).status_code == 200

@@ -8,7 +8,7 @@ inner requests reach exactly these handlers.
 
 from __future__ import annotations
 
-from provisioner.emulator.graph import batch
+from provisioner.emulator.graph import batch, service_principal_credentials
 from provisioner.emulator.graph.app_role_assignments import responses as app_role_assignments
 from provisioner.emulator.graph.applications import federated_responses as federated_identity_credentials
 from provisioner.emulator.graph.applications import responses as applications
@@ -26,6 +26,7 @@ RESOURCES = (
     federated_identity_credentials,
     deleted_items,
     service_principals,
+    service_principal_credentials,
     app_role_assignments,
     oauth2_permission_grants,
     users,

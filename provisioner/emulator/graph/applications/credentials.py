@@ -100,21 +100,31 @@ def new_password(
 
 
 def add_password(
-    ctx: EmulatorContext, tenant: str, app: dict[str, Any], cred: dict[str, Any]
+    ctx: EmulatorContext,
+    tenant: str,
+    app: dict[str, Any],
+    cred: dict[str, Any],
+    *,
+    kind: str = KIND,
+    sp: bool = False,
 ) -> dict[str, Any]:
     """``addPassword``: the only response that ever carries ``secretText``; app management policies apply."""
     entry, value = new_password(ctx, app, cred)
     try:
-        enforce_password(ctx, tenant, app, parse_iso(entry["startDateTime"]), parse_iso(entry["endDateTime"]))
+        enforce_password(
+            ctx, tenant, app, parse_iso(entry["startDateTime"]), parse_iso(entry["endDateTime"]), sp=sp
+        )
     except Exception:
         app["passwordCredentials"].remove(entry)
         app.get("_secretHashes", {}).pop(entry["keyId"], None)
         raise
-    ctx.store.put(tenant, KIND, app)
+    ctx.store.put(tenant, kind, app)
     return {**entry, "secretText": value}
 
 
-def remove_password(ctx: EmulatorContext, tenant: str, app: dict[str, Any], key_id: Any) -> None:
+def remove_password(
+    ctx: EmulatorContext, tenant: str, app: dict[str, Any], key_id: Any, *, kind: str = KIND
+) -> None:
     if not is_guid(key_id):
         raise bad_request("Required property 'keyId' is missing or is not a valid GUID.")
     remaining = [c for c in app["passwordCredentials"] if c["keyId"].lower() != key_id.lower()]
@@ -123,7 +133,7 @@ def remove_password(ctx: EmulatorContext, tenant: str, app: dict[str, Any], key_
     app["passwordCredentials"] = remaining
     app.get("_secretHashes", {}).pop(key_id.lower(), None)
     app.get("_secretHashes", {}).pop(key_id, None)
-    ctx.store.put(tenant, KIND, app)
+    ctx.store.put(tenant, kind, app)
 
 
 def replace_passwords(app: dict[str, Any], creds: Any) -> None:

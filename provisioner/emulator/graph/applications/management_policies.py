@@ -103,14 +103,18 @@ def check_restrictions(value: Any, prop: str, resource: str) -> dict[str, Any]:
     return out
 
 
-def _effective(ctx: EmulatorContext, tenant: str, app: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def _effective(
+    ctx: EmulatorContext, tenant: str, app: dict[str, Any], sp: bool = False
+) -> tuple[str | None, dict[str, Any]]:
+    """The policy that judges ``app`` (a service principal when ``sp``) and its restrictions."""
     for policy_id in app.get("_appManagementPolicies", []):
         policy = ctx.store.get(tenant, KIND, policy_id)
         if policy is not None and policy.get("isEnabled"):
             return policy["id"], policy.get("restrictions") or {}
     default = default_policy(ctx, tenant)
     if default.get("isEnabled"):
-        return default["id"], default.get("applicationRestrictions") or {}
+        key = "servicePrincipalRestrictions" if sp else "applicationRestrictions"
+        return default["id"], default.get(key) or {}
     return None, {}
 
 
@@ -128,9 +132,15 @@ def _rule(rules: list[dict[str, Any]], kind: str, app: dict[str, Any]) -> dict[s
 
 
 def enforce_password(
-    ctx: EmulatorContext, tenant: str, app: dict[str, Any], start: datetime, end: datetime
+    ctx: EmulatorContext,
+    tenant: str,
+    app: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    *,
+    sp: bool = False,
 ) -> None:
-    policy_id, restrictions = _effective(ctx, tenant, app)
+    policy_id, restrictions = _effective(ctx, tenant, app, sp)
     rules = restrictions.get("passwordCredentials") or []
     if _rule(rules, "passwordAddition", app) is not None:
         raise GraphApiError(
