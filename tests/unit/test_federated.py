@@ -53,3 +53,50 @@ def test_ci_example_stores_no_secret() -> None:
     assert workflow["permissions"]["id-token"] == "write"
     assert workflow["jobs"]["converge"]["environment"] == "entra-admin"
     assert "secrets." not in (folder / "apply.yml").read_text()
+
+
+def _plan_for(want_creds: object, have_creds: list[object], tags: list[str]) -> list[tuple[str, str]]:
+    from provisioner.engine.planner import make_plan
+    from provisioner.model.desired import Desired, DesiredApp
+    from provisioner.model.tenant import ExistingApp, ExistingSP, TenantState
+
+    want = DesiredApp(
+        name="a",
+        display_name="A",
+        sign_in_audience="AzureADMyOrg",
+        federated_credentials=want_creds,  # type: ignore[arg-type]
+    )
+    have = ExistingApp(
+        object_id="o",
+        app_id="i",
+        unique_name="a",
+        display_name="A",
+        sign_in_audience="AzureADMyOrg",
+        tags=tags,
+        service_principal=ExistingSP("s", "i"),
+        federated_credentials=have_creds,  # type: ignore[arg-type]
+    )
+    state = TenantState(tenant_id="t", resources={}, apps={"a": have})
+    plan = make_plan(Desired(apps={"a": want}, resources={}), state)
+    return [(a.kind, a.details.get("name", "")) for a in plan.actions if "federated" in a.kind]
+
+
+def test_a_renamed_credential_is_removed_before_its_successor_is_created() -> None:
+    from provisioner.model.federated import ExistingFederated
+    from provisioner.model.tenant import MANAGED_TAG
+
+    gh = FederatedCredential.model_validate(
+        {"name": "new", "github": {"repository": "o/r", "branch": "main"}}
+    )
+    old = ExistingFederated("id1", "old", GITHUB_ISSUER, gh.resolved_subject, ("api://AzureADTokenExchange",))
+    assert _plan_for((gh.desired(),), [old], [MANAGED_TAG]) == [
+        ("remove_federated_credential", "old"),
+        ("create_federated_credential", "new"),
+    ]
+    # an adopted (unmarked) app keeps credentials it did not declare; a manifest without the key plans none
+    assert _plan_for((gh.desired(),), [old], []) == [("create_federated_credential", "new")]
+    assert _plan_for(None, [old], [MANAGED_TAG]) == []
+    same = ExistingFederated(
+        "id2", "new", GITHUB_ISSUER, gh.resolved_subject, ("api://AzureADTokenExchange",)
+    )
+    assert _plan_for((gh.desired(),), [same], [MANAGED_TAG]) == []
