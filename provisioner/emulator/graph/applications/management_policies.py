@@ -153,9 +153,15 @@ def enforce_password(
 
 
 def enforce_key(
-    ctx: EmulatorContext, tenant: str, app: dict[str, Any], start: datetime, end: datetime
+    ctx: EmulatorContext,
+    tenant: str,
+    app: dict[str, Any],
+    start: datetime,
+    end: datetime,
+    *,
+    sp: bool = False,
 ) -> None:
-    policy_id, restrictions = _effective(ctx, tenant, app)
+    policy_id, restrictions = _effective(ctx, tenant, app, sp)
     lifetime = _rule(restrictions.get("keyCredentials") or [], "asymmetricKeyLifetime", app)
     _check_lifetime(lifetime, policy_id, start, end)
 
