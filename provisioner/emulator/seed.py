@@ -43,6 +43,8 @@ BOOTSTRAP_ROLES = (
     "User.Read.All",
     "User.RevokeSessions.All",  # tests revoke refresh tokens through Graph, as an admin would
     "Organization.Read.All",  # lets a credential find its tenant via GET /organization
+    "Policy.Read.All",  # plan reads the tenant's app management policies (credential limits)
+    "Policy.ReadWrite.ApplicationConfiguration",  # tests set those policies as an admin would
 )
 
 

@@ -593,6 +593,54 @@ class _AppRun:
             )
         ]
 
+    # -- federated identity credentials
+
+    def _federated_builder(self) -> Any:
+        return self.client.applications.by_application_id(str(self.object_id)).federated_identity_credentials
+
+    def _federated_model(self, name: str, *, with_name: bool) -> Any:
+        from msgraph.generated.models.federated_identity_credential import FederatedIdentityCredential
+
+        cred = next(c for c in self.want.federated_credentials or () if c.name == name)
+        return FederatedIdentityCredential(
+            name=cred.name if with_name else None,
+            issuer=cred.issuer,
+            subject=cred.subject,
+            audiences=list(cred.audiences),
+            description=cred.description,
+        )
+
+    def _create_federated_credential(self, action: Action) -> list[_Step]:
+        body = self._federated_model(action.details["name"], with_name=True)
+
+        def build() -> Request:
+            return Request(self._federated_builder().to_post_request_information(body), None)
+
+        return [
+            _Step(
+                action,
+                build,
+                needs="app",
+                lag=self._lag_if(lambda: self.fresh_app, f"application {self.name}"),
+            )
+        ]
+
+    def _update_federated_credential(self, action: Action) -> list[_Step]:
+        body = self._federated_model(action.details["name"], with_name=False)
+
+        def build() -> Request:
+            builder = self._federated_builder().by_federated_identity_credential_id(action.details["id"])
+            return Request(builder.to_patch_request_information(body), None)
+
+        return [_Step(action, build, needs="app")]
+
+    def _remove_federated_credential(self, action: Action) -> list[_Step]:
+        def build() -> Request:
+            builder = self._federated_builder().by_federated_identity_credential_id(action.details["id"])
+            return Request(builder.to_delete_request_information(), None)
+
+        return [_Step(action, build, needs="app", tolerate=_gone)]
+
     def _remove_secret(self, action: Action) -> list[_Step]:
         from uuid import UUID
 

@@ -59,6 +59,13 @@ from provisioner.graph.connect import graph_client
 from provisioner.graph.inventory import complete, select_applications
 from provisioner.manifest.validate import MAX_LIFETIME
 from provisioner.model.catalog import is_privileged, resolve_resource
+from provisioner.model.federated import (
+    GITHUB_ISSUER,
+    TOKEN_EXCHANGE_AUDIENCE,
+    GithubActions,
+    KubernetesServiceAccount,
+)
+from provisioner.model.federated import NAME_PATTERN as FIC_NAME_PATTERN
 from provisioner.model.manifest import NAME_PATTERN, Audience
 from provisioner.model.tenant import ALL_PRINCIPALS, MANAGED_TAG, ExistingApp, ExistingSecret, ResourceSP
 
@@ -66,6 +73,7 @@ if TYPE_CHECKING:
     from provisioner.graph.inventory import Inventory
 
 _NAME = re.compile(NAME_PATTERN)
+_FIC_NAME = re.compile(FIC_NAME_PATTERN)
 _SLUG_BAD = re.compile(r"[^a-z0-9._-]+")
 DAY = 86400
 DEFAULT_ROTATE_BEFORE = timedelta(days=30)
@@ -272,6 +280,7 @@ def export_app(app: ExistingApp, name: str, resources: dict[str, ResourceSP], no
     tags = [t for t in app.tags if t != MANAGED_TAG]
     out.items(d, "tags", tags)
     _secrets(out, app, now, note, d)
+    _federated(out, app, note, d)
     if app.service_principal is None:
         note(d, "no service principal (enterprise application) yet: apply creates one")
     return ExportedApp(name=name, app=app, yaml=out.text(), notes=notes)
@@ -398,6 +407,38 @@ def _secrets(out: _Lines, app: ExistingApp, now: datetime, note: Any, d: int) ->
 
 
 # ------------------------------------------------------------------------------------------ manifest
+
+
+def _federated(out: _Lines, app: ExistingApp, note: Any, d: int) -> None:
+    """Federated credentials as manifest entries: the github/kubernetes form when the subject fits it.
+
+    Written only when the app has some (an absent key leaves them alone, so nothing is lost either way).
+    """
+    if not app.federated_credentials:
+        return
+    out.add(d, "federated_credentials:")
+    for cred in app.federated_credentials:
+        if not _FIC_NAME.match(cred.name) or len(cred.audiences) != 1:
+            note(d + 1, f"federated credential {cred.name!r} cannot be declared here (name or audiences)")
+            continue
+        out.add(d + 1, f"- name: {scalar(cred.name)}")
+        if cred.description:
+            out.field(d + 2, "description", cred.description)
+        github = GithubActions.from_subject(cred.subject) if cred.issuer == GITHUB_ISSUER else None
+        kubernetes = KubernetesServiceAccount.from_claims(cred.issuer, cred.subject)
+        if github is not None:
+            out.add(d + 2, "github:")
+            for key, value in github.model_dump(exclude_defaults=True).items():
+                out.field(d + 3, key, value)
+        elif kubernetes is not None:
+            out.add(d + 2, "kubernetes:")
+            for key, value in kubernetes.model_dump().items():
+                out.field(d + 3, key, value)
+        else:
+            out.field(d + 2, "issuer", cred.issuer)
+            out.field(d + 2, "subject", cred.subject)
+        if cred.audiences[0] != TOKEN_EXCHANGE_AUDIENCE:
+            out.field(d + 2, "audience", cred.audiences[0])
 
 
 def export_manifest(inventory: Inventory, *, now: datetime | None = None) -> list[ExportedApp]:

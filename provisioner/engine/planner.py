@@ -21,12 +21,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from provisioner.model.desired import ROLE, SCOPE, Desired, DesiredApp
+from provisioner.model.federated import DesiredFederated, ExistingFederated
 from provisioner.model.redirects import normalize
 from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, Grant, ResourceSP, TenantState
 
 KIND_ORDER: tuple[str, ...] = (
     "create_app",
     "update_app",
+    # federated credentials: removals first, so a renamed one frees its issuer+subject pair
+    "remove_federated_credential",
+    "update_federated_credential",
+    "create_federated_credential",
     "create_service_principal",
     "grant_delegated",
     "update_delegated_grant",
@@ -433,6 +438,75 @@ def _secret_actions(want: DesiredApp, have: ExistingApp | None, now: datetime) -
     return actions
 
 
+# ---------------------------------------------------------------- federated identity credentials
+
+
+def _federated_text(cred: DesiredFederated | ExistingFederated) -> str:
+    return f"issuer {cred.issuer}, subject {cred.subject}, audience {', '.join(cred.audiences)}"
+
+
+def _federated_actions(want: DesiredApp, have: ExistingApp | None) -> list[Action]:
+    """Match by name (immutable in Entra); differing issuer/subject/audience/description is a PATCH.
+
+    Nothing when the manifest leaves the key out. Undeclared credentials are removed only from
+    apps carrying the ownership marker, like undeclared secrets.
+    """
+    if want.federated_credentials is None:
+        return []
+    actions: list[Action] = []
+    existing = (have.federated_credentials or []) if have else []
+    by_name = {f.name.lower(): f for f in existing}
+    declared = {c.name.lower() for c in want.federated_credentials}
+    if have is not None and have.managed:
+        for old in existing:
+            if old.name.lower() in declared:
+                continue
+            actions.append(
+                Action(
+                    "remove_federated_credential",
+                    want.name,
+                    f"remove undeclared federated credential {old.name!r} ({_federated_text(old)})",
+                    [Change(f"federatedIdentityCredentials.{old.name}", _federated_text(old), None)],
+                    {"id": old.id, "name": old.name},
+                )
+            )
+    for cred in want.federated_credentials:
+        found = by_name.get(cred.name.lower())
+        if found is None:
+            actions.append(
+                Action(
+                    "create_federated_credential",
+                    want.name,
+                    f"create federated credential {cred.name!r} ({_federated_text(cred)})",
+                    [Change(f"federatedIdentityCredentials.{cred.name}", None, _federated_text(cred))],
+                    {"name": cred.name},
+                )
+            )
+            continue
+        changes = [
+            Change(f"federatedIdentityCredentials.{cred.name}.{prop}", before, after)
+            for prop, before, after in (
+                ("issuer", found.issuer, cred.issuer),
+                ("subject", found.subject, cred.subject),
+                ("audiences", list(found.audiences), list(cred.audiences)),
+                ("description", found.description or None, cred.description or None),
+            )
+            if before != after
+        ]
+        if changes:
+            text = "; ".join(f"{c.field.rsplit('.', 1)[1]} {c.before!r} -> {c.after!r}" for c in changes)
+            actions.append(
+                Action(
+                    "update_federated_credential",
+                    want.name,
+                    f"update federated credential {cred.name!r}: {text}",
+                    changes,
+                    {"id": found.id, "name": cred.name},
+                )
+            )
+    return actions
+
+
 # ---------------------------------------------------------------- the plan
 
 
@@ -483,6 +557,7 @@ def make_plan(desired: Desired, state: TenantState, *, now: datetime | None = No
             )
         app_actions += _consent_actions(want, have, resources)
         app_actions += _secret_actions(want, have, now)
+        app_actions += _federated_actions(want, have)
         app_actions.sort(key=lambda a: KIND_ORDER.index(a.kind))  # stable: keeps resource order inside a kind
         actions += app_actions
     return Plan(tenant_id=state.tenant_id, actions=actions)

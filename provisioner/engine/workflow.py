@@ -20,6 +20,7 @@ from typing import Any
 from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.progress import Progress
 from provisioner.engine.apply import apply_plan
+from provisioner.engine.credential_policy import check_credential_policies
 from provisioner.engine.delivery import (
     AppConnection,
     check_sinks,
@@ -131,6 +132,7 @@ async def _make_plan(
             client, loaded, state, self_app_id=target.client_id, state_dir=options.state_dir
         )
     check_sinks(pending, loaded, options)
+    check_credential_policies(pending, desired, state)  # before any write, like the sink checks
     return _Planned(state=state, desired=desired, plan=pending, decisions=decisions, now=now)
 
 

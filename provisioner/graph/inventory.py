@@ -35,6 +35,7 @@ from provisioner.graph.state import (
     odata_quote,
     resource_from_sdk,
 )
+from provisioner.model.federated import ExistingFederated
 from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSP, ResourceSP
 
 if TYPE_CHECKING:
@@ -67,6 +68,9 @@ def _pages(kind: str) -> Any:
         AppRoleAssignmentCollectionResponse,
     )
     from msgraph.generated.models.application_collection_response import ApplicationCollectionResponse
+    from msgraph.generated.models.federated_identity_credential_collection_response import (
+        FederatedIdentityCredentialCollectionResponse,
+    )
     from msgraph.generated.models.o_auth2_permission_grant_collection_response import (
         OAuth2PermissionGrantCollectionResponse,
     )
@@ -75,6 +79,7 @@ def _pages(kind: str) -> Any:
     )
 
     return {
+        "federatedIdentityCredentials": FederatedIdentityCredentialCollectionResponse,
         "applications": ApplicationCollectionResponse,
         "servicePrincipals": ServicePrincipalCollectionResponse,
         "oauth2PermissionGrants": OAuth2PermissionGrantCollectionResponse,
@@ -219,13 +224,36 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
             )
             for sp_id in sp_ids
         ]
+        n_consent = len(queries)
+        # and every app's federated identity credentials (export writes them back)
+        queries += [
+            (
+                client.applications.by_application_id(app.object_id).federated_identity_credentials,
+                "federatedIdentityCredentials",
+                {},
+            )
+            for app in apps
+        ]
         results = await list_batched(client, queries, label="read consent")
+    for app, items in zip(apps, results[n_consent:], strict=True):
+        app.federated_credentials = sorted((_federated(f) for f in items), key=lambda f: f.name.lower())
     for index, app in enumerate(with_sp):
         app.delegated_grants = sorted((grant_from_sdk(g) for g in results[index]), key=lambda g: g.id)
         app.role_assignments = sorted(
             (assignment_from_sdk(r) for r in results[len(with_sp) + index]), key=lambda r: r.id
         )
     return Inventory(tenant_id=tenant_id, apps=apps, resources=resources)
+
+
+def _federated(item: Any) -> ExistingFederated:
+    return ExistingFederated(
+        id=str(item.id),
+        name=item.name or "",
+        issuer=item.issuer or "",
+        subject=item.subject or "",
+        audiences=tuple(item.audiences or ()),
+        description=item.description or None,
+    )
 
 
 def _utc(value: datetime | None) -> datetime | None:

@@ -25,6 +25,13 @@ pages follow in further batches. Rounds (each waits for the previous one):
    (``servicePrincipals/{id}/oauth2PermissionGrants`` and ``.../appRoleAssignments``),
    or the consent on resources found in round 2.
 
+Two further reads ride along without adding a round: when any app declares
+secrets, round 1 also reads the tenant's app management policies
+(``policies/defaultAppManagementPolicy`` and ``policies/appManagementPolicies``,
+optional: without Policy.Read.All they are simply not checked) and round 2 whom
+each enabled policy ``appliesTo``; and round 2 reads the federated identity
+credentials of existing apps whose manifest declares ``federated_credentials``.
+
 So a no-change plan of N apps against R resources costs 2 rounds when N > R
 (3 when N <= R), and ``ceil(R/15) + 2*ceil(N/15) + 2*min(R, N)`` inner requests
 (plus paging) in ``ceil(.../20)`` HTTP requests per round: 100 apps on Graph +
@@ -42,6 +49,8 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from provisioner.core.progress import print_progress
+from provisioner.model.credential_policy import CredentialLimits, limits_for
+from provisioner.model.federated import federated_from_json
 from provisioner.model.tenant import (
     ALL_PRINCIPALS,
     ExistingApp,
@@ -147,6 +156,7 @@ def app_from_sdk(app: Any) -> ExistingApp:
         tags=list(app.tags or []),
         requested_access_token_version=app.api.requested_access_token_version if app.api else None,
         secrets=secrets,
+        created=_utc(app.created_date_time),
     )
 
 
@@ -246,6 +256,7 @@ def app_from_json(app: dict[str, Any]) -> ExistingApp:
         tags=list(app.get("tags") or []),
         requested_access_token_version=api.get("requestedAccessTokenVersion") if api else None,
         secrets=secrets,
+        created=graph_time(app.get("createdDateTime")),
     )
 
 
@@ -286,6 +297,7 @@ APP_SELECT = [
     "tags",
     "api",
     "passwordCredentials",
+    "createdDateTime",
 ]
 RESOURCE_SELECT = ["id", "appId", "displayName", "oauth2PermissionScopes", "appRoles"]
 CLIENT_SP_SELECT = ["id", "appId", "displayName"]
@@ -299,6 +311,7 @@ class _List:
     query: dict[str, Any] = field(default_factory=dict)
     missing_ok: bool = False  # a 404 (the addressed object does not exist) reads as an empty list
     optional: bool = False  # any error reads as an empty list (e.g. /organization without permission)
+    single: bool = False  # one entity, not a collection: read as a list of that one object
 
     def first_page(self) -> Any:
         from kiota_abstractions.base_request_configuration import RequestConfiguration
@@ -339,6 +352,9 @@ class _Reader:
                 if not outcome.ok and (spec.optional or (spec.missing_ok and outcome.status == 404)):
                     continue
                 page = outcome.result() or {}
+                if spec.single:
+                    results[index].append(page)
+                    continue
                 results[index].extend(page.get("value") or [])
                 if page.get("@odata.nextLink"):
                     info = spec.builder.with_url(page["@odata.nextLink"]).to_get_request_information()
@@ -426,12 +442,20 @@ async def _read_state(
         )
         round1.append(_List(client.applications, {"filter": flt, "select": APP_SELECT}))
     n_adopt = len(round1)
+    # Tenant credential policy (only when secrets are declared; without Policy.Read.All: not checked).
+    wants_policy = any(app.secrets for app in apps)
+    if wants_policy:
+        round1.append(_List(client.policies.default_app_management_policy, {}, optional=True, single=True))
+        round1.append(_List(client.policies.app_management_policies, {}, optional=True))
+    n_policy = len(round1)
     if tenant_id is None:
         # --tenant not given: learn the credential's home tenant in the same round (if it may read it).
         round1.append(_List(client.organization, {"select": ["id"]}, optional=True))
     results = await reader.round(round1)
-    if tenant_id is None and results[n_adopt:]:
-        orgs = results[n_adopt]
+    default_policy = (results[n_adopt] or [None])[0] if wants_policy else None
+    app_policies = [p for p in results[n_adopt + 1]] if wants_policy else []
+    if tenant_id is None and results[n_policy:]:
+        orgs = results[n_policy]
         tenant_id = str(orgs[0]["id"]).lower() if orgs else None
 
     resources: dict[str, ResourceSP] = {}
@@ -488,7 +512,49 @@ async def _read_state(
     consent_reads: list[tuple[str, _List]] = []
     if client_app_ids and not per_client:
         consent_reads += _per_resource(client, sorted(resources.values(), key=lambda r: r.app_id))
-    results = await reader.round([*round2, *(spec for _, spec in consent_reads)])
+    # federated identity credentials, only of apps whose manifest declares the key (even as [])
+    with_federated: list[ExistingApp] = []
+    for app in apps:
+        have = state_apps.get(app.name)
+        if app.federated_credentials is not None and have is not None:
+            with_federated.append(have)
+    federated_reads = [
+        _List(client.applications.by_application_id(e.object_id).federated_identity_credentials, {})
+        for e in with_federated
+    ]
+    n_round2 = len(round2) + len(consent_reads)
+    # which applications each enabled app management policy applies to (usually none or a few policies)
+    enabled = [p for p in app_policies if p.get("isEnabled", True) and p.get("id")]
+    policy_reads = [
+        _List(
+            client.policies.app_management_policies.by_app_management_policy_id(str(p["id"])).applies_to,
+            {"select": ["id"]},
+            optional=True,
+        )
+        for p in enabled
+    ]
+    results = await reader.round(
+        [*round2, *(spec for _, spec in consent_reads), *federated_reads, *policy_reads]
+    )
+    applied: dict[str, list[dict[str, Any]]] = {}  # application object id -> policies applied to it
+    for policy, targets in zip(enabled, results[n_round2 + len(federated_reads) :], strict=True):
+        for obj in targets:
+            applied.setdefault(str(obj.get("id")).lower(), []).append(policy)
+    credential_limits: dict[str, CredentialLimits | None] = {}
+    if wants_policy:
+        moment = reader.batcher.server_time() or datetime.now(UTC)
+        for app in apps:
+            if app.secrets:
+                have = state_apps.get(app.name)
+                created = have.created if have is not None else moment
+                mine = applied.get(have.object_id, []) if have is not None else []
+                credential_limits[app.name] = limits_for(mine, default_policy, created)
+    federated_results = results[n_round2 : n_round2 + len(federated_reads)]
+    for existing, items in zip(with_federated, federated_results, strict=True):
+        existing.federated_credentials = sorted(
+            (federated_from_json(item) for item in items), key=lambda f: f.name.lower()
+        )
+    results = results[:n_round2]
     sp_by_app_id: dict[str, ExistingSP] = {}
     for sp in (sp for batch in results[:n_clients] for sp in batch):
         app_id = str(sp["appId"]).lower()
@@ -557,6 +623,7 @@ async def _read_state(
         resource_keys=resource_keys,
         requests=reader.requests,
         server_time=reader.batcher.server_time(),
+        credential_limits=credential_limits,
     )
 
 

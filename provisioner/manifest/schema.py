@@ -61,6 +61,8 @@ def json_schema() -> dict[str, Any]:
 
     for name in _DURATION_FIELDS:
         defs["Secret"]["properties"][name]["pattern"] = durations._PATTERN.pattern
+    # expires_in also takes "max" (the longest the tenant's credential policy allows)
+    defs["Secret"]["properties"]["expires_in"]["pattern"] = f"^(max|{durations._PATTERN.pattern[1:-1]})$"
 
     for kind in ("delegated", "application"):
         defs["ResourcePermissions"]["properties"][kind]["uniqueItems"] = True

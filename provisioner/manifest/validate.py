@@ -59,6 +59,7 @@ from provisioner.model.connections import COMPUTED_KEYS
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
 from provisioner.model.manifest import (
+    EXPIRES_MAX,
     DotenvSink,
     GithubSecretSink,
     GithubSink,
@@ -357,7 +358,7 @@ class _Checker:
                     (*base, "expires_in"),
                     f"expires_in {secret.expires_in} is above 2 years; set allow_long_lifetime: true to opt in",
                 )
-            elif secret.lifetime > RECOMMENDED_MAX_LIFETIME:
+            elif secret.lifetime > RECOMMENDED_MAX_LIFETIME and secret.expires_in != EXPIRES_MAX:
                 self.warn(
                     (*base, "expires_in"),
                     f"expires_in {secret.expires_in} is longer than 12 months; Microsoft recommends less than "

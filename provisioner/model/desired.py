@@ -30,7 +30,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from provisioner.core.errors import Location, ManifestError, ManifestErrors
-from provisioner.model.manifest import App, Audience, Secret
+from provisioner.model.credential_policy import DEFAULT_MAX_SECRET, CredentialLimits, duration_text
+from provisioner.model.federated import DesiredFederated
+from provisioner.model.manifest import EXPIRES_MAX, App, Audience, Secret
 from provisioner.model.redirects import normalize
 from provisioner.model.tenant import MANAGED_TAG, ResourceSP, TenantState, resource_app_id_for_key
 
@@ -63,6 +65,8 @@ class DesiredApp:
     admin_consent: bool = False
     app_id: str | None = None  # adopted registration (manifest app_id)
     adopt: bool = False
+    # None: the manifest leaves federated credentials alone (not read, not diffed)
+    federated_credentials: tuple[DesiredFederated, ...] | None = None
 
     def required_resource_access_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
         return {k: frozenset(v) for k, v in self.required_resource_access.items() if v}
@@ -173,10 +177,13 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             if app.admin_consent
             else {},
             app_roles={k: frozenset(v) for k, v in roles.items() if v} if app.admin_consent else {},
-            secrets=tuple(app.secrets),
+            secrets=tuple(_resolve_max(s, state.credential_limits.get(app.name)) for s in app.secrets),
             admin_consent=app.admin_consent,
             app_id=app.app_id.lower() if app.app_id else None,
             adopt=app.adopt,
+            federated_credentials=None
+            if app.federated_credentials is None
+            else tuple(c.desired() for c in app.federated_credentials),
         )
     if errors:
         raise ManifestErrors(errors)
@@ -194,6 +201,14 @@ def _tags(app: App, state: TenantState) -> tuple[str, ...]:
     existing = state.apps.get(app.name)
     adopted = bool(app.app_id or app.adopt) and existing is not None and not existing.managed
     return _unique(list(app.tags)) if adopted else _unique([*app.tags, MANAGED_TAG])
+
+
+def _resolve_max(secret: Secret, limits: CredentialLimits | None) -> Secret:
+    """``expires_in: max`` as a concrete duration: the policy's passwordLifetime cap, else 2 years."""
+    if secret.expires_in != EXPIRES_MAX:
+        return secret
+    longest = limits.longest_secret() if limits is not None else DEFAULT_MAX_SECRET
+    return secret.model_copy(update={"expires_in": duration_text(longest)})
 
 
 def _unique_pairs(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

@@ -18,8 +18,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from provisioner.core.durations import parse_duration
 from provisioner.core.text import has_unsafe
+from provisioner.model.credential_policy import DEFAULT_MAX_SECRET
 from provisioner.model.dotenv_format import PREFIX, Dialect
+from provisioner.model.federated import FederatedCredential, check_credentials
 
+#: ``expires_in: max``: the longest lifetime the tenant's credential policy allows.
+EXPIRES_MAX = "max"
 NAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{0,63}$"
 #: Key Vault secret names: 1-127 letters, digits and dashes.
 KEYVAULT_SECRET_NAME = re.compile(r"^[0-9A-Za-z-]{1,127}$")
@@ -123,17 +127,29 @@ class ResourcePermissions(_Strict):
 
 class Secret(_Strict):
     name: str = Field(min_length=1, max_length=120, description="Shown as the secret's description in Entra.")
-    expires_in: str = Field(default="180d", description="Lifetime of each minted secret, e.g. 180d, 12mo.")
+    expires_in: str = Field(
+        default="180d",
+        description="Lifetime of each minted secret, e.g. 180d, 12mo; 'max': the longest the tenant's app "
+        "management policy allows (2y where none caps it).",
+    )
     rotate_before: str = Field(default="30d", description="Mint a replacement this long before expiry.")
     overlap: str = Field(default="7d", description="Keep the previous secret valid this long after rotation.")
     allow_long_lifetime: bool = Field(
         default=False, description="Opt in to lifetimes above 2 years (against Microsoft's recommendation)."
     )
 
-    _check_durations = field_validator("expires_in", "rotate_before", "overlap")(_duration)
+    _check_durations = field_validator("rotate_before", "overlap")(_duration)
+
+    @field_validator("expires_in")
+    @classmethod
+    def _expires_in(cls, value: str) -> str:
+        return value if value == EXPIRES_MAX else _duration(value)
 
     @property
     def lifetime(self) -> timedelta:
+        """The lifetime; for ``max`` the policy-free longest (``build_desired`` resolves ``max`` per tenant)."""
+        if self.expires_in == EXPIRES_MAX:
+            return DEFAULT_MAX_SECRET
         return parse_duration(self.expires_in)
 
     @property
@@ -380,6 +396,13 @@ class App(_Strict):
     adopt: bool = Field(
         default=False, description="Adopt an existing registration with the same display name."
     )
+    # -- credentials without a secret (provisioner.model.federated)
+    federated_credentials: list[FederatedCredential] | None = Field(
+        default=None,
+        description="Federated identity credentials (GitHub Actions, Kubernetes, any OIDC issuer). Left out: "
+        "existing ones are left alone; [] removes them from a managed app.",
+    )
+    _check_federated = field_validator("federated_credentials")(check_credentials)
 
     @field_validator("secrets")
     @classmethod

@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from provisioner.model.catalog import resolve_resource
+from provisioner.model.credential_policy import CredentialLimits
+from provisioner.model.federated import ExistingFederated
 
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
 
@@ -100,6 +102,9 @@ class ExistingApp:
     service_principal: ExistingSP | None = None
     delegated_grants: list[Grant] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    # None: not read (the manifest does not manage them); [] : read, none there
+    federated_credentials: list[ExistingFederated] | None = None
+    created: datetime | None = None  # createdDateTime (app management policies date their restrictions)
 
     @property
     def managed(self) -> bool:
@@ -115,6 +120,8 @@ class TenantState:
     requests: int = 0  # HTTP requests to Graph (``$batch`` round trips) made while reading
     # Graph's clock (Date header) while reading: callers need no extra request to learn "now".
     server_time: datetime | None = None
+    # app management policy limits per manifest app that declares secrets (None: no limit found/readable)
+    credential_limits: dict[str, CredentialLimits | None] = field(default_factory=dict)
 
     def resource_by_id(self, object_id: str) -> ResourceSP | None:
         return next((r for r in self.resources.values() if r.id == object_id), None)

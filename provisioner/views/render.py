@@ -34,6 +34,9 @@ _SYMBOL = {
     "retire_secret": ("-", "red"),
     "replace_orphan_secret": ("-", "red"),
     "delete_app": ("-", "red"),
+    "create_federated_credential": ("+", "green"),
+    "update_federated_credential": ("~", "yellow"),
+    "remove_federated_credential": ("-", "red"),
 }
 
 

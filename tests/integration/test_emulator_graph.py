@@ -33,6 +33,8 @@ ADMIN_ROLES = [
     "AppRoleAssignment.ReadWrite.All",
     "DelegatedPermissionGrant.ReadWrite.All",
     "User.Read.All",
+    "Policy.Read.All",
+    "Policy.ReadWrite.ApplicationConfiguration",
 ]
 MAIL_READ_ROLE = next(r["id"] for r in catalog("graph")["appRoles"] if r["value"] == "Mail.Read")
 
@@ -537,6 +539,47 @@ def test_owners_and_federated_credentials(world: World) -> None:
     assert world.call("DELETE", base + f"/federatedIdentityCredentials/{listed[0]['id']}").status_code == 204
 
 
+def test_federated_credential_patch_is_validated_like_create(world: World) -> None:
+    app = world.new_app()
+    base = f"/applications/{app['id']}/federatedIdentityCredentials"
+    issuer = "https://token.actions.githubusercontent.com"
+    first = {"name": "one", "issuer": issuer, "subject": "repo:o/r:environment:a", "audiences": ["api://x"]}
+    second = {**first, "name": "two", "subject": "repo:o/r:environment:b"}
+    assert world.call("POST", base, json=first).status_code == 201
+    two = world.call("POST", base, json=second).json()
+    url = f"{base}/{two['id']}"
+    bad = [
+        {"audiences": "notalist"},
+        {"audiences": ["api://x", "api://y"]},
+        {"audiences": []},
+        {"issuer": "https://" + "i" * 600},
+        {"subject": ""},
+        {"description": "d" * 601},
+        {"name": "renamed"},
+        {"unknown": 1},
+    ]
+    for body in bad:
+        status, code, _ = error_of(world.call("PATCH", url, json=body))
+        assert (status, code) == (400, "Request_BadRequest"), body
+    status, code, _ = error_of(world.call("PATCH", url, json={"subject": first["subject"]}))
+    assert (status, code) == (409, "Request_MultipleObjectsWithSameKeyValue")
+    stored = world.call("GET", url).json()
+    assert stored["audiences"] == ["api://x"] and stored["subject"] == second["subject"]
+    assert world.call("PATCH", url, json={"subject": "repo:o/r:environment:c"}).status_code == 204
+    assert world.call("PATCH", url, json={"name": "two", "description": "kept"}).status_code == 204
+    assert world.call("GET", url).json()["subject"] == "repo:o/r:environment:c"
+    for body in (
+        {**first, "name": "x", "audiences": ["a", "b"]},
+        {**first, "name": "y", "issuer": "i" * 601},
+    ):
+        assert error_of(world.call("POST", base, json=body))[0] == 400
+    for i in range(18):
+        made = world.call("POST", base, json={**first, "name": f"n{i}", "subject": f"s{i}"})
+        assert made.status_code == 201
+    full = world.call("POST", base, json={**first, "name": "n21", "subject": "s21"})
+    assert error_of(full)[0] == 400
+
+
 # --------------------------------------------------------------------------- auth and permissions
 
 
@@ -794,3 +837,127 @@ async def _drive_sdk(emulator: RunningEmulator) -> None:
     finally:
         await credential.close()
         await http_client.aclose()
+
+
+# --------------------------------------------------------------------------- app management policies
+
+
+def _self_signed(days: int) -> str:
+    import base64
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "policy test")])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=1))
+        .not_valid_after(now + timedelta(days=days))
+        .sign(key, hashes.SHA256())
+    )
+    return base64.b64encode(cert.public_bytes(serialization.Encoding.DER)).decode()
+
+
+def test_app_management_policies_limit_new_credentials(world: World) -> None:
+    app = world.new_app()
+    base = f"/applications/{app['id']}"
+    default = world.call("GET", "/policies/defaultAppManagementPolicy").json()
+    assert default["id"] == "00000000-0000-0000-0000-000000000000" and default["isEnabled"] is False
+    reader = world.token(roles=["Application.ReadWrite.All"])
+    assert error_of(world.call("GET", "/policies/defaultAppManagementPolicy", token=reader))[0] == 403
+    bad = {"applicationRestrictions": {"passwordCredentials": [{"restrictionType": "passwordLifetime"}]}}
+    assert error_of(world.call("PATCH", "/policies/defaultAppManagementPolicy", json=bad))[0] == 400
+
+    cap = {
+        "isEnabled": True,
+        "applicationRestrictions": {
+            "passwordCredentials": [{"restrictionType": "passwordLifetime", "maxLifetime": "P90D"}],
+            "keyCredentials": [{"restrictionType": "asymmetricKeyLifetime", "maxLifetime": "P30D"}],
+        },
+    }
+    assert world.call("PATCH", "/policies/defaultAppManagementPolicy", json=cap).status_code == 204
+    long = {"passwordCredential": {"displayName": "x", "endDateTime": "2099-01-01T00:00:00Z"}}
+    status, code, message = error_of(world.call("POST", base + "/addPassword", json=long))
+    assert (status, code) == (400, "CredentialInvalidLifetimeAsPerAppPolicy")
+    assert message == (
+        "Credential lifetime exceeds the max value allowed as per assigned policy "
+        "00000000-0000-0000-0000-000000000000."
+    )
+    assert error_of(world.call("POST", base + "/addPassword", json={}))[1] == (
+        "CredentialInvalidLifetimeAsPerAppPolicy"  # Graph's default of 2 years is above the cap too
+    )
+    assert world.call("GET", base).json()["passwordCredentials"] == []
+    from datetime import UTC, datetime, timedelta
+
+    ok_end = (datetime.now(UTC) + timedelta(days=89)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    short = {"passwordCredential": {"displayName": "ok", "endDateTime": ok_end}}
+    assert world.call("POST", base + "/addPassword", json=short).status_code == 200
+    key = {"type": "AsymmetricX509Cert", "usage": "Verify", "key": _self_signed(365)}
+    assert error_of(world.call("PATCH", base, json={"keyCredentials": [key]}))[1] == (
+        "CredentialInvalidLifetimeAsPerAppPolicy"
+    )
+    small = {"type": "AsymmetricX509Cert", "usage": "Verify", "key": _self_signed(20)}
+    assert world.call("PATCH", base, json={"keyCredentials": [small]}).status_code == 204
+
+    # -- a policy applied to the app takes precedence: passwords blocked there
+    blocked = world.call(
+        "POST",
+        "/policies/appManagementPolicies",
+        json={
+            "displayName": "no secrets",
+            "isEnabled": True,
+            "restrictions": {"passwordCredentials": [{"restrictionType": "passwordAddition"}]},
+        },
+    ).json()
+    ref = {"@odata.id": f"{BASE}/v1.0/policies/appManagementPolicies/{blocked['id']}"}
+    assert world.call("POST", base + "/appManagementPolicies/$ref", json=ref).status_code == 204
+    applied = world.call("GET", base + "/appManagementPolicies").json()["value"]
+    assert [p["id"] for p in applied] == [blocked["id"]]
+    applies = world.call("GET", f"/policies/appManagementPolicies/{blocked['id']}/appliesTo").json()["value"]
+    assert [a["id"] for a in applies] == [app["id"]]
+    status, code, message = error_of(world.call("POST", base + "/addPassword", json=short))
+    assert (status, code) == (400, "CredentialTypeNotAllowedAsPerAppPolicy") and blocked["id"] in message
+    other = world.new_app()  # not under the app policy: the tenant default still applies
+    assert world.call("POST", f"/applications/{other['id']}/addPassword", json=short).status_code == 200
+    path = base + f"/appManagementPolicies/{blocked['id']}/$ref"
+    assert world.call("DELETE", path).status_code == 204
+    assert world.call("POST", base + "/addPassword", json=short).status_code == 200
+
+
+def test_service_principal_credentials(world: World) -> None:
+    app = world.new_app()
+    sp = world.new_sp(app["appId"])
+    base = f"/servicePrincipals/{sp['id']}"
+    added = world.call("POST", base + "/addPassword", json={"passwordCredential": {"displayName": "sp"}})
+    assert added.status_code == 200, added.text
+    body = added.json()
+    assert len(body["secretText"]) == 40 and body["hint"] == body["secretText"][:3]
+    listed = world.call("GET", base + "?$select=passwordCredentials").json()["passwordCredentials"]
+    assert [(c["keyId"], c["secretText"]) for c in listed] == [(body["keyId"], None)]
+    assert world.call("GET", f"/applications/{app['id']}").json()["passwordCredentials"] == []
+    assert world.call("POST", base + "/removePassword", json={"keyId": body["keyId"]}).status_code == 204
+    assert error_of(world.call("POST", base + "/removePassword", json={"keyId": body["keyId"]}))[0] == 400
+    no_proof = {"keyCredential": {"type": "AsymmetricX509Cert", "usage": "Verify", "key": _self_signed(30)}}
+    assert error_of(world.call("POST", base + "/addKey", json=no_proof))[0] == 400
+    limited = world.token(roles=["Application.Read.All"])
+    assert error_of(world.call("POST", base + "/addPassword", json={}, token=limited))[0] == 403
+
+    # the tenant default's servicePrincipalRestrictions judge principals, not applicationRestrictions
+    block = {
+        "isEnabled": True,
+        "servicePrincipalRestrictions": {"passwordCredentials": [{"restrictionType": "passwordAddition"}]},
+    }
+    assert world.call("PATCH", "/policies/defaultAppManagementPolicy", json=block).status_code == 204
+    assert error_of(world.call("POST", base + "/addPassword", json={}))[1] == (
+        "CredentialTypeNotAllowedAsPerAppPolicy"
+    )
+    assert world.call("POST", f"/applications/{app['id']}/addPassword", json={}).status_code == 200

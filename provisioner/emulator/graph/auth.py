@@ -139,6 +139,14 @@ RULES: dict[str, Rule] = {
         (),
         ("User.Read", "User.ReadWrite", "User.Read.All", "User.ReadWrite.All", *_DIR_READ_SCOPES),
     ),
+    # app management policies: read with Policy.Read.All, change with Policy.ReadWrite.ApplicationConfiguration
+    "policies.read": _rule(
+        ("Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"),
+        ("Policy.Read.All", "Policy.ReadWrite.ApplicationConfiguration"),
+    ),
+    "policies.write": _rule(
+        ("Policy.ReadWrite.ApplicationConfiguration",), ("Policy.ReadWrite.ApplicationConfiguration",)
+    ),
     "organization.read": _rule(
         ("Organization.Read.All", "Organization.ReadWrite.All", *_DIR_READ_ROLES),
         ("User.Read", "Organization.Read.All", "Organization.ReadWrite.All", *_DIR_READ_SCOPES),

@@ -8,7 +8,7 @@ inner requests reach exactly these handlers.
 
 from __future__ import annotations
 
-from provisioner.emulator.graph import batch
+from provisioner.emulator.graph import batch, service_principal_credentials
 from provisioner.emulator.graph.app_role_assignments import responses as app_role_assignments
 from provisioner.emulator.graph.applications import extension_properties
 from provisioner.emulator.graph.applications import federated_responses as federated_identity_credentials
@@ -18,6 +18,7 @@ from provisioner.emulator.graph.directory_objects import responses as directory_
 from provisioner.emulator.graph.mail import responses as mail
 from provisioner.emulator.graph.oauth2_permission_grants import responses as oauth2_permission_grants
 from provisioner.emulator.graph.organization import responses as organization
+from provisioner.emulator.graph.policies import responses as policies
 from provisioner.emulator.graph.routing import Router
 from provisioner.emulator.graph.service_principals import responses as service_principals
 from provisioner.emulator.graph.users import responses as users
@@ -28,12 +29,14 @@ RESOURCES = (
     extension_properties,
     deleted_items,
     service_principals,
+    service_principal_credentials,
     app_role_assignments,
     oauth2_permission_grants,
     directory_objects,
     users,
     mail,
     organization,
+    policies,
 )
 
 

@@ -22,6 +22,7 @@ from typing import Any
 from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.progress import Progress
 from provisioner.engine.apply import apply_plan
+from provisioner.engine.credential_policy import check_credential_policies
 from provisioner.engine.delivery import check_sinks, deliver_connections, note_mint_intents
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Action, Plan
@@ -161,6 +162,7 @@ async def rotate_in(
         decisions = decide_all(desired, state, holdings, now, force=force)
         pending = secret_plan(state.tenant_id, state, decisions)
         check_sinks(pending, present, options)  # local failures first: those apps are left alone
+        check_credential_policies(pending, desired, state)
         blocked = set(pending.blocked_apps)
         pending.actions = [a for a in pending.actions if a.app not in blocked]
         present = [item for item in present if item.app.name not in blocked]

@@ -12,7 +12,6 @@ from provisioner.emulator.graph.applications import federated, schema
 from provisioner.emulator.graph.applications.responses import target
 from provisioner.emulator.graph.auth import require
 from provisioner.emulator.graph.envelopes import collection_response, entity_response
-from provisioner.emulator.graph.errors import bad_request
 from provisioner.emulator.graph.routing import APP, Call, GraphResponse, Router, unquote
 
 _FIC_TYPE = "microsoft.graph.federatedIdentityCredential"
@@ -59,12 +58,7 @@ def patch_fic(call: Call) -> GraphResponse:
     app = target(call)
     require(call.caller, "applications.write", owners=app.get("_owners", []))
     cred = federated.find_federated_credential(app, unquote(call.params["fic"]) or "")
-    body = call.request.json_object()
-    if "name" in body and body["name"] != cred["name"]:
-        raise bad_request("Property 'name' is read-only and cannot be set.")
-    for key in ("issuer", "subject", "audiences", "description"):
-        if key in body:
-            cred[key] = body[key]
+    federated.update_federated_credential(app, cred, call.request.json_object())
     call.ctx.store.put(call.tenant, schema.KIND, app)
     return GraphResponse(204)
 

@@ -33,6 +33,7 @@ import jwt
 from provisioner.emulator.clock import parse_iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph.applications.credentials import parse_key_credentials
+from provisioner.emulator.graph.applications.management_policies import enforce_key
 from provisioner.emulator.graph.applications.schema import KIND, RESOURCE
 from provisioner.emulator.graph.errors import GraphApiError, bad_request, invalid_value, unknown_property
 from provisioner.emulator.graph.ids import is_guid
@@ -109,8 +110,20 @@ def verify_proof(ctx: EmulatorContext, app: dict[str, Any], proof: Any) -> None:
         raise _proof_error("the token is not within its validity period.")
 
 
-def add_key(ctx: EmulatorContext, tenant: str, app: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-    """Append the new certificate after checking the proof; returns the stored keyCredential."""
+def add_key(
+    ctx: EmulatorContext,
+    tenant: str,
+    app: dict[str, Any],
+    body: dict[str, Any],
+    *,
+    kind: str = KIND,
+    sp: bool = False,
+) -> dict[str, Any]:
+    """Append the new certificate after checking the proof; returns the stored keyCredential.
+
+    ``kind``/``sp``: the same action on a service principal (its own keyCredentials, its proof's
+    ``iss`` is the service principal's object id, the tenant default's servicePrincipalRestrictions).
+    """
     for key in body:
         if key not in ("keyCredential", "passwordCredential", "proof"):
             raise unknown_property(key, "microsoft.graph.application.addKey")
@@ -136,8 +149,9 @@ def add_key(ctx: EmulatorContext, tenant: str, app: dict[str, Any], body: dict[s
         )
     # Graph assigns the keyId (the PowerShell docs: "keyId value should be null").
     entry = parse_key_credentials([{k: v for k, v in cred.items() if k != "keyId"}], [])[0]
+    enforce_key(ctx, tenant, app, parse_iso(entry["startDateTime"]), parse_iso(entry["endDateTime"]), sp=sp)
     app["keyCredentials"] = [*app.get("keyCredentials", []), entry]
-    ctx.store.put(tenant, KIND, app)
+    ctx.store.put(tenant, kind, app)
     return entry
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from provisioner.emulator.clock import iso
+from provisioner.emulator.clock import iso, parse_iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import replication
 from provisioner.emulator.graph.applications.credentials import (
@@ -20,6 +20,7 @@ from provisioner.emulator.graph.applications.credentials import (
     parse_key_credentials,
     replace_passwords,
 )
+from provisioner.emulator.graph.applications.management_policies import enforce_key
 from provisioner.emulator.graph.applications.schema import (
     COMPLEX,
     DELETED_KIND,
@@ -170,9 +171,13 @@ def _merge_into(
         else:
             app[key] = copy.deepcopy(value)
     if "keyCredentials" in body:
+        before = {c["keyId"].lower() for c in (previous or {}).get("keyCredentials", [])}
         app["keyCredentials"] = parse_key_credentials(
             body["keyCredentials"], (previous or {}).get("keyCredentials", [])
         )
+        for key in app["keyCredentials"]:
+            if key["keyId"].lower() not in before:  # app management policies judge new keys only
+                enforce_key(ctx, tenant, app, parse_iso(key["startDateTime"]), parse_iso(key["endDateTime"]))
     if (
         "web" in body
         and isinstance(body["web"], dict)

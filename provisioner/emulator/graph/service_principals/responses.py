@@ -18,11 +18,10 @@ from provisioner.emulator.graph.envelopes import (
     count_response,
     entity_response,
 )
-from provisioner.emulator.graph.errors import GraphApiError, bad_request
+from provisioner.emulator.graph.errors import GraphApiError
 from provisioner.emulator.graph.lookups import service_principal_in_path
 from provisioner.emulator.graph.routing import ID, SP, Call, GraphResponse, Router, unquote
 from provisioner.emulator.graph.service_principals import models as service_principals
-from provisioner.emulator.store import thaw
 
 ENTITY_SET = "servicePrincipals"
 
@@ -120,34 +119,6 @@ def delete_sp(call: Call) -> GraphResponse:
     return GraphResponse(204)
 
 
-def add_sp_password(call: Call) -> GraphResponse:
-    """``POST /servicePrincipals/{id}/addPassword``: as for applications, the value is returned once."""
-    sp = target(call)
-    require(call.caller, "servicePrincipals.write", owners=sp.get("_owners", []))
-    cred = call.request.json_object().get("passwordCredential") or {}
-    if not isinstance(cred, dict):
-        raise bad_request("Invalid value specified for property 'passwordCredential'.")
-    entry = credentials.add_password(
-        call.ctx,
-        call.tenant,
-        thaw(sp),
-        cred,
-        kind=service_principals.KIND,
-        resource=service_principals.RESOURCE,
-    )
-    return GraphResponse(
-        200, {"@odata.context": call.metadata("microsoft.graph.passwordCredential"), **entry}
-    )
-
-
-def remove_sp_password(call: Call) -> GraphResponse:
-    sp = target(call)
-    require(call.caller, "servicePrincipals.write", owners=sp.get("_owners", []))
-    key_id = call.request.json_object().get("keyId")
-    credentials.remove_password(call.ctx, call.tenant, thaw(sp), key_id, kind=service_principals.KIND)
-    return GraphResponse(204)
-
-
 def list_sp_endpoints(call: Call) -> GraphResponse:
     """``endpoints``: what services such as SharePoint publish for discovery; none in the emulator."""
     require(call.caller, "servicePrincipals.read")
@@ -195,8 +166,6 @@ def register(router: Router) -> None:
     router.add("GET", SP, get_sp)
     router.add("PATCH", SP, patch_sp)
     router.add("DELETE", SP, delete_sp)
-    router.add("POST", SP + r"/addPassword", add_sp_password)
-    router.add("POST", SP + r"/removePassword", remove_sp_password)
     router.add("GET", SP + r"/endpoints", list_sp_endpoints)
     router.add("GET", SP + r"/owners", get_sp_owners)
     router.add("POST", SP + r"/owners/\$ref", add_sp_owner)

@@ -1,0 +1,1 @@
+"""App management policies: the tenant default and policies applied to single applications."""
