@@ -55,7 +55,7 @@ from provisioner.model.catalog import (
     resources,
     suggest,
 )
-from provisioner.model.connections import COMPUTED_KEYS
+from provisioner.model.connections import COMPUTED_KEYS, OIDC_SCOPES
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
 from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink
@@ -189,6 +189,7 @@ class _Checker:
         self.text()
         self.extra_values()
         self.sinks()
+        self.product_fit()
 
     # ----------------------------------------------------------------------------------- permissions
 
@@ -386,6 +387,60 @@ class _Checker:
                 self.error(
                     ("sinks", index, "vault_url"), "vault_url must be https://<vault-name>.vault.azure.net/"
                 )
+
+    # ------------------------------------------------------------------------------- product fit
+
+    def product_fit(self) -> None:
+        """Warnings for registrations Entra accepts but a product cannot use (issue 17), each with its fix."""
+        app = self.app
+        uris = app.redirect_uris
+        has_application = any(grants.application for grants in app.permissions.values())
+        if app.secrets and uris.public_client and not uris.web and not has_application:
+            self.warn(
+                ("secrets",),
+                "a client secret is unusable here: the app signs users in only on public_client redirect URIs, "
+                "where a token request that sends a secret fails (AADSTS700025: client is public); remove "
+                "secrets (public clients use PKCE), or list the product's redirect URI under redirect_uris.web",
+                key=True,
+            )
+        delegated_at: dict[str, tuple[str, ...]] = {}  # resource display name -> manifest path
+        for key, grants in app.permissions.items():
+            resource = resolve_resource(key)
+            label = resource.display_name if resource else key
+            if resource is not None and resource.display_name == "Microsoft Graph":
+                for index, name in enumerate(grants.delegated):
+                    if name.lower() == "ews.accessasuser.all":
+                        self.warn(
+                            ("permissions", key, "delegated", index),
+                            "EWS.AccessAsUser.All under Microsoft Graph yields a Graph token, which Exchange Web "
+                            "Services rejects (its audience must be https://outlook.office365.com); declare it "
+                            "under 'Office 365 Exchange Online' instead",
+                        )
+            if any(name not in OIDC_SCOPES for name in grants.delegated):
+                delegated_at.setdefault(label, ("permissions", key))
+        any_delegated = any(grants.delegated for grants in app.permissions.values())
+        if (
+            any_delegated
+            and not (uris.web or uris.spa or uris.public_client)
+            and not app.allow_public_client_flows
+        ):
+            self.warn(
+                ("permissions",),
+                "delegated permissions need a user to sign in, but no redirect URI is declared, so no "
+                "authorization code can come back; add the product's redirect URI under redirect_uris.web "
+                "(or public_client for a desktop app using PKCE, e.g. http://localhost)",
+                key=True,
+            )
+        if len(delegated_at) > 1:
+            names = list(delegated_at)
+            self.warn(
+                delegated_at[names[1]],
+                f"delegated scopes of {' and '.join(names)}: one token request may name scopes of one "
+                "resource only (AADSTS28000), so the emitted `scopes` cannot be sent as one request; keep one "
+                "resource's delegated scopes in this app (openid, profile, email and offline_access may "
+                "stay), or declare a second app for the other resource",
+                key=True,
+            )
 
     # ---------------------------------------------------------------------------------- printed text
 

@@ -184,3 +184,76 @@ def test_readme_quick_start_does_not_collide_with_the_shipped_manifests(tmp_path
     (folder / "quick.yaml").write_text(quick)
     proc = ok(run_cli("validate", str(folder), str(repo / "manifests"), cwd=tmp_path))
     assert "6 app(s) valid" in proc.stdout
+
+
+# -- validate warnings a product would otherwise find out about from an AADSTS code -------------------
+
+PRODUCT_TRAPS = """\
+version: 1
+apps:
+  - name: public-with-secret
+    display_name: Public with secret
+    redirect_uris: {public_client: ["http://localhost:9999/Callback"]}
+    permissions:
+      Microsoft Graph: {delegated: [User.Read]}
+    secrets: [{name: s, expires_in: 90d}]
+  - name: ews-under-graph
+    display_name: EWS under Graph
+    redirect_uris: {web: ["https://app.example.com/cb"]}
+    permissions:
+      Microsoft Graph: {delegated: [EWS.AccessAsUser.All]}
+  - name: no-redirect
+    display_name: No redirect
+    permissions:
+      Microsoft Graph: {delegated: [Mail.Read]}
+  - name: two-resources
+    display_name: Two resources
+    redirect_uris: {web: ["https://app.example.com/cb2"]}
+    permissions:
+      Office 365 Exchange Online: {delegated: [EWS.AccessAsUser.All]}
+      Microsoft Graph: {delegated: [openid, offline_access, User.Read]}
+  - name: two-resources-oidc-only
+    display_name: Sign-in scopes only
+    redirect_uris: {web: ["https://app.example.com/cb3"]}
+    permissions:
+      Office 365 Exchange Online: {delegated: [EWS.AccessAsUser.All]}
+      Microsoft Graph: {delegated: [openid, offline_access]}
+"""
+
+
+def test_validate_warns_about_registrations_a_product_cannot_use(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(PRODUCT_TRAPS)
+    proc = ok(run_cli("validate", "m.yaml", cwd=tmp_path))  # warnings do not fail validation
+    warnings = [line for line in _lines(proc.stderr) if line.startswith("warning:")]
+
+    def one(app_index: int, needle: str) -> str:
+        hits = [w for w in warnings if f"apps[{app_index}]" in w and needle in w]
+        assert len(hits) == 1, "\n".join(warnings)
+        return hits[0]
+
+    assert "remove secrets" in one(0, "AADSTS700025")
+    assert "m.yaml:8:5:" in one(0, "AADSTS700025")
+    assert "under 'Office 365 Exchange Online' instead" in one(1, "EWS.AccessAsUser.All under Microsoft Graph")
+    assert "add the product's redirect URI under redirect_uris.web" in one(2, "no redirect URI")
+    mixed = one(3, "AADSTS28000")
+    assert "Office 365 Exchange Online and Microsoft Graph" in mixed and "openid" in mixed
+    assert not [w for w in warnings if "apps[4]" in w], "sign-in scopes may go with any resource"
+    assert len(warnings) == 4, "\n".join(warnings)
+
+
+def test_shipped_manifests_validate_without_warnings(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    proc = ok(run_cli("validate", str(repo / "manifests"), cwd=tmp_path))
+    assert "warning" not in proc.stderr, proc.stderr
+
+
+def test_verify_does_not_claim_all_verified_when_it_skipped_a_check(tmp_path: Path) -> None:
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / "05.yaml").write_text((repo / "manifests" / "05-ews-test-tool.yaml").read_text())
+    env = {**base_env(), "NO_PROXY": "localhost,127.0.0.1", "no_proxy": "localhost,127.0.0.1"}
+    ok(run_cli("apply", "m", "--emulator", "--yes", cwd=tmp_path, env=env))
+    proc = ok(run_cli("verify", "m", "--emulator", cwd=tmp_path, env=env))  # no token file yet
+    assert "skipped" in proc.stdout
+    assert "All 1 app(s) verified" not in proc.stdout
+    assert "0 of 1 app(s) fully verified; 1 with skipped checks" in proc.stdout
