@@ -233,7 +233,9 @@ def test_validate_warns_about_registrations_a_product_cannot_use(tmp_path: Path)
 
     assert "remove secrets" in one(0, "AADSTS700025")
     assert "m.yaml:8:5:" in one(0, "AADSTS700025")
-    assert "under 'Office 365 Exchange Online' instead" in one(1, "EWS.AccessAsUser.All under Microsoft Graph")
+    assert "under 'Office 365 Exchange Online' instead" in one(
+        1, "EWS.AccessAsUser.All under Microsoft Graph"
+    )
     assert "add the product's redirect URI under redirect_uris.web" in one(2, "no redirect URI")
     mixed = one(3, "AADSTS28000")
     assert "Office 365 Exchange Online and Microsoft Graph" in mixed and "openid" in mixed
