@@ -58,7 +58,7 @@ from provisioner.model.catalog import (
 from provisioner.model.connections import COMPUTED_KEYS, OIDC_SCOPES
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
-from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink
+from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink, TemplateSink
 from provisioner.model.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
 from provisioner.model.sink_rules import (
     bad_github_outputs,
@@ -395,6 +395,30 @@ class _Checker:
         app = self.app
         uris = app.redirect_uris
         has_application = any(grants.application for grants in app.permissions.values())
+        audience = app.audience.value
+        if app.authority == "common" and audience == "single-tenant":
+            self.error(
+                ("authority",),
+                "authority: common needs a multi-tenant audience: a single-tenant app signing in there gets "
+                "AADSTS50194; use authority: tenant (or set audience: multi-tenant)",
+            )
+        elif app.authority == "organizations" and audience in ("single-tenant", "personal"):
+            self.error(
+                ("authority",),
+                f"authority: organizations does not fit audience {audience} (AADSTS50194 / AADSTS50020); use "
+                + ("authority: tenant" if audience == "single-tenant" else "authority: consumers"),
+            )
+        elif app.authority == "consumers" and audience not in ("personal", "multi-tenant-and-personal"):
+            self.error(
+                ("authority",),
+                f"authority: consumers signs in personal Microsoft accounts only, which audience {audience} "
+                "does not admit; use audience: personal or multi-tenant-and-personal, or another authority",
+            )
+        if app.scope_separator is not None and not any(g.delegated for g in app.permissions.values()):
+            self.warn(
+                ("scope_separator",),
+                "scope_separator joins the delegated scopes, but the app has none; remove it",
+            )
         if app.secrets and uris.public_client and not uris.web and not has_application:
             self.warn(
                 ("secrets",),
@@ -466,7 +490,11 @@ class _Checker:
             for index, value in enumerate(node):
                 self._walk(value, (*path, index))
         elif isinstance(node, str):
-            bad = _unsafe_char(node, multi_line=path == ("notes",))
+            # notes and a template sink's text may hold line breaks (never other control characters)
+            multi_line = path == ("notes",) or (
+                len(path) == 3 and path[0] == "sinks" and path[2] == "template"
+            )
+            bad = _unsafe_char(node, multi_line=multi_line)
             if bad:
                 self.error(
                     path,
@@ -495,8 +523,10 @@ class _Checker:
             return
         for index, sink in enumerate(self.app.sinks):
             base = ("sinks", index)
-            if isinstance(sink, JsonSink | DotenvSink):
+            if isinstance(sink, JsonSink | DotenvSink | TemplateSink):
                 self.sink_path(index, sink)
+            if isinstance(sink, TemplateSink):
+                self.template(base, sink, sample)
             if isinstance(sink, DotenvSink):
                 self.dotenv(base, sink, sample, offline)
             if isinstance(sink, GithubSink):
@@ -506,7 +536,21 @@ class _Checker:
                         f"{name!r} is not a valid GitHub Actions output name (letters, digits, '_', '-')",
                     )
 
-    def sink_path(self, index: int, sink: JsonSink | DotenvSink) -> None:
+    def template(self, base: tuple[Any, ...], sink: TemplateSink, sample: dict[str, Any]) -> None:
+        """The template reads (template_file) and names connection values only."""
+        from provisioner.model.sink_rules import flat_values
+        from provisioner.model.template_rules import template_problems, template_text
+
+        where = (*base, "template" if sink.template is not None else "template_file")
+        try:
+            text = template_text(sink, self.base)
+        except ProvisionerError as exc:
+            self.error(where, str(exc))
+            return
+        for problem in template_problems(text, flat_values(sample)):
+            self.error(where, problem)
+
+    def sink_path(self, index: int, sink: JsonSink | DotenvSink | TemplateSink) -> None:
         path = ("sinks", index, "path")
         real = real_path(sink.path, self.base)
         if not sink.allow_outside and outside_root(sink.path, self.base):

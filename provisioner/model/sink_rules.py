@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 from provisioner.core.errors import ProvisionerError
 from provisioner.model.connections import MintedSecret, connection_values, resolve_resource
 from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
-from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink
+from provisioner.model.manifest import App, DotenvSink, GithubSink, JsonSink, KeyVaultSink, TemplateSink
 
 PathLike = str | os.PathLike[str]
 
@@ -87,11 +87,13 @@ def vault_key(vault_url: str, secret_name: str) -> tuple[str, str]:
 
 
 def destination_key(
-    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink, app: App, base_dir: PathLike | None
+    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink | TemplateSink,
+    app: App,
+    base_dir: PathLike | None,
 ) -> tuple[str, ...]:
     """What two sinks must not share: ``("file", real path)``, ``("keyvault", host, name)``, ``("github", prefix)``."""
     match sink:
-        case JsonSink() | DotenvSink():
+        case JsonSink() | DotenvSink() | TemplateSink():
             return ("file", str(real_path(sink.path, base_dir)))
         case KeyVaultSink():
             return ("keyvault", *vault_key(sink.vault_url, sink.name_for(app.name)))
