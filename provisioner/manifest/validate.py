@@ -34,6 +34,7 @@ Warnings do not fail validation; they flag choices Microsoft advises against.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -55,7 +56,7 @@ from provisioner.model.catalog import (
     resources,
     suggest,
 )
-from provisioner.model.connections import COMPUTED_KEYS, OIDC_SCOPES
+from provisioner.model.connections import COMPUTED_KEYS, OIDC_SCOPES, TOKEN_KEYS
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
 from provisioner.model.manifest import DotenvSink, GithubSink, JsonSink, KeyVaultSink, TemplateSink
@@ -190,6 +191,7 @@ class _Checker:
         self.extra_values()
         self.sinks()
         self.product_fit()
+        self.token_sinks()
 
     # ----------------------------------------------------------------------------------- permissions
 
@@ -466,6 +468,58 @@ class _Checker:
                 key=True,
             )
 
+    def token_sinks(self) -> None:
+        """``token_sinks``: file sinks only, a delegated app, destinations of their own, known placeholders."""
+        from provisioner.model.sink_rules import destination_key
+        from provisioner.model.template_rules import template_problems, template_text
+
+        app = self.app
+        if app.token_sinks and not any(g.delegated for g in app.permissions.values()):
+            self.warn(
+                ("token_sinks",),
+                "token_sinks receive the tokens of `provisioner authorize`, which needs delegated permissions; "
+                "the app has none, so nothing will be delivered: remove token_sinks",
+                key=True,
+            )
+        taken: dict[tuple[str, ...], int] = {}
+        for index, sink in enumerate(app.sinks):
+            with contextlib.suppress(Exception):
+                taken[destination_key(sink, app, self.base)] = index
+        token_keys = dict.fromkeys(TOKEN_KEYS, "x")
+        for index, sink in enumerate(app.token_sinks):
+            base = ("token_sinks", index)
+            if not isinstance(sink, JsonSink | DotenvSink | TemplateSink):
+                self.error(
+                    (*base, "type"), f"token_sinks take json, dotenv or template sinks, not {sink.type}"
+                )
+                continue
+            real = real_path(sink.path, self.base)
+            if not sink.allow_outside and outside_root(sink.path, self.base):
+                self.error(
+                    (*base, "path"),
+                    f"{sink.path!r} resolves to {real}, outside {root_of(self.base)}; set allow_outside: true "
+                    "on this sink to write there",
+                )
+            if is_within(real, root_of(self.state)):
+                self.error((*base, "path"), f"{sink.path!r} is inside the state folder {self.state}")
+            key = destination_key(sink, app, self.base)
+            if key in taken:
+                line = self.item.locate(("sinks", taken[key])).line
+                self.error(
+                    (*base, "path"),
+                    f"the same file as sinks[{taken[key]}] (line {line}): tokens and connection values need "
+                    "files of their own",
+                )
+            if isinstance(sink, TemplateSink):
+                where = (*base, "template" if sink.template is not None else "template_file")
+                try:
+                    text = template_text(sink, self.base)
+                except ProvisionerError as exc:
+                    self.error(where, str(exc))
+                    continue
+                for problem in template_problems(text, token_keys):
+                    self.error(where, problem)
+
     # ---------------------------------------------------------------------------------- printed text
 
     def text(self) -> None:
@@ -492,7 +546,7 @@ class _Checker:
         elif isinstance(node, str):
             # notes and a template sink's text may hold line breaks (never other control characters)
             multi_line = path == ("notes",) or (
-                len(path) == 3 and path[0] == "sinks" and path[2] == "template"
+                len(path) == 3 and path[0] in ("sinks", "token_sinks") and path[2] == "template"
             )
             bad = _unsafe_char(node, multi_line=multi_line)
             if bad:

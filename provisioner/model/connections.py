@@ -79,6 +79,19 @@ COMPUTED_KEYS: frozenset[str] = frozenset(
     }
 )
 
+#: The keys a ``token_sinks`` entry receives from ``provisioner authorize`` (a template may name any of them).
+TOKEN_KEYS: tuple[str, ...] = (
+    "app",
+    "client_id",
+    "tenant_id",
+    "token_url",
+    "access_token",
+    "refresh_token",
+    "expires_in",
+    "expires_at",
+    "scope",
+)
+
 #: Exchange Online protocol hosts per login host (public cloud for any other, e.g. the emulator, whose
 #: Exchange tokens carry the public audience https://outlook.office365.com).
 EXCHANGE_HOSTS: dict[str, tuple[str, str]] = {

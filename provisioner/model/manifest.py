@@ -288,6 +288,12 @@ class App(_Strict):
             "the tenant's token_url: client credentials need a tenant."
         ),
     )
+    token_sinks: list[Sink] = Field(
+        default_factory=list,
+        description="Where `provisioner authorize` also delivers the access and refresh token (json, dotenv or "
+        "template sinks; values: app, client_id, tenant_id, token_url, access_token, refresh_token, "
+        "expires_in, expires_at, scope).",
+    )
     scope_separator: str | None = Field(
         default=None,
         min_length=1,
