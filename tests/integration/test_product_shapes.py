@@ -115,3 +115,32 @@ def test_validate_checks_templates_and_authorities_offline(tmp_path: Path) -> No
     assert "apps[0].sinks[0].template: placeholder ${client_secret} names no connection value" in errors
     assert "give exactly one of template (the text) and template_file" in errors
     assert "apps[2].sinks[0].template: placeholder ${__import__} names no connection value" in errors
+
+
+def test_the_worked_examples_apply_and_render_every_product_file(tmp_path: Path) -> None:
+    examples = Path(__file__).resolve().parents[2] / "examples" / "products"
+    (tmp_path / "m").mkdir()
+    for manifest in sorted(examples.glob("*.yaml")):
+        (tmp_path / "m" / manifest.name).write_text(manifest.read_text())
+    ok(run_cli("validate", "m", cwd=tmp_path))
+    ok(run_cli("apply", "m", "--emulator", "--yes", cwd=tmp_path, env=base_env()))
+    out = tmp_path / "out"
+    etl = (out / "outlook-etl.properties").read_text()
+    assert (
+        "/common/oauth2/v2.0/authorize" in etl
+        and "Scope=openid~profile~email~offline_access~Mail.Read" in etl
+    )
+    logistics = (out / "logistics-ops.ini").read_text()
+    values = json.loads(connection_file(tmp_path / ".provisioner", "logistics-ops-shaped").read_text())
+    assert f"client_secret_id = {values['client_secret_id']}" in logistics
+    assert (
+        f"/{values['tenant_id']}/oauth2/v2.0/token" in logistics and "mailbox = ops@example.com" in logistics
+    )
+    assert (
+        "EWS URL:       https://outlook.office365.com/EWS/Exchange.asmx"
+        in (out / "ews-test-tool.txt").read_text()
+    )
+    assert "Client ID:" in (out / "automation-pkce.txt").read_text()
+    assert "Client secret:" in (out / "exchange-connector.txt").read_text()
+    for rendered in out.iterdir():
+        assert "${" not in rendered.read_text(), rendered
