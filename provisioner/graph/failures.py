@@ -109,7 +109,7 @@ def proxy_for(host: str) -> str | None:
     import urllib.request
 
     proxy = urllib.request.getproxies_environment().get("https")
-    if not proxy or urllib.request.proxy_bypass_environment(host):
+    if not proxy or urllib.request.proxy_bypass(host):
         return None
     parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
     netloc = parts.hostname or ""
