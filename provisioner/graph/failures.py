@@ -118,7 +118,7 @@ def proxy_for(host: str) -> str | None:
     return f"{parts.scheme}://{netloc}"
 
 
-def network_error(host: str, detail: str, *, what: str = "") -> ProvisionerError:
+def network_error(host: str, detail: str, *, what: str = "", service: str = "") -> ProvisionerError:
     """One line naming the host the tool could not reach, the proxy in between, and what to check.
 
     The cause users need is "the network", not "the credential": a wrong secret would have got an
@@ -127,7 +127,8 @@ def network_error(host: str, detail: str, *, what: str = "") -> ProvisionerError
     host_name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") == 1 else host
     reason = _network_reason(detail) or (" ".join(detail.split())[:160] or "the connection failed")
     proxy = proxy_for(host_name)
-    where = f"{host} through proxy {proxy}" if proxy else host
+    named = f"{service} at {host}" if service else host
+    where = f"{named} through proxy {proxy}" if proxy else named
     if proxy:
         todo = "check the proxy (HTTPS_PROXY) is up, or list the host in NO_PROXY"
     elif host_name in ("localhost", "127.0.0.1", "::1"):
@@ -253,7 +254,7 @@ async def graph_errors(
         url = getattr(getattr(exc, "_request", None), "url", None)
         where = f"{url.host}:{url.port}" if url is not None and url.port else (url.host if url else "Graph")
         detail = " ".join(" ".join(str(e).split()) for e in _exception_chain(exc)) or type(exc).__name__
-        raise GraphError(str(network_error(where, detail, what=f"{action}: "))) from None
+        raise GraphError(str(network_error(where, detail, what=f"{action}: ", service="Graph"))) from None
     except httpx.HTTPError as exc:
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise GraphError(f"{action}: cannot reach Graph: {detail}") from None
