@@ -114,3 +114,27 @@ def test_authorize_fails_when_the_refresh_token_it_asked_for_does_not_come_back(
     )
     assert not (workdir / "state" / "tokens" / "connector.json").exists()
     assert not (workdir / "out" / "tokens.json").exists()
+
+
+def test_ews_manifest_verify_checks_the_delegated_exchange_flow(
+    emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    from cli_support import tenant_env
+    from reliability_support import fresh_tenant
+
+    manifest = Path(__file__).resolve().parents[2] / "manifests" / "05-ews-test-tool.yaml"
+    (tmp_path / "m").mkdir()
+    (tmp_path / "m" / manifest.name).write_text(manifest.read_text())
+    env = {**cli_env(None), **tenant_env(emulator, fresh_tenant(emulator))}
+    run_cli("apply", "m", "--yes", "--state-dir", "state", cwd=tmp_path, env=env)
+    assert _authorize(emulator, tmp_path, env).finish()["refresh_token"] is True
+    proc = run_cli("verify", "m", "--state-dir", "state", "--json", cwd=tmp_path, env=env, check=False)
+    report = json.loads(proc.stdout)
+    assert proc.returncode == 0 and report["ok"], proc.stdout
+    checks = [c for app in report["apps"] for c in app["checks"]]
+    delegated = [c for c in checks if c["check"] == "delegated"]
+    assert delegated and all(c["status"] == "ok" for c in delegated), checks
+    assert any(c["resource"] == "Office 365 Exchange Online" for c in delegated)
+    assert not [c for c in checks if c["status"] == "skipped"]
+    table = run_cli("verify", "m", "--state-dir", "state", cwd=tmp_path, env=env)
+    assert "All 1 app(s) verified." in table.stdout
