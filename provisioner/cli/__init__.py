@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from provisioner import __version__
 from provisioner.cli import (  # noqa: F401
     apply,
     authorize,
@@ -33,9 +34,12 @@ def main() -> None:
     # Libraries (azure-identity above all) log failures as warnings with the whole token-endpoint
     # response; with no handler, Python would print them to stderr beside our one-line error.
     # The CLI reports every failure itself, so library logs stay silent unless asked for.
-    logging.getLogger().addHandler(logging.NullHandler())
+    # ``basicConfig`` does nothing once the root logger has a handler, so it must come first.
     if settings.env(settings.DEBUG):
-        logging.basicConfig(level=logging.DEBUG)
+        logging.basicConfig(level=logging.DEBUG, format="%(levelname)s %(name)s: %(message)s")
+        logging.getLogger("provisioner").debug("provisioner %s: debug logging on", __version__)
+    else:
+        logging.getLogger().addHandler(logging.NullHandler())
     app()
 
 

@@ -29,6 +29,25 @@ app = typer.Typer(
 emulator_app = typer.Typer(help="Local Microsoft Graph + identity platform emulator.", no_args_is_help=True)
 app.add_typer(emulator_app, name="emulator")
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        from provisioner import __version__
+
+        typer.echo(f"provisioner {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option("--version", help="Print the version and exit.", callback=_print_version, is_eager=True),
+    ] = False,
+) -> None:
+    """Infrastructure-as-code for Microsoft Entra ID app registrations."""
+
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 Paths = Annotated[
@@ -177,6 +196,9 @@ def run_options(
     """The engine's options object from the common flags (``--tenant`` and ``--tenants`` exclude each other)."""
     if tenants is not None:
         reject_tenant_with_tenants(tenant)
+    if prune and apps:
+        # --prune deletes every managed app the run does not declare: with --app that would be the rest
+        raise ProvisionerError("--prune and --app exclude each other (prune needs every declared app)")
     return RunOptions(
         paths=tuple(str(p) for p in paths or ()),
         state_dir=state_dir,

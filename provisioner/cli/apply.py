@@ -8,6 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from provisioner.cli._base import (
+    AppsOpt,
     CloudOpt,
     EmulatorOpt,
     JsonOpt,
@@ -42,6 +43,7 @@ def apply(
     state_dir: StateDirOpt = Path(".provisioner"),
     prune: PruneOpt = False,
     tenants: TenantsOpt = None,
+    apps: AppsOpt = None,
 ) -> None:
     """Converge the tenant to the manifests and write connection values.
 
@@ -59,6 +61,7 @@ def apply(
         state_dir=state_dir,
         tenants=tenants,
         prune=prune,
+        apps=apps,
     )
     if prune:
         require_consent_to_delete(yes, "apply --prune deletes the managed applications no manifest declares")

@@ -91,4 +91,11 @@ def authorize(
             timeout=timeout,
             notice=note,
         )
-    emit_json(outcome.to_dict())
+    payload = outcome.to_dict()
+    if loaded.app.token_sinks:
+        from provisioner.engine.token_delivery import deliver_tokens
+        from provisioner.oauth.token_file import read_token_file
+
+        tokens = read_token_file(outcome.token_file) or {}
+        payload["delivered_to"] = deliver_tokens(loaded, tokens, base_dir=Path.cwd(), state_dir=state_dir)
+    emit_json(payload)

@@ -28,6 +28,14 @@ def emulator_serve(
     state: Annotated[Path | None, typer.Option(help="SQLite file to persist state across restarts.")] = None,
     tenant_id: Annotated[str | None, typer.Option("--tenant-id", help="Tenant ID to create (UUID).")] = None,
     json_output: JsonOpt = False,
+    env_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--env-file",
+            help="Also write the exports (or the --json object) to this file, in one step, once serving "
+            "(mode 0600): source it as soon as it exists.",
+        ),
+    ] = None,
     latency_ms: Annotated[int, typer.Option("--latency-ms", help="Fault: delay every Graph request.")] = 0,
     throttle_rate: Annotated[
         float,
@@ -94,6 +102,7 @@ def emulator_serve(
             faults=faults,
             allow_remote=allow_remote,
             log_requests=log_requests,
+            env_file=env_file,
         )
     except EmulatorError as exc:  # the emulator's own error type: one CLI error line, exit code 1
         raise ProvisionerError(str(exc)) from None

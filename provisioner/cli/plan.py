@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from provisioner.cli._base import (
+    AppsOpt,
     CloudOpt,
     EmulatorOpt,
     JsonOpt,
@@ -40,6 +41,7 @@ def plan(
     state_dir: StateDirOpt = Path(".provisioner"),
     prune: PruneOpt = False,
     tenants: TenantsOpt = None,
+    apps: AppsOpt = None,
 ) -> None:
     """Show what apply would change in the tenant."""
     from provisioner.engine import runner as engine
@@ -54,6 +56,7 @@ def plan(
         state_dir=state_dir,
         tenants=tenants,
         prune=prune,
+        apps=apps,
     )
     outcome = engine.plan(options)
     if tenants is None:

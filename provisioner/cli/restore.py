@@ -36,7 +36,7 @@ def restore(
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
 ) -> None:
-    """Restore a deleted application; then `apply` recreates its service principal, consent and secret."""
+    """Restore a deleted application with its secrets; `apply` then recreates its service principal and consent."""
     from provisioner.engine.destroy import restore as run_restore
 
     options = run_options(emulator=emulator, tenant=tenant, cloud=cloud, state_dir=state_dir)

@@ -50,13 +50,18 @@ def status(
         tenants=tenants,
         apps=app_names,
     )
+    from provisioner.engine.token_delivery import refresh_token_warnings
+
     outcome = engine.status(options)
+    token_warnings = refresh_token_warnings(options)
+    for line in token_warnings:
+        print_warning(line)
     if tenants is None:
         report = outcome.single.status
         assert report is not None
         print_warnings(report.warnings)
         if json_output:
-            emit_json(report.to_dict())
+            emit_json({**report.to_dict(), "token_warnings": token_warnings})
         else:
             print_status(report)
     else:

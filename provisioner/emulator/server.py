@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import io
 import ipaddress
 import json
+import os
 import shlex
 import shutil
 import signal
@@ -346,7 +348,7 @@ def start_emulator(
         ctx=ctx,
         base_url=base_url,
         tenant=tenant,
-        ca_cert_path=tls.ca_cert,
+        ca_cert_path=Path(tls.ca_cert).resolve(),  # absolute: the exports are sourced from anywhere
         port=bound_port,
         data_dir=tls_dir,
         _server=server,
@@ -374,6 +376,28 @@ def connection_info(emulator: RunningEmulator) -> dict[str, Any]:
     }
 
 
+def write_env_file(path: Path, text: str) -> None:
+    """Write the exports to ``path`` in one step (a temporary file renamed over it), mode 0600.
+
+    ``serve > emulator.env &`` followed at once by ``. ./emulator.env`` races the server: the
+    shell may read the file before anything is in it. With ``--env-file`` the file appears only
+    when the emulator is serving and then holds every line (it carries the tenant admin secret).
+    """
+    path = Path(path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent or Path("."))
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
 def _print_exports(emulator: RunningEmulator, out: TextIO) -> None:
     ca = shlex.quote(str(emulator.ca_cert_path))
     out.write(
@@ -397,8 +421,11 @@ def serve(
     faults: FaultConfig | None = None,
     allow_remote: bool = False,
     log_requests: bool = False,
+    env_file: Path | None = None,
 ) -> None:
     """Run until SIGINT/SIGTERM, printing shell exports (or one JSON object) once serving.
+
+    ``env_file`` also receives the exports (or the JSON object), written atomically once serving.
 
     A non-loopback ``host`` needs ``allow_remote`` and then costs a one-line warning on ``err``.
     ``log_requests`` writes one line per request to ``err`` (method, path, status, ms).
@@ -432,10 +459,14 @@ def serve(
                     " port can get tokens for its tenants (the admin routes still need the admin token)\n"
                 )
                 warnings.flush()
+            text = io.StringIO()
             if json_output:
-                stream.write(json.dumps(connection_info(emulator)) + "\n")
+                text.write(json.dumps(connection_info(emulator)) + "\n")
             else:
-                _print_exports(emulator, stream)
+                _print_exports(emulator, text)
+            if env_file is not None:
+                write_env_file(env_file, text.getvalue())
+            stream.write(text.getvalue())
             stream.flush()
             # Wake up now and then to notice a server thread that died on its own.
             while not stop.wait(1.0) and emulator._thread.is_alive():

@@ -28,7 +28,7 @@ from provisioner.core.errors import ProvisionerError
 from provisioner.engine.loading import load_manifests
 from provisioner.engine.options import RunOptions
 from provisioner.engine.targeting import open_target
-from provisioner.graph.connect import graph_client, make_credential
+from provisioner.graph.connect import graph_client, login_host, make_credential
 from provisioner.graph.failures import credential_error, graph_errors
 from provisioner.graph.least_privilege import minimal_set, missing, needs_for_apps
 from provisioner.model.catalog import GRAPH_APP_ID
@@ -136,7 +136,9 @@ async def _check(target: Target, wanted_tenant: str | None, report: DoctorReport
         token = await credential.get_token(target.graph_scope, **_token_kwargs(target))
     except Exception as exc:  # azure-identity raises several types; all mean "no token"
         error = (
-            exc if isinstance(exc, ProvisionerError) else credential_error(exc, secret=target.client_secret)
+            exc
+            if isinstance(exc, ProvisionerError)
+            else credential_error(exc, secret=target.client_secret, host=login_host(target))
         )
         report.checks.append(Check("credential", False, str(error)))
         return

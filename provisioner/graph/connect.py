@@ -61,6 +61,18 @@ def make_credential(target: Target) -> Any:
     return DefaultAzureCredential(**kwargs)
 
 
+def login_host(target: Target) -> str:
+    """``host[:port]`` of the target's login authority (named when it cannot be reached)."""
+    from urllib.parse import urlsplit
+
+    authority = (
+        target.authority_host if "://" in target.authority_host else f"https://{target.authority_host}"
+    )
+    parts = urlsplit(authority)
+    host = parts.hostname or target.authority_host
+    return f"{host}:{parts.port}" if parts.port else host
+
+
 def _is_known_authority(authority: str) -> bool:
     from provisioner.graph.target import CLOUDS
 
@@ -155,7 +167,7 @@ async def graph_client(
         adapter = GraphRequestAdapter(auth, client=http_client)
         adapter.base_url = target.graph_url.rstrip("/")
         if check_credential:
-            async with graph_errors("get a token", secret=target.client_secret):
+            async with graph_errors("get a token", secret=target.client_secret, host=login_host(target)):
                 token = await credential.get_token(
                     target.graph_scope, enable_cae=True, **(token_options or {})
                 )

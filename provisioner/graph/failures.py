@@ -51,13 +51,110 @@ AADSTS_ADVICE: dict[str, tuple[str, str]] = {
 }
 
 
-def credential_error(exc: BaseException, *, secret: str | None = None) -> CredentialError:
-    """A one-line, actionable CredentialError for an azure-identity failure."""
+# Transport failures as aiohttp, httpx, requests and the OS word them -> a short reason
+_NETWORK_REASONS: tuple[tuple[str, str], ...] = (
+    ("cannot connect to proxy", "the proxy refused or dropped the connection"),
+    ("proxyerror", "the proxy refused or dropped the connection"),
+    ("tunnel connection failed", "the proxy refused the tunnel"),
+    ("name or service not known", "the host name does not resolve"),
+    ("temporary failure in name resolution", "the host name does not resolve (DNS)"),
+    ("nodename nor servname", "the host name does not resolve"),
+    ("getaddrinfo failed", "the host name does not resolve"),
+    ("connect call failed", "connection refused"),
+    ("connection refused", "connection refused"),
+    ("network is unreachable", "the network is unreachable"),
+    ("no route to host", "no route to host"),
+    ("timed out", "the connection timed out"),
+    ("timeout", "the connection timed out"),
+    ("cannot connect to host", "the connection failed"),
+    ("connection reset", "the connection was reset"),
+    ("server disconnected", "the server closed the connection"),
+    ("connecterror", "the connection failed"),
+)
+
+
+def _network_reason(text: str) -> str | None:
+    low = text.lower()
+    return next((reason for needle, reason in _NETWORK_REASONS if needle in low), None)
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps (cause, context, azure-core's ``inner_exception``), at most 10 deep."""
+    seen: list[BaseException] = []
+    todo: list[BaseException | None] = [exc]
+    while todo and len(seen) < 10:
+        item = todo.pop(0)
+        if item is None or any(item is s for s in seen):
+            continue
+        seen.append(item)
+        todo += [item.__cause__, item.__context__, getattr(item, "inner_exception", None)]
+    return seen
+
+
+def _is_transport_failure(exc: BaseException) -> bool:
+    import httpx
+    from azure.core.exceptions import ServiceRequestError, ServiceResponseError
+
+    for item in _exception_chain(exc):
+        if isinstance(item, ServiceRequestError | ServiceResponseError | httpx.TransportError | OSError):
+            return True
+        if type(item).__module__.startswith("aiohttp") and "Connect" in type(item).__name__:
+            return True
+    return False
+
+
+def proxy_for(host: str) -> str | None:
+    """The proxy (credentials removed) that ``HTTPS_PROXY``/``NO_PROXY`` send ``host`` through, if any."""
+    import urllib.parse
+    import urllib.request
+
+    proxy = urllib.request.getproxies_environment().get("https")
+    if not proxy or urllib.request.proxy_bypass(host):
+        return None
+    parts = urllib.parse.urlsplit(proxy if "://" in proxy else f"http://{proxy}")
+    netloc = parts.hostname or ""
+    if parts.port:
+        netloc = f"{netloc}:{parts.port}"
+    return f"{parts.scheme}://{netloc}"
+
+
+def network_error(host: str, detail: str, *, what: str = "", service: str = "") -> ProvisionerError:
+    """One line naming the host the tool could not reach, the proxy in between, and what to check.
+
+    The cause users need is "the network", not "the credential": a wrong secret would have got an
+    AADSTS answer. A loopback host is the emulator: it is probably not running any more.
+    """
+    host_name = host.rsplit(":", 1)[0].strip("[]") if host.count(":") == 1 else host
+    reason = _network_reason(detail) or (" ".join(detail.split())[:160] or "the connection failed")
+    proxy = proxy_for(host_name)
+    named = f"{service} at {host}" if service else host
+    where = f"{named} through proxy {proxy}" if proxy else named
+    if proxy:
+        todo = "check the proxy (HTTPS_PROXY) is up, or list the host in NO_PROXY"
+    elif host_name in ("localhost", "127.0.0.1", "::1"):
+        todo = (
+            "is the emulator still running? (PROVISIONER_GRAPH_URL / AZURE_AUTHORITY_HOST point at it; "
+            "unset them or use --emulator)"
+        )
+    else:
+        todo = "check the network connection, DNS and any proxy (HTTPS_PROXY / NO_PROXY)"
+    return ProvisionerError(f"{what}cannot reach {where}: {reason}; {todo}")
+
+
+def credential_error(
+    exc: BaseException, *, secret: str | None = None, host: str | None = None
+) -> ProvisionerError:
+    """A one-line, actionable error for an azure-identity failure (``host``: the login host asked)."""
     from azure.identity import CredentialUnavailableError
 
     text = " ".join(str(getattr(exc, "message", None) or exc).split())
     if secret:
         text = text.replace(secret, "***")
+    if host and not _AADSTS.search(text) and (_is_transport_failure(exc) or _network_reason(text)):
+        details = " ".join(" ".join(str(e).split()) for e in _exception_chain(exc))
+        if secret:
+            details = details.replace(secret, "***")
+        return network_error(host, details, what="get a token: ")
     match = _AADSTS.search(text)
     if match:
         code = match.group(1)
@@ -128,10 +225,16 @@ def error_message(exc: BaseException) -> str:
 
 
 @asynccontextmanager
-async def graph_errors(action: str, *, secret: str | None = None) -> AsyncIterator[None]:
-    """Map SDK/identity/transport exceptions raised inside the block to ProvisionerErrors."""
+async def graph_errors(
+    action: str, *, secret: str | None = None, host: str | None = None
+) -> AsyncIterator[None]:
+    """Map SDK/identity/transport exceptions raised inside the block to ProvisionerErrors.
+
+    ``host`` names the login host a token request inside the block goes to, so that a network or
+    proxy failure there is named as such instead of as a credential problem.
+    """
     import httpx
-    from azure.core.exceptions import ClientAuthenticationError
+    from azure.core.exceptions import ClientAuthenticationError, ServiceRequestError, ServiceResponseError
     from kiota_abstractions.api_error import APIError
 
     refused: list[Refusal] = []
@@ -142,9 +245,16 @@ async def graph_errors(action: str, *, secret: str | None = None) -> AsyncIterat
     except ProvisionerError:
         raise
     except ClientAuthenticationError as exc:
-        raise credential_error(exc, secret=secret) from None
+        raise credential_error(exc, secret=secret, host=host) from None
+    except (ServiceRequestError, ServiceResponseError) as exc:  # the token endpoint, unwrapped
+        raise credential_error(exc, secret=secret, host=host or "the login host") from None
     except APIError as exc:
         raise graph_error(exc, action, refused[-1] if refused else None) from None
+    except httpx.TransportError as exc:
+        url = getattr(getattr(exc, "_request", None), "url", None)
+        where = f"{url.host}:{url.port}" if url is not None and url.port else (url.host if url else "Graph")
+        detail = " ".join(" ".join(str(e).split()) for e in _exception_chain(exc)) or type(exc).__name__
+        raise GraphError(str(network_error(where, detail, what=f"{action}: ", service="Graph"))) from None
     except httpx.HTTPError as exc:
         detail = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise GraphError(f"{action}: cannot reach Graph: {detail}") from None

@@ -576,8 +576,8 @@ def load_text(
             data_path, error = _located(err, source_map)
             if not any(data_path[: len(p)] == p for p in poisoned):
                 errors.append(error)
-        if salvage is not None and not poisoned:
-            salvage.extend(_salvage(value, source_map, exc))
+        if salvage is not None:
+            salvage.extend(_salvage(value, source_map, exc, poisoned))
         return [], _sorted(errors)
     if errors:
         return [], _sorted(errors)
@@ -620,18 +620,31 @@ def manifest_files(paths: Iterable[str | os.PathLike[str]], errors: list[Manifes
     return unique
 
 
-def _salvage(value: dict[str, Any], source_map: SourceMap, exc: ValidationError) -> list[LoadedApp]:
-    """Apps whose errors are confined to some of their own keys, re-validated without those keys."""
+def _salvage(
+    value: dict[str, Any], source_map: SourceMap, exc: ValidationError, poisoned: Iterable[DataPath] = ()
+) -> list[LoadedApp]:
+    """The file's apps with their failing keys left out, for ``validate``'s catalogue checks.
+
+    Apps without errors of their own come back whole (a typo in one app must not hide a wrong
+    permission name in the next one until a second run); an app under a YAML-level problem
+    (``poisoned``) is left out, its value is not what the file says.
+    """
     raw_apps = value.get("apps")
     if not isinstance(raw_apps, list):
         return []
-    bad_keys: dict[int, set[Any]] = {}
+    bad_keys: dict[int, set[Any]] = {index: set() for index in range(len(raw_apps))}
     for err in exc.errors(include_url=False):
         loc = err["loc"]
         if len(loc) >= 3 and loc[0] == "apps" and isinstance(loc[1], int):
             bad_keys.setdefault(loc[1], set()).add(loc[2])
+        elif len(loc) == 2 and loc[0] == "apps" and isinstance(loc[1], int):
+            bad_keys.pop(loc[1], None)  # the app itself is not a mapping
+    spoiled = list(poisoned)
     salvaged: list[LoadedApp] = []
     for index, keys in bad_keys.items():
+        here = ("apps", index)
+        if any(p[: len(here)] == here or here[: len(p)] == p for p in spoiled):
+            continue
         raw = raw_apps[index] if index < len(raw_apps) else None
         if not isinstance(raw, dict):
             continue

@@ -34,6 +34,7 @@ Warnings do not fail validation; they flag choices Microsoft advises against.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -55,7 +56,7 @@ from provisioner.model.catalog import (
     resources,
     suggest,
 )
-from provisioner.model.connections import COMPUTED_KEYS
+from provisioner.model.connections import COMPUTED_KEYS, OIDC_SCOPES, TOKEN_KEYS
 from provisioner.model.dotenv_format import NAME
 from provisioner.model.dotenv_format import problem as dotenv_problem
 from provisioner.model.manifest import (
@@ -65,6 +66,7 @@ from provisioner.model.manifest import (
     GithubSink,
     JsonSink,
     KeyVaultSink,
+    TemplateSink,
     github_name_problem,
 )
 from provisioner.model.redirects import PERSONAL_AUDIENCES, check_uri, max_uris, normalize
@@ -197,6 +199,8 @@ class _Checker:
         self.text()
         self.extra_values()
         self.sinks()
+        self.product_fit()
+        self.token_sinks()
 
     # ----------------------------------------------------------------------------------- permissions
 
@@ -412,6 +416,136 @@ class _Checker:
                 f"the default variable prefix {prefix!r} {problem}; set variable_prefix",
             )
 
+    # ------------------------------------------------------------------------------- product fit
+
+    def product_fit(self) -> None:
+        """Warnings for registrations Entra accepts but a product cannot use (issue 17), each with its fix."""
+        app = self.app
+        uris = app.redirect_uris
+        has_application = any(grants.application for grants in app.permissions.values())
+        audience = app.audience.value
+        if app.authority == "common" and audience == "single-tenant":
+            self.error(
+                ("authority",),
+                "authority: common needs a multi-tenant audience: a single-tenant app signing in there gets "
+                "AADSTS50194; use authority: tenant (or set audience: multi-tenant)",
+            )
+        elif app.authority == "organizations" and audience in ("single-tenant", "personal"):
+            self.error(
+                ("authority",),
+                f"authority: organizations does not fit audience {audience} (AADSTS50194 / AADSTS50020); use "
+                + ("authority: tenant" if audience == "single-tenant" else "authority: consumers"),
+            )
+        elif app.authority == "consumers" and audience not in ("personal", "multi-tenant-and-personal"):
+            self.error(
+                ("authority",),
+                f"authority: consumers signs in personal Microsoft accounts only, which audience {audience} "
+                "does not admit; use audience: personal or multi-tenant-and-personal, or another authority",
+            )
+        if app.scope_separator is not None and not any(g.delegated for g in app.permissions.values()):
+            self.warn(
+                ("scope_separator",),
+                "scope_separator joins the delegated scopes, but the app has none; remove it",
+            )
+        if app.secrets and uris.public_client and not uris.web and not has_application:
+            self.warn(
+                ("secrets",),
+                "a client secret is unusable here: the app signs users in only on public_client redirect URIs, "
+                "where a token request that sends a secret fails (AADSTS700025: client is public); remove "
+                "secrets (public clients use PKCE), or list the product's redirect URI under redirect_uris.web",
+                key=True,
+            )
+        delegated_at: dict[str, tuple[str, ...]] = {}  # resource display name -> manifest path
+        for key, grants in app.permissions.items():
+            resource = resolve_resource(key)
+            label = resource.display_name if resource else key
+            if resource is not None and resource.display_name == "Microsoft Graph":
+                for index, name in enumerate(grants.delegated):
+                    if name.lower() == "ews.accessasuser.all":
+                        self.warn(
+                            ("permissions", key, "delegated", index),
+                            "EWS.AccessAsUser.All under Microsoft Graph yields a Graph token, which Exchange Web "
+                            "Services rejects (its audience must be https://outlook.office365.com); declare it "
+                            "under 'Office 365 Exchange Online' instead",
+                        )
+            if any(name not in OIDC_SCOPES for name in grants.delegated):
+                delegated_at.setdefault(label, ("permissions", key))
+        any_delegated = any(grants.delegated for grants in app.permissions.values())
+        if (
+            any_delegated
+            and not (uris.web or uris.spa or uris.public_client)
+            and not app.allow_public_client_flows
+        ):
+            self.warn(
+                ("permissions",),
+                "delegated permissions need a user to sign in, but no redirect URI is declared, so no "
+                "authorization code can come back; add the product's redirect URI under redirect_uris.web "
+                "(or public_client for a desktop app using PKCE, e.g. http://localhost)",
+                key=True,
+            )
+        if len(delegated_at) > 1:
+            names = list(delegated_at)
+            self.warn(
+                delegated_at[names[1]],
+                f"delegated scopes of {' and '.join(names)}: one token request may name scopes of one "
+                "resource only (AADSTS28000), so the emitted `scopes` cannot be sent as one request; keep one "
+                "resource's delegated scopes in this app (openid, profile, email and offline_access may "
+                "stay), or declare a second app for the other resource",
+                key=True,
+            )
+
+    def token_sinks(self) -> None:
+        """``token_sinks``: file sinks only, a delegated app, destinations of their own, known placeholders."""
+        from provisioner.model.sink_rules import destination_key
+        from provisioner.model.template_rules import template_problems, template_text
+
+        app = self.app
+        if app.token_sinks and not any(g.delegated for g in app.permissions.values()):
+            self.warn(
+                ("token_sinks",),
+                "token_sinks receive the tokens of `provisioner authorize`, which needs delegated permissions; "
+                "the app has none, so nothing will be delivered: remove token_sinks",
+                key=True,
+            )
+        taken: dict[tuple[str, ...], int] = {}
+        for index, sink in enumerate(app.sinks):
+            with contextlib.suppress(Exception):
+                taken[destination_key(sink, app, self.base)] = index
+        token_keys = dict.fromkeys(TOKEN_KEYS, "x")
+        for index, sink in enumerate(app.token_sinks):
+            base = ("token_sinks", index)
+            if not isinstance(sink, JsonSink | DotenvSink | TemplateSink):
+                self.error(
+                    (*base, "type"), f"token_sinks take json, dotenv or template sinks, not {sink.type}"
+                )
+                continue
+            real = real_path(sink.path, self.base)
+            if not sink.allow_outside and outside_root(sink.path, self.base):
+                self.error(
+                    (*base, "path"),
+                    f"{sink.path!r} resolves to {real}, outside {root_of(self.base)}; set allow_outside: true "
+                    "on this sink to write there",
+                )
+            if is_within(real, root_of(self.state)):
+                self.error((*base, "path"), f"{sink.path!r} is inside the state folder {self.state}")
+            key = destination_key(sink, app, self.base)
+            if key in taken:
+                line = self.item.locate(("sinks", taken[key])).line
+                self.error(
+                    (*base, "path"),
+                    f"the same file as sinks[{taken[key]}] (line {line}): tokens and connection values need "
+                    "files of their own",
+                )
+            if isinstance(sink, TemplateSink):
+                where = (*base, "template" if sink.template is not None else "template_file")
+                try:
+                    text = template_text(sink, self.base)
+                except ProvisionerError as exc:
+                    self.error(where, str(exc))
+                    continue
+                for problem in template_problems(text, token_keys):
+                    self.error(where, problem)
+
     # ---------------------------------------------------------------------------------- printed text
 
     def text(self) -> None:
@@ -436,7 +570,11 @@ class _Checker:
             for index, value in enumerate(node):
                 self._walk(value, (*path, index))
         elif isinstance(node, str):
-            bad = _unsafe_char(node, multi_line=path == ("notes",))
+            # notes and a template sink's text may hold line breaks (never other control characters)
+            multi_line = path == ("notes",) or (
+                len(path) == 3 and path[0] in ("sinks", "token_sinks") and path[2] == "template"
+            )
+            bad = _unsafe_char(node, multi_line=multi_line)
             if bad:
                 self.error(
                     path,
@@ -465,8 +603,10 @@ class _Checker:
             return
         for index, sink in enumerate(self.app.sinks):
             base = ("sinks", index)
-            if isinstance(sink, JsonSink | DotenvSink):
+            if isinstance(sink, JsonSink | DotenvSink | TemplateSink):
                 self.sink_path(index, sink)
+            if isinstance(sink, TemplateSink):
+                self.template(base, sink, sample)
             if isinstance(sink, DotenvSink):
                 self.dotenv(base, sink, sample, offline)
             if isinstance(sink, GithubSink):
@@ -476,7 +616,21 @@ class _Checker:
                         f"{name!r} is not a valid GitHub Actions output name (letters, digits, '_', '-')",
                     )
 
-    def sink_path(self, index: int, sink: JsonSink | DotenvSink) -> None:
+    def template(self, base: tuple[Any, ...], sink: TemplateSink, sample: dict[str, Any]) -> None:
+        """The template reads (template_file) and names connection values only."""
+        from provisioner.model.sink_rules import flat_values
+        from provisioner.model.template_rules import template_problems, template_text
+
+        where = (*base, "template" if sink.template is not None else "template_file")
+        try:
+            text = template_text(sink, self.base)
+        except ProvisionerError as exc:
+            self.error(where, str(exc))
+            return
+        for problem in template_problems(text, flat_values(sample)):
+            self.error(where, problem)
+
+    def sink_path(self, index: int, sink: JsonSink | DotenvSink | TemplateSink) -> None:
         path = ("sinks", index, "path")
         real = real_path(sink.path, self.base)
         if not sink.allow_outside and outside_root(sink.path, self.base):

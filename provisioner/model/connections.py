@@ -65,7 +65,43 @@ COMPUTED_KEYS: frozenset[str] = frozenset(
         "redirect_uris",
         *_SECRET_FIELDS,
         "secrets",
+        *(
+            # product-shaped values (issue 17)
+            "scopes_joined",
+            "ews_url",
+            "imap_host",
+            "imap_port",
+            "pop_host",
+            "pop_port",
+            "smtp_host",
+            "smtp_port",
+        ),
     }
+)
+
+#: The keys a ``token_sinks`` entry receives from ``provisioner authorize`` (a template may name any of them).
+TOKEN_KEYS: tuple[str, ...] = (
+    "app",
+    "client_id",
+    "tenant_id",
+    "token_url",
+    "access_token",
+    "refresh_token",
+    "expires_in",
+    "expires_at",
+    "scope",
+)
+
+#: Exchange Online protocol hosts per login host (public cloud for any other, e.g. the emulator, whose
+#: Exchange tokens carry the public audience https://outlook.office365.com).
+EXCHANGE_HOSTS: dict[str, tuple[str, str]] = {
+    "login.microsoftonline.com": ("outlook.office365.com", "smtp.office365.com"),
+    "login.microsoftonline.us": ("outlook.office365.us", "smtp.office365.us"),
+    "login.chinacloudapi.cn": ("partner.outlook.cn", "smtp.partner.outlook.cn"),
+}
+#: Graph delegated permissions that are Exchange protocol permissions (IMAP/POP/SMTP AUTH via OAuth).
+EXCHANGE_PROTOCOL_SCOPES: frozenset[str] = frozenset(
+    {"imap.accessasuser.all", "pop.accessasuser.all", "smtp.send", "ews.accessasuser.all"}
 )
 
 
@@ -173,6 +209,55 @@ def _scope_strings(app: App, resources: Iterable[Resource]) -> tuple[str, str]:
     return " ".join(ordered), " ".join(app_only)
 
 
+def app_only(app: App) -> bool:
+    """The app has application permissions and no delegated ones: only client credentials use it."""
+    return any(p.application for p in app.permissions.values()) and not any(
+        p.delegated for p in app.permissions.values()
+    )
+
+
+def _authority_segment(app: App, tenant_id: str) -> str:
+    """The tenant segment of authorize/token URLs: the manifest's ``authority``, else by audience."""
+    if app.authority == "tenant":
+        return tenant_id
+    if app.authority is not None:
+        return app.authority
+    return app.audience.authority_segment or tenant_id
+
+
+def exchange_hosts(app: App, authority_host: str, resources: Iterable[Resource] = ()) -> dict[str, Any]:
+    """EWS URL and IMAP/POP/SMTP hosts for apps with Exchange Online (or Exchange protocol) permissions.
+
+    Products that speak EWS, IMAP or SMTP AUTH ask for a host next to the token settings; the
+    values are Exchange Online's documented endpoints (IMAP 993 and POP 995 over TLS, SMTP 587
+    with STARTTLS).
+    """
+    uses_exchange = False
+    extra = tuple(resources)
+    for key, perms in app.permissions.items():
+        try:
+            resource = resolve_resource(key, extra)
+        except ProvisionerError:
+            continue
+        if resource.app_id == EXCHANGE_ONLINE.app_id and (perms.delegated or perms.application):
+            uses_exchange = True
+        if any(name.lower() in EXCHANGE_PROTOCOL_SCOPES for name in perms.delegated):
+            uses_exchange = True
+    if not uses_exchange:
+        return {}
+    login = authority_host.split("://", 1)[-1].split("/", 1)[0].lower()
+    mail, smtp = EXCHANGE_HOSTS.get(login, EXCHANGE_HOSTS["login.microsoftonline.com"])
+    return {
+        "ews_url": f"https://{mail}/EWS/Exchange.asmx",
+        "imap_host": mail,
+        "imap_port": "993",
+        "pop_host": mail,
+        "pop_port": "995",
+        "smtp_host": smtp,
+        "smtp_port": "587",
+    }
+
+
 def _redirect_uris(app: App) -> list[str]:
     uris: list[str] = []
     for uri in (*app.redirect_uris.web, *app.redirect_uris.spa, *app.redirect_uris.public_client):
@@ -221,7 +306,7 @@ def connection_values(
     credentials request takes exactly one of them.
     """
     host = authority_host.rstrip("/")
-    segment = app.audience.authority_segment or tenant_id
+    segment = _authority_segment(app, tenant_id)
     values: dict[str, Any] = {
         "app": app.name,
         "display_name": app.display_name,
@@ -238,8 +323,13 @@ def connection_values(
     scopes, app_scopes = _scope_strings(app, resources)
     if scopes:
         values["scopes"] = scopes
+        if app.scope_separator is not None:
+            values["scopes_joined"] = app.scope_separator.join(scopes.split())
     if app_scopes:
         values["app_scopes"] = app_scopes
+    if app_only(app):  # client credentials need a tenant: never /common or /organizations
+        values["token_url"] = values["tenant_token_url"]
+    values.update(exchange_hosts(app, host, resources))
     uris = _redirect_uris(app)
     if uris:
         values["redirect_uri"] = uris[0]

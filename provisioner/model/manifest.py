@@ -360,8 +360,35 @@ class GithubSecretSink(_Strict):
         return self.variable_prefix if self.variable_prefix is not None else github_default_prefix(app_name)
 
 
+# --- template sink (issue 17): a file laid out the way a product reads it ---
+class TemplateSink(_Strict):
+    """A file rendered from the connection values with ``$name`` / ``${name}`` placeholders.
+
+    The syntax is Python's ``string.Template``: substitution only, no expressions, no code; ``$$`` is a
+    literal ``$``. Every placeholder must name a connection value (``validate`` checks it).
+    """
+
+    type: Literal["template"]
+    path: str = Field(description="File to write; relative paths resolve against the run's folder.")
+    template: str | None = Field(default=None, max_length=65536, description="The template text.")
+    template_file: str | None = Field(
+        default=None, description="Read the template from this file (relative to the run's folder) instead."
+    )
+    overwrite: bool = Field(default=False, description=_OVERWRITE)
+    allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+
+    _check_path = field_validator("path")(_sink_path)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> TemplateSink:
+        if (self.template is None) == (self.template_file is None):
+            raise ValueError("give exactly one of template (the text) and template_file (a path)")
+        return self
+
+
 Sink = Annotated[
-    JsonSink | DotenvSink | GithubSink | KeyVaultSink | GithubSecretSink, Field(discriminator="type")
+    JsonSink | DotenvSink | GithubSink | KeyVaultSink | GithubSecretSink | TemplateSink,
+    Field(discriminator="type"),
 ]
 
 
@@ -393,6 +420,28 @@ class App(_Strict):
         description="Static values copied into the connection output (e.g. mailbox: ops@example.com).",
     )
     app_id: str | None = Field(default=None, description="Adopt an existing registration by its appId.")
+    # --- product-shaped connection values (issue 17) ---
+    authority: Literal["common", "organizations", "consumers", "tenant"] | None = Field(
+        default=None,
+        description=(
+            "Tenant segment of authorization_url/token_url as the product documents it (default: by audience: "
+            "tenant ID, organizations, common, consumers). Apps with application permissions only always get "
+            "the tenant's token_url: client credentials need a tenant."
+        ),
+    )
+    token_sinks: list[Sink] = Field(
+        default_factory=list,
+        description="Where `provisioner authorize` also delivers the access and refresh token (json, dotenv or "
+        "template sinks; values: app, client_id, tenant_id, token_url, access_token, refresh_token, "
+        "expires_in, expires_at, scope).",
+    )
+    scope_separator: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=3,
+        description="Also emit scopes_joined: the delegated scopes joined with this (e.g. '~'); scopes stays "
+        "space separated.",
+    )
     adopt: bool = Field(
         default=False, description="Adopt an existing registration with the same display name."
     )

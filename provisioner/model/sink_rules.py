@@ -28,7 +28,15 @@ from urllib.parse import urlsplit
 from provisioner.core.errors import ProvisionerError
 from provisioner.model.connections import MintedSecret, connection_values, resolve_resource
 from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
-from provisioner.model.manifest import App, DotenvSink, GithubSecretSink, GithubSink, JsonSink, KeyVaultSink
+from provisioner.model.manifest import (
+    App,
+    DotenvSink,
+    GithubSecretSink,
+    GithubSink,
+    JsonSink,
+    KeyVaultSink,
+    TemplateSink,
+)
 
 PathLike = str | os.PathLike[str]
 
@@ -96,13 +104,13 @@ def github_secret_scope(sink: GithubSecretSink) -> tuple[str, str]:
 
 
 def destination_key(
-    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink | GithubSecretSink,
+    sink: JsonSink | DotenvSink | GithubSink | KeyVaultSink | GithubSecretSink | TemplateSink,
     app: App,
     base_dir: PathLike | None,
 ) -> tuple[str, ...]:
     """What two sinks must not share: ``("file", real path)``, ``("keyvault", host, name)``, ``("github", prefix)``."""
     match sink:
-        case JsonSink() | DotenvSink():
+        case JsonSink() | DotenvSink() | TemplateSink():
             return ("file", str(real_path(sink.path, base_dir)))
         case KeyVaultSink():
             return ("keyvault", *vault_key(sink.vault_url, sink.name_for(app.name)))

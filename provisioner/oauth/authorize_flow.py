@@ -209,6 +209,22 @@ def run_authorize(
             scope=groups.for_resource(0),
             client_secret=config.client_secret if chosen.platform == "web" else None,
         )
+    wanted_refresh = "offline_access" in groups.oidc or any(
+        "offline_access" in grants.delegated for grants in loaded.app.permissions.values()
+    )
+    if wanted_refresh and not response.get("refresh_token"):
+        # A product given this file would stop working after an hour: fail instead of writing it
+        asked = "offline_access" in groups.oidc
+        raise ProvisionerError(
+            f"app {loaded.app.name!r}: the token endpoint returned no refresh token although the manifest "
+            "asks for offline_access"
+            + (
+                "; check that offline_access is consented for the app (admin_consent) and run provisioner "
+                "authorize again"
+                if asked
+                else "; the connection values' scopes lack it: run provisioner apply, then authorize again"
+            )
+        )
     data = build_token_file(
         response, client_id=config.client_id, tenant_id=config.tenant_id, token_url=config.token_url
     )

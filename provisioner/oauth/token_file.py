@@ -30,7 +30,14 @@ FIELDS = (
     "client_id",
     "tenant_id",
     "token_url",
+    # when the current refresh token was received: it dies after 90 days unused (status warns before)
+    "refresh_token_obtained_at",
 )
+
+#: Entra refresh tokens expire after this many days without use (AADSTS700082).
+REFRESH_TOKEN_INACTIVITY_DAYS = 90
+#: ``status`` warns this many days before that.
+REFRESH_TOKEN_WARN_DAYS = 14
 
 
 def default_token_path(state_dir: Path, app: str) -> Path:
@@ -50,6 +57,9 @@ def build_token_file(
     expires_in = int(response.get("expires_in") or 0)
     issued = time.time() if now is None else now
     refresh = response.get("refresh_token") or (previous or {}).get("refresh_token")
+    obtained = (
+        int(issued) if response.get("refresh_token") else (previous or {}).get("refresh_token_obtained_at")
+    )
     return {
         "access_token": response["access_token"],
         "refresh_token": refresh,
@@ -60,7 +70,29 @@ def build_token_file(
         "client_id": client_id,
         "tenant_id": tenant_id,
         "token_url": token_url,
+        "refresh_token_obtained_at": obtained if refresh else None,
     }
+
+
+def refresh_token_warning(data: Mapping[str, Any], *, now: float | None = None) -> str | None:
+    """A line when the file's refresh token nears (or passed) Entra's 90-day inactivity limit, else None."""
+    obtained = data.get("refresh_token_obtained_at")
+    if not data.get("refresh_token") or not isinstance(obtained, int | float) or isinstance(obtained, bool):
+        return None
+    age_days = int(((time.time() if now is None else now) - obtained) // 86400)
+    left = REFRESH_TOKEN_INACTIVITY_DAYS - age_days
+    if left > REFRESH_TOKEN_WARN_DAYS:
+        return None
+    if left <= 0:
+        return (
+            f"its refresh token was last renewed {age_days} days ago: unused for {REFRESH_TOKEN_INACTIVITY_DAYS} "
+            "days it has expired (AADSTS700082); run provisioner authorize again"
+        )
+    return (
+        f"its refresh token was last renewed {age_days} days ago and expires after "
+        f"{REFRESH_TOKEN_INACTIVITY_DAYS} days unused ({left} left); use it (provisioner verify refreshes it) "
+        "or run provisioner authorize again"
+    )
 
 
 def write_token_file(path: Path, data: Mapping[str, Any]) -> None:

@@ -34,6 +34,7 @@ from provisioner.model.manifest import (
     JsonSink,
     KeyVaultSink,
     Sink,
+    TemplateSink,
 )
 from provisioner.model.sink_rules import (
     bad_github_outputs,
@@ -45,7 +46,14 @@ from provisioner.model.sink_rules import (
     sample_values,
     shown_path,
 )
-from provisioner.sinks import dotenv_sink, github_secret_sink, github_sink, json_sink, keyvault_sink
+from provisioner.sinks import (
+    dotenv_sink,
+    github_secret_sink,
+    github_sink,
+    json_sink,
+    keyvault_sink,
+    template_sink,
+)
 from provisioner.sinks.common import DeliveryReceipt, resolve_path, writable_problem
 
 PathLike = str | os.PathLike[str]
@@ -85,6 +93,8 @@ def describe(sink: Sink, app: App, *, base_dir: PathLike | None = None) -> str:
             return keyvault_sink.describe(sink, app)
         case GithubSecretSink():
             return github_secret_sink.describe(sink, app)
+        case TemplateSink():
+            return template_sink.describe(sink, base_dir)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover - the model admits no other type
 
 
@@ -95,6 +105,7 @@ def deliver(
     *,
     base_dir: PathLike | None = None,
     credential: Any | None = None,
+    state_dir: PathLike | None = None,
 ) -> DeliveryReceipt:
     """Write ``values`` to one sink. Relative paths are taken from ``base_dir``; raises SinkError."""
     match sink:
@@ -108,11 +119,19 @@ def deliver(
             return keyvault_sink.deliver(sink, app, values, credential=credential)
         case GithubSecretSink():
             return github_secret_sink.deliver(sink, app, values)
+        case TemplateSink():
+            state = resolve_state_dir(base_dir or Path.cwd(), state_dir)
+            return template_sink.deliver(sink, app, values, base_dir=base_dir, state_dir=state)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
 def held_key_id(
-    sink: Sink, app: App, *, base_dir: PathLike | None = None, credential: Any | None = None
+    sink: Sink,
+    app: App,
+    *,
+    base_dir: PathLike | None = None,
+    credential: Any | None = None,
+    state_dir: PathLike | None = None,
 ) -> str | None:
     """The keyId of the secret whose value the sink holds now (None: no value, or a sink that keeps none)."""
     match sink:
@@ -126,6 +145,9 @@ def held_key_id(
             return keyvault_sink.held_key_id(sink, app, credential=credential)
         case GithubSecretSink():
             return github_secret_sink.held_key_id(sink, app)
+        case TemplateSink():
+            state = resolve_state_dir(base_dir or Path.cwd(), state_dir)
+            return template_sink.held_key_id(sink, app, base_dir=base_dir, state_dir=state)
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
@@ -135,7 +157,7 @@ def held_key_ids(
     """Sink description -> held keyId, for every sink of ``app`` (default sink first)."""
     return {
         describe(sink, app, base_dir=base_dir): held_key_id(
-            sink, app, base_dir=base_dir, credential=credential
+            sink, app, base_dir=base_dir, credential=credential, state_dir=state_dir
         )
         for sink in all_sinks(app, base_dir, state_dir)
     }
@@ -159,7 +181,9 @@ def deliver_all(
     receipts: list[DeliveryReceipt] = []
     for sink in all_sinks(app, base_dir, state_dir):
         try:
-            receipts.append(deliver(sink, app, values, base_dir=base_dir, credential=credential))
+            receipts.append(
+                deliver(sink, app, values, base_dir=base_dir, credential=credential, state_dir=state_dir)
+            )
         except SinkError as exc:
             raise PartialDeliveryError(exc, receipts, describe(sink, app, base_dir=base_dir)) from None
     return receipts
@@ -244,6 +268,17 @@ def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str
             return keyvault_sink.describe(sink, app)
         case GithubSecretSink():
             return github_secret_sink.describe_destination(sink, app)
+        case TemplateSink():
+            notes = [
+                n
+                for n, on in (
+                    ("outside the base folder", outside_root(sink.path, base_dir)),
+                    ("overwrite", sink.overwrite),
+                )
+                if on
+            ]
+            more = f" ({', '.join(notes)})" if notes else ""
+            return f"template file {shown_path(sink.path, base_dir)}{more}"
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
 
 
@@ -290,6 +325,8 @@ def preflight(
             match sink:
                 case JsonSink() | DotenvSink():
                     _preflight_file(sink, app, base_dir, state, sample, is_default=is_default, add=add)
+                case TemplateSink():
+                    _preflight_template(sink, app, base_dir, state, sample, add=add)
                 case KeyVaultSink():
                     if keyvault_sink.extra_missing():
                         add("needs the optional extra; install provisioner[keyvault]")
@@ -310,6 +347,37 @@ def preflight(
         except OSError as exc:  # anything the file system says that the checks above did not foresee
             add(exc.strerror or type(exc).__name__)
     return problems
+
+
+def _preflight_template(
+    sink: TemplateSink,
+    app: App,
+    base_dir: Path,
+    state: Path,
+    values: Mapping[str, Any],
+    *,
+    add: Callable[[str], None],
+) -> None:
+    """The template sink's checks: path rules, a readable template naming known values, the file ours."""
+    path = resolve_path(sink.path, base_dir)
+    real = real_path(sink.path, base_dir)
+    if not sink.allow_outside and outside_root(sink.path, base_dir):
+        add(f"{real} is outside {root_of(base_dir)}; set allow_outside: true on the sink to allow it")
+    if is_within(real, root_of(state)):
+        add(f"the path is inside the state folder {state}, which holds the tool's own files")
+    try:
+        text = template_sink.template_text(sink, base_dir)
+        known = dict(flat_values(values))
+        if app.secrets:  # the values of a run that mints nothing may come without the secret fields
+            known.update(dict.fromkeys(("client_secret", "client_secret_id", "client_secret_expires"), ""))
+        for problem in template_sink.template_problems(text, known):
+            add(problem)
+        template_sink.check_existing(sink, app, path, state)
+    except SinkError as exc:
+        add(_without_app(exc.message, app))
+    trouble = writable_problem(path)
+    if trouble:
+        add(f"cannot write {path}: {trouble}")
 
 
 def _without_app(message: str, app: App) -> str:

@@ -101,7 +101,7 @@ def read_holdings(
                 values = read_connection_file(resolve_path(sink.path, base_dir))
                 found.append(SinkHolding(where, json_key_ids(values)))
             else:  # dotenv, Key Vault, GitHub secret: SinkError when what it holds is unknown
-                key_id = held_key_id(sink, app, base_dir=base_dir, credential=credential)
+                key_id = held_key_id(sink, app, base_dir=base_dir, credential=credential, state_dir=state_dir)
                 found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
         except ProvisionerError as exc:
             found.append(SinkHolding(where, frozenset(), error=str(exc)))

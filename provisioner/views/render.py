@@ -99,9 +99,17 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
     tenants = {row[2] for row in outcome.rows(show_secrets=show_secrets)}
     if len(tenants) == 1:
         out.print(f"Tenant ID: {safe(next(iter(tenants)))}")
-    table = Table(title="Connection values", title_justify="left")
-    for column in ("app", "client ID", "secret", "expires"):
-        table.add_column(column, overflow="fold", no_wrap=column != "client ID")
+    from rich import box
+
+    # No vertical rules and no edge padding: a 36-character client ID, an 18-character app name, a
+    # secret hint and a date fit 80 columns; the client ID never wraps (it gets copied), names fold.
+    table = Table(
+        title="Connection values", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    )
+    table.add_column("app", overflow="fold")
+    table.add_column("client ID", no_wrap=True, min_width=36)
+    table.add_column("secret", overflow="fold")
+    table.add_column("expires", no_wrap=True)
     for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
         show_secrets=show_secrets
     ):

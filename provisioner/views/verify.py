@@ -44,4 +44,13 @@ def print_report(report: VerifyReport, console: Console | None = None) -> None:
             f"[red]{len(failing)} of {len(report.apps)} app(s) not working:[/] {safe(', '.join(failing))}"
         )
     else:
-        out.print(f"[green]All {len(report.apps)} app(s) verified.[/]")
+        partial = [app.app for app in report.apps if any(c.status == "skipped" for c in app.checks)]
+        if partial:
+            # a skipped check proved nothing: "All verified" would claim what was not tried
+            done = len(report.apps) - len(partial)
+            out.print(
+                f"[yellow]{done} of {len(report.apps)} app(s) fully verified; {len(partial)} with skipped "
+                f"checks (see above):[/] {safe(', '.join(partial))}"
+            )
+        else:
+            out.print(f"[green]All {len(report.apps)} app(s) verified.[/]")

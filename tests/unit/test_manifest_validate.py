@@ -102,6 +102,7 @@ def test_resource_by_app_id_outside_the_catalogue_is_allowed(tmp_path: Path) -> 
         tmp_path,
         permissions={CUSTOM_API: {"delegated": ["access_as_user"], "application": ["Jobs.Run"]}},
         admin_consent=True,
+        redirect_uris={"web": ["https://app.example.com/cb"]},  # delegated: someone signs in
     )
     assert result.ok and result.warnings == []
 
