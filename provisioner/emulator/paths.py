@@ -5,3 +5,4 @@ from __future__ import annotations
 ADMIN_PREFIX = "/_emulator"
 GRAPH_PREFIX = "/v1.0"
 BATCH_PATH = GRAPH_PREFIX + "/$batch"
+BETA_PREFIX = "/beta"  # only the endpoints v1.0 lacks (sign-in logs with the credential keyId)
