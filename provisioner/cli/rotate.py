@@ -49,7 +49,11 @@ def rotate(
         typer.Option("--show-secrets", help="Print new secret values (they are always written to sinks)."),
     ] = False,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 3 when a secret was rotated or retired.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 3 when a secret was rotated or retired, 5 when a replaced secret is kept because still used.",
+        ),
     ] = False,
     emulator: EmulatorOpt = False,
     tenant: TenantOpt = None,
@@ -93,6 +97,7 @@ def rotate(
         report = outcome.single.rotated
         assert report is not None
         print_warnings(report.warnings)
+        print_warnings(report.held_back)
         if json_output:
             emit_json(report.to_dict(show_secrets=show_secrets))
         else:
@@ -110,5 +115,9 @@ def rotate(
             print_fanout_rotate(outcome, show_secrets=show_secrets)
         if outcome.failed:
             raise engine.TenantsFailed(outcome.failed)
+    if tenants is not None:
+        print_warnings(outcome.held_back)
+    if detailed_exitcode and outcome.held_back:
+        raise typer.Exit(ExitCode.STILL_USED)
     if detailed_exitcode and outcome.rotated:
         raise typer.Exit(ExitCode.ROTATED)

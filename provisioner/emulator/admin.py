@@ -193,7 +193,9 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
             delay = body.get("reporting_delay_seconds")
             if premium is not None and not isinstance(premium, bool):
                 raise ValueError("premium must be a boolean")
-            if delay is not None and (isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0):
+            if delay is not None and (
+                isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0
+            ):
                 raise ValueError("reporting_delay_seconds must be a number >= 0")
         except ValueError as exc:
             return _bad_request(str(exc))

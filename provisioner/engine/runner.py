@@ -105,6 +105,11 @@ class RunOutcome:
         return any(r.rotated is not None and r.rotated.status == "rotated" for r in self.results.values())
 
     @property
+    def held_back(self) -> list[str]:
+        """Replaced secrets kept because still signed in with (``rotate --detailed-exitcode`` exits 5)."""
+        return [line for r in self.results.values() if r.rotated is not None for line in r.rotated.held_back]
+
+    @property
     def unhealthy(self) -> list[str]:
         """Tenants whose ``status`` found a problem (exit 4)."""
         return [n for n, r in self.results.items() if r.status is not None and not r.status.healthy]

@@ -123,6 +123,25 @@ class Secret(_Strict):
 
     _check_durations = field_validator("expires_in", "rotate_before", "overlap")(_duration)
 
+    # -- evidence before retirement (issue 13): sign-in logs decide when a replaced secret may go --
+    quiet_period: str = Field(
+        default="3d",
+        description="Retire the replaced secret only after its keyId went unused (no sign-in) this long.",
+    )
+    require_new_secret_used: bool = Field(
+        default=False, description="Also wait until the new secret's keyId has signed in at least once."
+    )
+    retire_without_evidence: Literal["overlap", "never"] = Field(
+        default="overlap",
+        description="Without sign-in evidence (no AuditLog.Read.All, no P1/P2 licence): retire after "
+        "overlap (overlap) or keep the replaced secret until it expires (never).",
+    )
+    _check_quiet = field_validator("quiet_period")(_duration)
+
+    @property
+    def quiet(self) -> timedelta:
+        return parse_duration(self.quiet_period)
+
     @property
     def lifetime(self) -> timedelta:
         return parse_duration(self.expires_in)

@@ -17,8 +17,13 @@ from starlette.routing import BaseRoute, Route
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import dispatch
 from provisioner.emulator.graph.errors import GraphApiError
-from provisioner.emulator.graph.routing import JSON_CONTENT_TYPE, GraphRequest, GraphResponse, decode_body
-from provisioner.emulator.graph.routing import Router
+from provisioner.emulator.graph.routing import (
+    JSON_CONTENT_TYPE,
+    GraphRequest,
+    GraphResponse,
+    Router,
+    decode_body,
+)
 from provisioner.emulator.graph.urls import build_beta_router, build_router
 
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]

@@ -187,7 +187,9 @@ def authorization_code(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     if not value:
         raise errors.missing_parameter("code")
     # A wrong secret is reported before anything about the code.
-    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
+    method = (
+        authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
+    )
     record = ctx.store.get(g.tenant_id, AUTH_CODES, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_code()
@@ -236,7 +238,9 @@ def refresh_token(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     value = g.form.get("refresh_token")
     if not value:
         raise errors.missing_parameter("refresh_token")
-    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
+    method = (
+        authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
+    )
     record = ctx.store.get(g.tenant_id, REFRESH_TOKENS, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_refresh_token()

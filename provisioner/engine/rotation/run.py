@@ -28,6 +28,8 @@ from provisioner.engine.planner import Action, Plan
 from provisioner.engine.rotation.actions import (
     blocked_errors,
     decide_all,
+    decide_with_evidence,
+    evidence_lines,
     executable,
     run_removals,
     secret_plan,
@@ -94,6 +96,8 @@ class RotateOutcome:
     secrets: list[SecretOutcome]
     errors: list[ProvisionerError] = field(default_factory=list)
     warnings: list[Any] = field(default_factory=list)
+    #: "<app>: old secret <hint> still used (last sign-in <time>, from <ip>)" lines.
+    held_back: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -110,6 +114,7 @@ class RotateOutcome:
             "secrets": [s.to_dict(show_secrets=show_secrets) for s in self.secrets],
             "errors": [str(e) for e in self.errors],
             "warnings": [str(w) for w in self.warnings],
+            "held_back": list(self.held_back),
         }
 
 
@@ -158,7 +163,7 @@ async def rotate_in(
                 )
         desired = build_desired(present, state)
         holdings = read_all_holdings(present, base_dir, state_dir=state_dir)
-        decisions = decide_all(desired, state, holdings, now, force=force)
+        decisions = await decide_with_evidence(client, desired, state, holdings, now, force=force)
         pending = secret_plan(state.tenant_id, state, decisions)
         check_sinks(pending, present, options)  # local failures first: those apps are left alone
         blocked = set(pending.blocked_apps)
@@ -192,7 +197,10 @@ async def rotate_in(
         )
     errors += [*early_errors, *result.errors, *late_errors, *blocked_errors(decisions)]
     secrets = _outcomes(decisions, result.minted, [*early, *late], failed, errors, now)
-    return RotateOutcome(now=now, plan=pending, secrets=secrets, errors=errors)
+    held, notes = evidence_lines(decisions)
+    return RotateOutcome(
+        now=now, plan=pending, secrets=secrets, errors=errors, warnings=notes, held_back=held
+    )
 
 
 def _outcomes(

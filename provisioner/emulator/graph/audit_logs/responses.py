@@ -49,7 +49,11 @@ def list_sign_ins(call: Call) -> GraphResponse:
     body: dict[str, Any] = {"@odata.context": _context(call, "auditLogs/signIns")}
     if page.next_offset is not None:
         body["@odata.nextLink"] = odata.next_link(
-            f"{call.ctx.base_url}/beta", call.request.path, query.raw, offset=page.next_offset, directory=False
+            f"{call.ctx.base_url}/beta",
+            call.request.path,
+            query.raw,
+            offset=page.next_offset,
+            directory=False,
         )
     body["value"] = [
         project(item, query.select, type_name=models.TYPE_NAME, known=set(models.PROPERTIES), default=None)

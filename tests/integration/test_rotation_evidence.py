@@ -1,0 +1,115 @@
+"""Evidence before retirement, end to end: the real CLI against a private emulator whose clock moves.
+
+A "product" configured by hand keeps signing in with the old secret after rotation; the sign-in log
+(beta auditLogs/signIns, read with AuditLog.Read.All) keeps `rotate` from retiring it until it went
+unused for `quiet_period`. Without the permission, `plan` says evidence is unavailable and the
+manifest's fallback (`retire_without_evidence`) decides.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from audit_support import grant_audit_log_read, product_token
+from cli_support import base_env, ok, run_cli
+
+DAY = 86400
+
+MANIFEST = """\
+version: 1
+apps:
+  - name: ev-daemon
+    display_name: Evidence daemon
+    audience: single-tenant
+    secrets:
+      - name: daemon secret
+        expires_in: 90d
+        rotate_before: 30d
+        overlap: 7d
+        quiet_period: 3d
+        retire_without_evidence: {fallback}
+    sinks:
+      - type: json
+        path: out/daemon.json
+"""
+
+
+def cli(running: Any, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return run_cli(*args, cwd=workdir, env={**base_env(), **running.env()}, timeout=120)
+
+
+def rotate(running: Any, workdir: Path) -> subprocess.CompletedProcess[str]:
+    return cli(running, workdir, "rotate", "manifests", "--yes", "--json", "--detailed-exitcode")
+
+
+def setup(running: Any, workdir: Path, fallback: str = "overlap") -> dict[str, Any]:
+    (workdir / "manifests").mkdir(parents=True)
+    (workdir / "manifests" / "ev.yaml").write_text(MANIFEST.format(fallback=fallback))
+    ok(cli(running, workdir, "apply", "manifests", "--yes"))
+    return dict(json.loads((workdir / "out" / "daemon.json").read_text()))
+
+
+@pytest.mark.slow
+def test_old_secret_is_kept_while_used_and_retired_after_the_quiet_period(
+    tmp_emulator: Any, tmp_path: Path
+) -> None:
+    grant_audit_log_read(tmp_emulator)
+    first = setup(tmp_emulator, tmp_path)
+    client_id, old_value, old_id = first["client_id"], first["client_secret"], first["client_secret_id"]
+    assert product_token(tmp_emulator, client_id, old_value) == 200
+
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    report = json.loads(ok(rotate(tmp_emulator, tmp_path), 3).stdout)
+    assert report["secrets"][0]["status"] == "rotated"
+    new_value = json.loads((tmp_path / "out" / "daemon.json").read_text())["client_secret"]
+
+    # The product was not updated: it keeps signing in with the old secret, past the overlap.
+    tmp_emulator.ctx.clock.advance(8 * DAY)
+    assert product_token(tmp_emulator, client_id, old_value) == 200
+    held = ok(rotate(tmp_emulator, tmp_path), 5)
+    report = json.loads(held.stdout)
+    assert report["secrets"][0]["removed"] == []
+    (line,) = report["held_back"]
+    assert line.startswith(f"ev-daemon: old secret {old_value[:3]}... still used (last sign-in ")
+    assert line.endswith(", from 127.0.0.1)")
+    assert "still used" in held.stderr and old_value not in held.stderr + held.stdout
+    assert new_value not in held.stderr + held.stdout
+    assert product_token(tmp_emulator, client_id, old_value) == 200
+
+    # The product switches; after quiet_period without the old keyId, the next rotate retires it.
+    tmp_emulator.ctx.clock.advance(DAY)
+    assert product_token(tmp_emulator, client_id, new_value) == 200
+    still = json.loads(ok(rotate(tmp_emulator, tmp_path), 5).stdout)
+    assert still["secrets"][0]["removed"] == []  # 1 day since its last use, quiet_period is 3d
+    tmp_emulator.ctx.clock.advance(2 * DAY + 3600)
+    done = json.loads(ok(rotate(tmp_emulator, tmp_path), 3).stdout)
+    assert [r["key_id"] for r in done["secrets"][0]["removed"]] == [old_id]
+    assert done["held_back"] == []
+    assert product_token(tmp_emulator, client_id, old_value) == 401
+    assert product_token(tmp_emulator, client_id, new_value) == 200
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("fallback", ["overlap", "never"])
+def test_without_the_audit_permission_plan_says_so_and_follows_the_fallback(
+    tmp_emulator: Any, tmp_path: Path, fallback: str
+) -> None:
+    first = setup(tmp_emulator, tmp_path, fallback)
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    ok(rotate(tmp_emulator, tmp_path), 3)
+    tmp_emulator.ctx.clock.advance(8 * DAY)
+
+    plan = cli(tmp_emulator, tmp_path, "plan", "manifests")
+    notes = [ln for ln in plan.stderr.splitlines() if "no sign-in evidence" in ln]
+    assert len(notes) == 1, plan.stderr
+    assert "AuditLog.Read.All" in notes[0]
+    retiring = "retire_secret" in plan.stdout or "retire" in plan.stdout
+    assert retiring == (fallback == "overlap"), plan.stdout
+
+    report = json.loads(ok(rotate(tmp_emulator, tmp_path), 3 if fallback == "overlap" else 0).stdout)
+    removed = [r["key_id"] for r in report["secrets"][0]["removed"]]
+    assert removed == ([first["client_secret_id"]] if fallback == "overlap" else [])
