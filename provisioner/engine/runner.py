@@ -371,13 +371,19 @@ def status(options: RunOptions) -> RunOutcome:
     run = _prepare(options, secrets_only=True)
 
     async def work(name: str, target: Target, result: TenantResult) -> None:
-        state, now = await read_in(
-            target, run.loaded, options.state_dir, _tenant_progress(run, name, print_progress)
+        state, now, evidence = await read_in(
+            target,
+            run.loaded,
+            options.state_dir,
+            _tenant_progress(run, name, print_progress),
+            base_dir=options.base,
         )
         # inside the tenant's task: the default sink is read from this tenant's connection folder
-        result.status = status_of(run.loaded, state, now, base_dir=options.base, state_dir=options.state_dir)
+        result.status = status_of(
+            run.loaded, state, now, base_dir=options.base, state_dir=options.state_dir, evidence=evidence
+        )
         if not run.fan_out:
-            result.status.warnings = run.warnings
+            result.status.warnings = [*run.warnings, *result.status.warnings]
 
     return RunOutcome(results=_run_each(run, work), warnings=run.warnings)
 

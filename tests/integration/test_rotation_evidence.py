@@ -79,6 +79,13 @@ def test_old_secret_is_kept_while_used_and_retired_after_the_quiet_period(
     assert "still used" in held.stderr and old_value not in held.stderr + held.stdout
     assert new_value not in held.stderr + held.stdout
     assert product_token(tmp_emulator, client_id, old_value) == 200
+    status = json.loads(cli(tmp_emulator, tmp_path, "status", "manifests", "--json").stdout)
+    rows = {r["key_id"]: r for r in status["apps"][0]["secrets"]}
+    assert rows[old_id]["state"] == "previous, still used"
+    assert rows[old_id]["last_sign_in"] and rows[old_id]["last_sign_in_from"] == "127.0.0.1"
+    assert any("still used" in w for w in status["warnings"])
+    doctor = json.loads(cli(tmp_emulator, tmp_path, "doctor", "--json").stdout)
+    assert doctor["evidence"] == {"available": True, "reason": ""}
 
     # The product switches; after quiet_period without the old keyId, the next rotate retires it.
     tmp_emulator.ctx.clock.advance(DAY)
@@ -110,6 +117,8 @@ def test_without_the_audit_permission_plan_says_so_and_follows_the_fallback(
     retiring = "retire_secret" in plan.stdout or "retire" in plan.stdout
     assert retiring == (fallback == "overlap"), plan.stdout
 
+    doctor = json.loads(cli(tmp_emulator, tmp_path, "doctor", "--json").stdout)
+    assert doctor["evidence"]["available"] is False and "AuditLog.Read.All" in doctor["evidence"]["reason"]
     report = json.loads(ok(rotate(tmp_emulator, tmp_path), 3 if fallback == "overlap" else 0).stdout)
     removed = [r["key_id"] for r in report["secrets"][0]["removed"]]
     assert removed == ([first["client_secret_id"]] if fallback == "overlap" else [])

@@ -31,10 +31,18 @@ from provisioner.engine.rotation.actions import (
     decide_with_evidence,
     evidence_lines,
     executable,
+    gather_evidence,
     run_removals,
     secret_plan,
 )
-from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT, SecretDecision, days_left, stamp
+from provisioner.engine.rotation.policy import (
+    AFTER_DELIVERY,
+    BEFORE_MINT,
+    Evidence,
+    SecretDecision,
+    days_left,
+    stamp,
+)
 from provisioner.engine.tenancy import enter_tenant
 from provisioner.graph.connect import graph_client
 from provisioner.graph.servertime import graph_now
@@ -269,6 +277,8 @@ class SecretRow:
     end: datetime | None
     state: str
     held_by: list[str]
+    #: Last sign-in with this keyId (time, client IP) when the sign-in log was read; None otherwise.
+    last_use: tuple[datetime, str] | None = None
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         return {
@@ -280,6 +290,8 @@ class SecretRow:
             "days_left": days_left(self.end, now),
             "state": self.state,
             "held_by": self.held_by,
+            "last_sign_in": stamp(self.last_use[0]) if self.last_use else None,
+            "last_sign_in_from": self.last_use[1] if self.last_use else None,
         }
 
 
@@ -328,28 +340,53 @@ class StatusOutcome:
 
 
 async def read_in(
-    target: Target, loaded: list[LoadedApp], state_dir: Path, progress: Progress | None = None
-) -> tuple[TenantState, datetime]:
-    """One tenant's state and Graph's clock, for ``status`` (its tenant folder selected)."""
+    target: Target,
+    loaded: list[LoadedApp],
+    state_dir: Path,
+    progress: Progress | None = None,
+    *,
+    base_dir: Path | None = None,
+) -> tuple[TenantState, datetime, dict[str, Evidence]]:
+    """One tenant's state, Graph's clock and (with ``base_dir``) the sign-in evidence ``status`` needs."""
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
         enter_tenant(target, state.tenant_id, state_dir, progress)
-        return state, state.server_time or await graph_now(client)
+        now = state.server_time or await graph_now(client)
+        evidence: dict[str, Evidence] = {}
+        if base_dir is not None:
+            desired = build_desired([i for i in loaded if state.apps.get(i.app.name)], state)
+            holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)
+            evidence = await gather_evidence(client, state, decide_all(desired, state, holdings, now))
+        return state, now, evidence
 
 
 def status_of(
-    loaded: list[LoadedApp], state: TenantState, now: datetime, *, base_dir: Path, state_dir: Path
+    loaded: list[LoadedApp],
+    state: TenantState,
+    now: datetime,
+    *,
+    base_dir: Path,
+    state_dir: Path,
+    evidence: dict[str, Evidence] | None = None,
 ) -> StatusOutcome:
     """Build the status report from what was read (no Graph calls; sinks are read here)."""
 
     desired = build_desired(loaded, state)
     holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)
-    decisions = decide_all(desired, state, holdings, now)
+    decisions = decide_all(desired, state, holdings, now, evidence=evidence)
     apps = [
-        _app_status(item.app.name, state.apps.get(item.app.name), holdings[item.app.name], decisions, now)
+        _app_status(
+            item.app.name,
+            state.apps.get(item.app.name),
+            holdings[item.app.name],
+            decisions,
+            now,
+            (evidence or {}).get(item.app.name),
+        )
         for item in loaded
     ]
-    return StatusOutcome(now=now, apps=apps)
+    held, notes = evidence_lines(decisions)
+    return StatusOutcome(now=now, apps=apps, warnings=[*notes, *held])
 
 
 def _app_status(
@@ -358,6 +395,7 @@ def _app_status(
     holdings: AppHoldings,
     decisions: dict[str, list[SecretDecision]],
     now: datetime,
+    evidence: Evidence | None = None,
 ) -> AppStatus:
     found = decisions.get(name, [])
     problems: list[str] = []
@@ -387,6 +425,9 @@ def _app_status(
                 end=secret.end,
                 state=_state_of(secret, declared.get(secret.display_name or ""), have.managed, now),
                 held_by=holdings.holders(secret.key_id),
+                last_use=evidence.last(secret.key_id)
+                if evidence is not None and evidence.available
+                else None,
             )
         )
     for sink in holdings.sinks:
@@ -427,6 +468,9 @@ def _state_of(secret: ExistingSecret, decision: SecretDecision | None, managed: 
         return "current"
     if secret in decision.stale:
         return "stale (a sink still holds it)"
+    for held in decision.held_back:
+        if held.secret.key_id == secret.key_id:
+            return "previous, still used" if held.last_sign_in else f"previous, kept ({held.reason})"
     for wait in decision.waiting:
         if wait.secret.key_id == secret.key_id:
             return f"previous, valid until {stamp(wait.retire_at)}" if wait.retire_at else "previous"
