@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from provisioner.cli._base import (
+    AlertDaysOpt,
     AppsOpt,
     CloudOpt,
     EmulatorOpt,
@@ -22,6 +23,8 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     TenantsOpt,
+    WebhookFormatOpt,
+    WebhookOpt,
     app,
     confirmed,
     emit_json,
@@ -29,6 +32,7 @@ from provisioner.cli._base import (
     print_error,
     print_warning,
     run_options,
+    send_alerts,
 )
 from provisioner.core.errors import ExitCode
 from provisioner.core.progress import print_progress
@@ -60,6 +64,9 @@ def rotate(
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
     tenants: TenantsOpt = None,
+    webhook: WebhookOpt = None,
+    webhook_format: WebhookFormatOpt = "generic",
+    alert_days: AlertDaysOpt = 14,
 ) -> None:
     """Rotate client secrets inside their rotate_before window (or all with --force).
 
@@ -93,6 +100,8 @@ def rotate(
         return confirmed(yes)
 
     outcome = engine.rotate(options, approve_all, progress=None if json_output else print_progress)
+    # Before any exit: a run that failed for one app still reports what it rotated elsewhere.
+    send_alerts("rotate", outcome, webhook, webhook_format, alert_days)
     if tenants is None:
         report = outcome.single.rotated
         assert report is not None

@@ -7,6 +7,7 @@ from pathlib import Path
 import typer
 
 from provisioner.cli._base import (
+    AlertDaysOpt,
     AppsOpt,
     CloudOpt,
     EmulatorOpt,
@@ -15,11 +16,14 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     TenantsOpt,
+    WebhookFormatOpt,
+    WebhookOpt,
     app,
     emit_json,
     handles_errors,
     print_warning,
     run_options,
+    send_alerts,
 )
 from provisioner.core.errors import ExitCode
 
@@ -35,6 +39,9 @@ def status(
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
     tenants: TenantsOpt = None,
+    webhook: WebhookOpt = None,
+    webhook_format: WebhookFormatOpt = "generic",
+    alert_days: AlertDaysOpt = 14,
 ) -> None:
     """Show each app's secrets, days to expiry, the sinks holding them, and the next rotation."""
     from provisioner.engine import runner as engine
@@ -66,7 +73,8 @@ def status(
             emit_json(outcome.to_dict())
         else:
             print_fanout_status(outcome)
-        if outcome.failed:
-            raise engine.TenantsFailed(outcome.failed)
+    send_alerts("status", outcome, webhook, webhook_format, alert_days)
+    if tenants is not None and outcome.failed:
+        raise engine.TenantsFailed(outcome.failed)
     if outcome.unhealthy:
         raise typer.Exit(ExitCode.UNHEALTHY)

@@ -122,3 +122,89 @@ def test_without_the_audit_permission_plan_says_so_and_follows_the_fallback(
     report = json.loads(ok(rotate(tmp_emulator, tmp_path), 3 if fallback == "overlap" else 0).stdout)
     removed = [r["key_id"] for r in report["secrets"][0]["removed"]]
     assert removed == ([first["client_secret_id"]] if fallback == "overlap" else [])
+
+
+class _Receiver:
+    """A local webhook: records every JSON body posted to it (loopback only)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        bodies: list[dict[str, Any]] = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length", "0"))
+                bodies.append(json.loads(self.rfile.read(length)))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.bodies = bodies
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _dead_url() -> str:
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on once closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/hook"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("receiver", ["live", "dead"])
+def test_alerts_reach_a_webhook_and_a_dead_one_changes_nothing(
+    tmp_emulator: Any, tmp_path: Path, receiver: str
+) -> None:
+    first = setup(tmp_emulator, tmp_path)
+    hook = _Receiver() if receiver == "live" else None
+    url = hook.url if hook else _dead_url()
+    try:
+        tmp_emulator.ctx.clock.advance(80 * DAY)  # inside the window, 10 days left
+        status = cli(tmp_emulator, tmp_path, "status", "manifests", "--webhook", url, "--alert-days", "14")
+        assert status.returncode == 0, status.stderr
+        rotate_hook = cli(
+            tmp_emulator,
+            tmp_path,
+            "rotate",
+            "manifests",
+            "--yes",
+            "--json",
+            "--detailed-exitcode",
+            "--webhook",
+            url,
+            "--webhook-format",
+            "slack",
+        )
+        assert rotate_hook.returncode == 3, rotate_hook.stderr
+        report = json.loads(rotate_hook.stdout)
+        assert report["secrets"][0]["status"] == "rotated"
+        new_value = json.loads((tmp_path / "out" / "daemon.json").read_text())["client_secret"]
+        if hook is None:
+            assert "webhook:" in status.stderr and "webhook:" in rotate_hook.stderr
+            assert "127.0.0.1" not in rotate_hook.stderr.split("webhook:", 1)[1]  # the URL is never printed
+            return
+        generic, slack = hook.bodies
+        kinds = sorted(e["kind"] for e in generic["events"])
+        assert kinds == ["expiring", "window"]
+        assert all(
+            e["app"] == "ev-daemon" and e["key_id"] == first["client_secret_id"] for e in generic["events"]
+        )
+        assert "rotated" in slack["text"] and set(slack) == {"text"}
+        for body in hook.bodies:
+            text = json.dumps(body)
+            assert first["client_secret"] not in text and new_value not in text
+    finally:
+        if hook:
+            hook.close()
