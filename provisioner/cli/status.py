@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -25,7 +26,7 @@ from provisioner.cli._base import (
     run_options,
     send_alerts,
 )
-from provisioner.core.errors import ExitCode
+from provisioner.core.errors import ExitCode, ProvisionerError
 
 
 @app.command()
@@ -42,6 +43,12 @@ def status(
     webhook: WebhookOpt = None,
     webhook_format: WebhookFormatOpt = "generic",
     alert_days: AlertDaysOpt = 14,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", help="Also write one self-contained HTML page: a timeline per app and tenant."
+        ),
+    ] = None,
 ) -> None:
     """Show each app's secrets, days to expiry, the sinks holding them, and the next rotation."""
     from provisioner.engine import runner as engine
@@ -73,6 +80,14 @@ def status(
             emit_json(outcome.to_dict())
         else:
             print_fanout_status(outcome)
+    if html is not None:
+        from provisioner.core.fileio import atomic_write_text
+        from provisioner.views.status_html import render_status_html
+
+        try:
+            atomic_write_text(html, render_status_html(outcome))
+        except OSError as exc:
+            raise ProvisionerError(f"cannot write {html}: {exc.strerror or exc}") from None
     send_alerts("status", outcome, webhook, webhook_format, alert_days)
     if tenants is not None and outcome.failed:
         raise engine.TenantsFailed(outcome.failed)

@@ -208,3 +208,82 @@ def test_alerts_reach_a_webhook_and_a_dead_one_changes_nothing(
     finally:
         if hook:
             hook.close()
+
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+
+TWO_APPS = """\
+version: 1
+apps:
+  - name: ev-fresh
+    display_name: Fresh
+    audience: single-tenant
+    secrets:
+      - name: s
+        expires_in: 180d
+    sinks: [{type: json, path: out/fresh.json}]
+  - name: ev-due
+    display_name: Due
+    audience: single-tenant
+    secrets:
+      - name: s
+        expires_in: 40d
+        rotate_before: 30d
+    sinks: [{type: json, path: out/due.json}]
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+@pytest.mark.skipif(
+    not CHROMIUM.exists() or not CHROMEDRIVER.exists(), reason="chromium/chromium-driver not installed"
+)
+def test_status_html_renders_one_row_per_app_with_its_urgency(tmp_emulator: Any, tmp_path: Path) -> None:
+    webdriver = pytest.importorskip("selenium.webdriver")
+    from selenium.webdriver.chrome.service import Service
+    from selenium.webdriver.common.by import By
+
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "manifests" / "two.yaml").write_text(TWO_APPS)
+    ok(cli(tmp_emulator, tmp_path, "apply", "manifests", "--yes"))
+    tmp_emulator.ctx.clock.advance(31 * DAY)  # ev-due: 9 days left, inside its window
+    page = tmp_path / "status.html"
+    ok(cli(tmp_emulator, tmp_path, "status", "manifests", "--html", str(page)))
+    assert "<script" not in page.read_text() and "http" not in page.read_text().split("<body>", 1)[1]
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--no-first-run",
+        "--no-proxy-server",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(options=options, service=Service(executable_path=str(CHROMEDRIVER)))
+    try:
+        driver.set_page_load_timeout(30)
+        driver.get(page.as_uri())
+        rows = driver.find_elements(By.CSS_SELECTOR, "tr.app")
+        by_app = {r.get_attribute("data-app"): r for r in rows}
+        assert sorted(by_app) == ["ev-due", "ev-fresh"]
+        assert {r.get_attribute("data-tenant") for r in rows} == {tmp_emulator.tenant.tenant_id}
+        assert by_app["ev-fresh"].get_attribute("data-urgency") == "ok"
+        assert by_app["ev-due"].get_attribute("data-urgency") == "urgent"
+        # Rendered colours, not just classes: red-ish for urgent, green-ish for ok.
+        due_bg = by_app["ev-due"].value_of_css_property("background-color")
+        ok_bg = by_app["ev-fresh"].value_of_css_property("background-color")
+        assert due_bg != ok_bg and due_bg.startswith("rgba(253, 228, 228")
+        # The timeline is laid out: a visible validity bar, the rotate window on the due app, a "now" line.
+        bar = by_app["ev-due"].find_element(By.CSS_SELECTOR, ".bar")
+        assert bar.is_displayed() and bar.size["width"] > 0
+        assert by_app["ev-due"].find_element(By.CSS_SELECTOR, ".window").size["width"] > 0
+        assert by_app["ev-fresh"].find_elements(By.CSS_SELECTOR, ".window")  # opens in the future
+        assert by_app["ev-due"].find_element(By.CSS_SELECTOR, ".now").is_displayed()
+        assert "mint a new secret" in by_app["ev-due"].find_element(By.CSS_SELECTOR, ".next").text
+        assert "nothing now" in by_app["ev-fresh"].find_element(By.CSS_SELECTOR, ".next").text
+    finally:
+        driver.quit()

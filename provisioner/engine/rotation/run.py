@@ -279,6 +279,8 @@ class SecretRow:
     held_by: list[str]
     #: Last sign-in with this keyId (time, client IP) when the sign-in log was read; None otherwise.
     last_use: tuple[datetime, str] | None = None
+    rotate_at: datetime | None = None  # current secret: when its rotate_before window opens
+    retire_at: datetime | None = None  # previous secret: when its overlap ends
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         return {
@@ -428,6 +430,8 @@ def _app_status(
                 last_use=evidence.last(secret.key_id)
                 if evidence is not None and evidence.available
                 else None,
+                rotate_at=_rotate_at(secret, declared.get(secret.display_name or "")),
+                retire_at=_retire_at(secret, declared.get(secret.display_name or "")),
             )
         )
     for sink in holdings.sinks:
@@ -455,6 +459,18 @@ def _app_status(
         problems=problems,
         notes=notes,
     )
+
+
+def _rotate_at(secret: ExistingSecret, decision: SecretDecision | None) -> datetime | None:
+    if decision is None or decision.current is None or decision.current.key_id != secret.key_id:
+        return None
+    return decision.rotate_at
+
+
+def _retire_at(secret: ExistingSecret, decision: SecretDecision | None) -> datetime | None:
+    if decision is None:
+        return None
+    return next((w.retire_at for w in decision.waiting if w.secret.key_id == secret.key_id), None)
 
 
 def _state_of(secret: ExistingSecret, decision: SecretDecision | None, managed: bool, now: datetime) -> str:
