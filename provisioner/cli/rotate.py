@@ -32,6 +32,7 @@ from provisioner.cli._base import (
     print_error,
     print_warning,
     run_options,
+    say,
     send_alerts,
 )
 from provisioner.core.errors import ExitCode
@@ -111,6 +112,8 @@ def rotate(
             emit_json(report.to_dict(show_secrets=show_secrets))
         else:
             print_rotate(report, show_secrets=show_secrets)
+            for line in report.handovers:
+                say(line)
         for error in report.errors:
             print_error(str(error))
         if report.errors:

@@ -274,6 +274,14 @@ class App(_Strict):
         default=False, description="Adopt an existing registration with the same display name."
     )
 
+    # -- hand-over (issue 13): products configured by hand --
+    handover: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Where a person puts new values after a rotation (e.g. 'paste into Settings > Mail > "
+        "Client secret'); rotate prints it and writes a hand-over file per app.",
+    )
+
     @field_validator("secrets")
     @classmethod
     def _unique_secret_names(cls, secrets: list[Secret]) -> list[Secret]:

@@ -25,6 +25,7 @@ apps:
   - name: ev-daemon
     display_name: Evidence daemon
     audience: single-tenant
+    handover: "paste into Settings > Mail > Client secret"
     secrets:
       - name: daemon secret
         expires_in: 90d
@@ -66,6 +67,15 @@ def test_old_secret_is_kept_while_used_and_retired_after_the_quiet_period(
     report = json.loads(ok(rotate(tmp_emulator, tmp_path), 3).stdout)
     assert report["secrets"][0]["status"] == "rotated"
     new_value = json.loads((tmp_path / "out" / "daemon.json").read_text())["client_secret"]
+    (handover_line,) = report["handovers"]
+    assert "paste into Settings > Mail > Client secret" in handover_line
+    (handover_file,) = (tmp_path / ".provisioner").rglob("handover/ev-daemon.md")
+    text = handover_file.read_text()
+    assert report["secrets"][0]["current"]["key_id"] in text and "out/daemon.json" in text
+    assert new_value not in text and old_value not in text
+    assert oct(handover_file.stat().st_mode & 0o777) == "0o600"
+    pending = json.loads(cli(tmp_emulator, tmp_path, "status", "manifests", "--json").stdout)
+    assert any(n.startswith("hand-over: pending") for n in pending["apps"][0]["notes"])
 
     # The product was not updated: it keeps signing in with the old secret, past the overlap.
     tmp_emulator.ctx.clock.advance(8 * DAY)
@@ -90,6 +100,8 @@ def test_old_secret_is_kept_while_used_and_retired_after_the_quiet_period(
     # The product switches; after quiet_period without the old keyId, the next rotate retires it.
     tmp_emulator.ctx.clock.advance(DAY)
     assert product_token(tmp_emulator, client_id, new_value) == 200
+    done_status = json.loads(cli(tmp_emulator, tmp_path, "status", "manifests", "--json").stdout)
+    assert "hand-over: done (the current secret has signed in)" in done_status["apps"][0]["notes"]
     still = json.loads(ok(rotate(tmp_emulator, tmp_path), 5).stdout)
     assert still["secrets"][0]["removed"] == []  # 1 day since its last use, quiet_period is 3d
     tmp_emulator.ctx.clock.advance(2 * DAY + 3600)

@@ -102,7 +102,7 @@ def _log_sign_in(
     used = grant.used
     if not used.get("keyId"):
         return  # a public client: no credential to record
-    from provisioner.emulator.graph.audit_logs.models import record
+    from provisioner.emulator.sign_in_log import record
 
     record(
         ctx,

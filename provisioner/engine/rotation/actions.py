@@ -137,13 +137,20 @@ def evidence_lines(decisions: Mapping[str, list[SecretDecision]]) -> tuple[list[
 
 
 async def gather_evidence(
-    client: Any, state: TenantState, decisions: Mapping[str, list[SecretDecision]]
+    client: Any,
+    state: TenantState,
+    decisions: Mapping[str, list[SecretDecision]],
+    also: Mapping[str, datetime] | None = None,
 ) -> dict[str, Evidence]:
-    """Read the sign-in log for the apps that are about to retire a replaced secret (one query each)."""
+    """Read the sign-in log for the apps that are about to retire a replaced secret (one query each).
+
+    ``also``: more apps (-> since when), e.g. those whose hand-over ``status`` checks.
+    """
     from provisioner.graph.sign_ins import read_sign_ins
 
+    wanted = {**(also or {}), **needs_evidence(decisions)}
     out: dict[str, Evidence] = {}
-    for app, since in needs_evidence(decisions).items():
+    for app, since in wanted.items():
         have = state.apps.get(app)
         if have is None:
             continue

@@ -106,6 +106,8 @@ class RotateOutcome:
     warnings: list[Any] = field(default_factory=list)
     #: "<app>: old secret <hint> still used (last sign-in <time>, from <ip>)" lines.
     held_back: list[str] = field(default_factory=list)
+    #: One line per app configured by hand that got a new value (its hand-over text and file).
+    handovers: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -123,6 +125,7 @@ class RotateOutcome:
             "errors": [str(e) for e in self.errors],
             "warnings": [str(w) for w in self.warnings],
             "held_back": list(self.held_back),
+            "handovers": list(self.handovers),
         }
 
 
@@ -196,6 +199,9 @@ async def rotate_in(
         connections = await deliver_connections(client, target, deliver, state, result, state_dir, base_dir)
         delivered = {c.name for c in connections}
         failed = {item.app.name for item in deliver} - delivered
+        handovers = write_handovers(
+            present, result.minted, delivered, pending.destinations, state, state_dir, now
+        )
         late, late_errors = await run_removals(
             client,
             pending,
@@ -207,7 +213,13 @@ async def rotate_in(
     secrets = _outcomes(decisions, result.minted, [*early, *late], failed, errors, now)
     held, notes = evidence_lines(decisions)
     return RotateOutcome(
-        now=now, plan=pending, secrets=secrets, errors=errors, warnings=notes, held_back=held
+        now=now,
+        plan=pending,
+        secrets=secrets,
+        errors=errors,
+        warnings=notes,
+        held_back=held,
+        handovers=handovers,
     )
 
 
@@ -358,7 +370,15 @@ async def read_in(
         if base_dir is not None:
             desired = build_desired([i for i in loaded if state.apps.get(i.app.name)], state)
             holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)
-            evidence = await gather_evidence(client, state, decide_all(desired, state, holdings, now))
+            decisions = decide_all(desired, state, holdings, now)
+            handover = {
+                d.app: d.current.start
+                for item in loaded
+                if item.app.handover
+                for d in decisions.get(item.app.name, [])
+                if d.current is not None and d.current.start is not None
+            }
+            evidence = await gather_evidence(client, state, decisions, also=handover)
         return state, now, evidence
 
 
@@ -387,6 +407,11 @@ def status_of(
         )
         for item in loaded
     ]
+    for item, app_status in zip(loaded, apps, strict=True):
+        if item.app.handover:
+            app_status.notes.append(
+                handover_state(decisions.get(item.app.name, []), (evidence or {}).get(item.app.name))
+            )
     held, notes = evidence_lines(decisions)
     return StatusOutcome(now=now, apps=apps, warnings=[*notes, *held])
 
@@ -459,6 +484,73 @@ def _app_status(
         problems=problems,
         notes=notes,
     )
+
+
+def handover_state(decisions: list[SecretDecision], evidence: Evidence | None) -> str:
+    """Done once every current secret's keyId shows up in the sign-in log (the product uses it)."""
+    if evidence is None or not evidence.available:
+        why = evidence.reason if evidence is not None else "sign-in log not read"
+        return f"hand-over: cannot tell whether it is done (no sign-in evidence: {why})"
+    pending = [d for d in decisions if d.current is not None and evidence.last(d.current.key_id) is None]
+    if pending:
+        return (
+            "hand-over: pending (the new secret "
+            + ", ".join(f"{d.current.hint or '?'}..." for d in pending if d.current)
+            + " has not signed in yet)"
+        )
+    return "hand-over: done (the current secret has signed in)"
+
+
+def write_handovers(
+    loaded: list[LoadedApp],
+    minted: dict[str, list[MintedSecret]],
+    delivered: set[str],
+    destinations: dict[str, list[str]],
+    state: TenantState,
+    state_dir: Path,
+    now: datetime,
+) -> list[str]:
+    """After a rotation: a hand-over file per app configured by hand; returns the lines to print."""
+    from provisioner.core.fileio import atomic_write_text
+    from provisioner.core.layout import handover_path
+
+    lines: list[str] = []
+    for item in loaded:
+        name = item.app.name
+        if not item.app.handover or name not in delivered or not minted.get(name):
+            continue
+        have = state.apps.get(name)
+        changed = [
+            f"- client secret {m.name!r}: new keyId {m.key_id}, hint {m.hint}..., expires {stamp(m.expires)}"
+            for m in minted[name]
+        ]
+        where = [f"- {d}" for d in destinations.get(name, [])]
+        path = handover_path(name, state_dir)
+        text = "\n".join(
+            [
+                f"# Hand-over: {name}",
+                "",
+                f"Rotated {stamp(now)} in tenant {state.tenant_id}; client id {have.app_id if have else '?'} "
+                "(unchanged).",
+                "",
+                "Changed values:",
+                *changed,
+                "",
+                "The new value is in:",
+                *(where or ["- the default connection file"]),
+                "",
+                f"Where it goes: {item.app.handover}",
+                "",
+                "Done when the new keyId shows up in the sign-in log (provisioner status: 'hand-over: done').",
+                "The old secret keeps working until rotate retires it.",
+                "",
+            ]
+        )
+        atomic_write_text(path, text)
+        lines.append(
+            f"{name}: hand-over: {item.app.handover} (new secret {minted[name][0].hint}...; see {path})"
+        )
+    return lines
 
 
 def _rotate_at(secret: ExistingSecret, decision: SecretDecision | None) -> datetime | None:
