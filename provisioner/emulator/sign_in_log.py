@@ -23,6 +23,10 @@ KIND = "signIns"
 SETTINGS_KIND = "_auditLogSettings"
 SETTINGS_ID = "settings"
 TYPE_NAME = "microsoft.graph.signIn"
+#: Entra keeps sign-in logs 30 days with P1/P2; older rows are not listed.
+RETENTION = timedelta(days=30)
+#: Rows kept per tenant (the oldest go first): a long test run must not grow the state without bound.
+MAX_ROWS = 2000
 
 #: Properties of the beta signIn resource this emulator fills; others are null.
 PROPERTIES = (
@@ -112,12 +116,17 @@ def record(
     )
     with ctx.store.transaction():
         ctx.store.put(tenant, KIND, entry, entry["id"])
+        rows = ctx.store.views(tenant, KIND)  # insertion order: oldest first
+        for old in rows[: max(0, len(rows) - MAX_ROWS)]:
+            ctx.store.delete(tenant, KIND, str(old["id"]))
     return entry
 
 
 def visible(ctx: EmulatorContext, tenant: str, now: datetime) -> list[dict[str, Any]]:
     """Sign-ins old enough to have reached the logs, newest first (Graph's default order)."""
     delay = timedelta(seconds=settings(ctx, tenant)["reporting_delay_seconds"])
-    cutoff = iso(now - delay)
-    rows = [row for row in ctx.store.views(tenant, KIND) if str(row.get("createdDateTime")) <= cutoff]
+    cutoff, oldest = iso(now - delay), iso(now - RETENTION)
+    rows = [
+        row for row in ctx.store.views(tenant, KIND) if oldest <= str(row.get("createdDateTime")) <= cutoff
+    ]
     return sorted(rows, key=lambda row: str(row.get("createdDateTime")), reverse=True)
