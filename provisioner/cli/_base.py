@@ -210,3 +210,43 @@ def run_options(
         apps=tuple(apps or ()),
         force=force,
     )
+
+
+WebhookOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--webhook",
+        envvar=settings.WEBHOOK_URL,
+        help="Post alerts (window entered, rotated, still used, expiring) to this URL; never blocks the run.",
+        show_default=False,
+    ),
+]
+WebhookFormatOpt = Annotated[
+    str,
+    typer.Option("--webhook-format", envvar=settings.WEBHOOK_FORMAT, help="generic (JSON), teams or slack."),
+]
+AlertDaysOpt = Annotated[
+    int, typer.Option("--alert-days", min=0, help="Alert when a secret expires within this many days.")
+]
+
+
+def send_alerts(kind: str, outcome: Any, url: str | None, fmt: str, days: int) -> None:
+    """Post ``status``/``rotate`` alerts; a failure is one warning line (the URL is never printed)."""
+    if not url:
+        return
+    from provisioner.engine import alerts
+
+    if fmt not in alerts.FORMATS:
+        print_error(f"--webhook-format must be one of {', '.join(alerts.FORMATS)}, not {fmt!r}")
+        raise typer.Exit(1)
+    found = (alerts.rotate_alerts if kind == "rotate" else alerts.status_alerts)(outcome, expiring_days=days)
+    problem = alerts.post(url, fmt, found, verify=_verify())
+    if problem:
+        print_warning(problem)
+
+
+def _verify() -> Any:
+    """The emulator's CA (PROVISIONER_CA_CERT) when set, else the system's trust store."""
+    import os
+
+    return os.environ.get(settings.CA_CERT) or True

@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 
 from provisioner.cli._base import (
+    AlertDaysOpt,
     AppsOpt,
     CloudOpt,
     EmulatorOpt,
@@ -22,6 +23,8 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     TenantsOpt,
+    WebhookFormatOpt,
+    WebhookOpt,
     app,
     confirmed,
     emit_json,
@@ -29,6 +32,8 @@ from provisioner.cli._base import (
     print_error,
     print_warning,
     run_options,
+    say,
+    send_alerts,
 )
 from provisioner.core.errors import ExitCode
 from provisioner.core.progress import print_progress
@@ -49,13 +54,20 @@ def rotate(
         typer.Option("--show-secrets", help="Print new secret values (they are always written to sinks)."),
     ] = False,
     detailed_exitcode: Annotated[
-        bool, typer.Option("--detailed-exitcode", help="Exit 3 when a secret was rotated or retired.")
+        bool,
+        typer.Option(
+            "--detailed-exitcode",
+            help="Exit 3 when a secret was rotated or retired, 5 when a replaced secret is kept because still used.",
+        ),
     ] = False,
     emulator: EmulatorOpt = False,
     tenant: TenantOpt = None,
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
     tenants: TenantsOpt = None,
+    webhook: WebhookOpt = None,
+    webhook_format: WebhookFormatOpt = "generic",
+    alert_days: AlertDaysOpt = 14,
 ) -> None:
     """Rotate client secrets inside their rotate_before window (or all with --force).
 
@@ -89,14 +101,19 @@ def rotate(
         return confirmed(yes)
 
     outcome = engine.rotate(options, approve_all, progress=None if json_output else print_progress)
+    # Before any exit: a run that failed for one app still reports what it rotated elsewhere.
+    send_alerts("rotate", outcome, webhook, webhook_format, alert_days)
     if tenants is None:
         report = outcome.single.rotated
         assert report is not None
         print_warnings(report.warnings)
+        print_warnings(report.held_back)
         if json_output:
             emit_json(report.to_dict(show_secrets=show_secrets))
         else:
             print_rotate(report, show_secrets=show_secrets)
+            for line in report.handovers:
+                say(line)
         for error in report.errors:
             print_error(str(error))
         if report.errors:
@@ -110,5 +127,9 @@ def rotate(
             print_fanout_rotate(outcome, show_secrets=show_secrets)
         if outcome.failed:
             raise engine.TenantsFailed(outcome.failed)
+    if tenants is not None:
+        print_warnings(outcome.held_back)
+    if detailed_exitcode and outcome.held_back:
+        raise typer.Exit(ExitCode.STILL_USED)
     if detailed_exitcode and outcome.rotated:
         raise typer.Exit(ExitCode.ROTATED)

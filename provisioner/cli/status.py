@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
 from provisioner.cli._base import (
+    AlertDaysOpt,
     AppsOpt,
     CloudOpt,
     EmulatorOpt,
@@ -15,13 +17,16 @@ from provisioner.cli._base import (
     StateDirOpt,
     TenantOpt,
     TenantsOpt,
+    WebhookFormatOpt,
+    WebhookOpt,
     app,
     emit_json,
     handles_errors,
     print_warning,
     run_options,
+    send_alerts,
 )
-from provisioner.core.errors import ExitCode
+from provisioner.core.errors import ExitCode, ProvisionerError
 
 
 @app.command()
@@ -35,6 +40,15 @@ def status(
     cloud: CloudOpt = "public",
     state_dir: StateDirOpt = Path(".provisioner"),
     tenants: TenantsOpt = None,
+    webhook: WebhookOpt = None,
+    webhook_format: WebhookFormatOpt = "generic",
+    alert_days: AlertDaysOpt = 14,
+    html: Annotated[
+        Path | None,
+        typer.Option(
+            "--html", help="Also write one self-contained HTML page: a timeline per app and tenant."
+        ),
+    ] = None,
 ) -> None:
     """Show each app's secrets, days to expiry, the sinks holding them, and the next rotation."""
     from provisioner.engine import runner as engine
@@ -71,7 +85,16 @@ def status(
             emit_json(outcome.to_dict())
         else:
             print_fanout_status(outcome)
-        if outcome.failed:
-            raise engine.TenantsFailed(outcome.failed)
+    if html is not None:
+        from provisioner.core.fileio import atomic_write_text
+        from provisioner.views.status_html import render_status_html
+
+        try:
+            atomic_write_text(html, render_status_html(outcome))
+        except OSError as exc:
+            raise ProvisionerError(f"cannot write {html}: {exc.strerror or exc}") from None
+    send_alerts("status", outcome, webhook, webhook_format, alert_days)
+    if tenants is not None and outcome.failed:
+        raise engine.TenantsFailed(outcome.failed)
     if outcome.unhealthy:
         raise typer.Exit(ExitCode.UNHEALTHY)

@@ -19,6 +19,9 @@ class ExitCode(IntEnum):
     CHANGES = 2  # plan --detailed-exitcode: changes pending
     ROTATED = 3  # rotate --detailed-exitcode: a secret was minted, retired or an orphan removed
     UNHEALTHY = 4  # status: a declared secret has no live value in any sink, or a sink holds a dead one
+    STILL_USED = (
+        5  # rotate --detailed-exitcode: a replaced secret past its overlap is kept, still signed in with
+    )
     USAGE = 64  # reserved for CLI usage errors (typer uses 2 itself for bad flags)
     INTERRUPTED = 130  # Ctrl-C
 

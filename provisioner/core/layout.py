@@ -132,6 +132,11 @@ def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
     return tenant_dir(state_dir) / CONNECTIONS_DIR / f"{app_name}.json"
 
 
+def handover_path(app_name: str, state_dir: PathLike) -> Path:
+    """``<state_dir>/tenants/<cloud>/<tenant>/handover/<app>.md``: what a person must update after a rotation."""
+    return tenant_dir(state_dir) / "handover" / f"{app_name}.md"
+
+
 def journal_path(state_dir: PathLike) -> Path:
     """``<state_dir>/tenants/<cloud>/<tenant>/delivered.json``."""
     return tenant_dir(state_dir) / JOURNAL_NAME

@@ -49,3 +49,8 @@ def running_in_github_actions() -> bool:
 def env(name: str) -> str | None:
     """The variable's value, or ``None`` when it is unset or empty."""
     return os.environ.get(name) or None
+
+
+#: Alerts (issue 13): where ``status``/``rotate`` post events, and in which format.
+WEBHOOK_URL = "PROVISIONER_WEBHOOK_URL"
+WEBHOOK_FORMAT = "PROVISIONER_WEBHOOK_FORMAT"

@@ -179,6 +179,31 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
             return _bad_request("the emulator hosts no tenant yet")
         return JSONResponse(vault.to_json(ctx.base_url))
 
+    async def audit_logs(request: Request) -> Response:
+        """Per-tenant sign-in log settings: ``premium`` (Entra ID P1/P2) and ``reporting_delay_seconds``."""
+        from provisioner.emulator.graph.audit_logs.models import configure, settings
+        from provisioner.emulator.seed import ensure_tenant
+
+        try:
+            body = await _json_body(request) if request.method == "PUT" else {}
+            tenant = body.get("tenant_id", request.query_params.get("tenant_id"))
+            if tenant is not None and not isinstance(tenant, str):
+                raise ValueError("tenant_id must be a string")
+            premium = body.get("premium")
+            delay = body.get("reporting_delay_seconds")
+            if premium is not None and not isinstance(premium, bool):
+                raise ValueError("premium must be a boolean")
+            if delay is not None and (
+                isinstance(delay, bool) or not isinstance(delay, int | float) or delay < 0
+            ):
+                raise ValueError("reporting_delay_seconds must be a number >= 0")
+        except ValueError as exc:
+            return _bad_request(str(exc))
+        tenant_id = ensure_tenant(ctx, tenant).tenant_id
+        if request.method == "PUT":
+            return JSONResponse(configure(ctx, tenant_id, premium=premium, delay_seconds=delay))
+        return JSONResponse(settings(ctx, tenant_id))
+
     async def health(request: Request) -> Response:
         return JSONResponse({"status": "ok", "base_url": ctx.base_url})
 
@@ -188,5 +213,6 @@ def admin_routes(ctx: EmulatorContext) -> list[BaseRoute]:
         Route("/tenants", tenants, methods=["GET", "POST"]),
         Route("/faults", faults, methods=["GET", "PUT"]),
         Route("/keyvault", keyvault, methods=["GET", "PUT"]),
+        Route("/audit_logs", audit_logs, methods=["GET", "PUT"]),
         Route("/health", health, methods=["GET"]),
     ]

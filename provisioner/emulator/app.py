@@ -23,7 +23,7 @@ from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.faults import FaultConfig, FaultMiddleware
 from provisioner.emulator.identity.responses import routes as identity_routes
 from provisioner.emulator.keyvault.urls import routes as keyvault_routes
-from provisioner.emulator.paths import ADMIN_PREFIX, ARM_PREFIX, GRAPH_PREFIX
+from provisioner.emulator.paths import ADMIN_PREFIX, ARM_PREFIX, BETA_PREFIX, GRAPH_PREFIX
 
 TOKEN_SUFFIX = "/oauth2/v2.0/token"
 
@@ -87,6 +87,11 @@ def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = No
         from provisioner.emulator.graph.asgi import routes as make_graph_routes
 
         graph_routes = make_graph_routes(ctx)
+    beta: list[BaseRoute] = []
+    if graph_routes:
+        from provisioner.emulator.graph.asgi import beta_routes
+
+        beta = beta_routes(ctx)
     if ctx.faults is None:
         ctx.faults = FaultConfig()
     return Starlette(
@@ -94,6 +99,7 @@ def build_app(ctx: EmulatorContext, *, graph_routes: list[BaseRoute] | None = No
             Mount(ADMIN_PREFIX, app=admin_app(ctx)),
             Mount(GRAPH_PREFIX, routes=graph_routes),
             Mount(ARM_PREFIX, routes=arm_routes(ctx)),
+            Mount(BETA_PREFIX, routes=beta),
             *keyvault_routes(ctx),  # before identity's "/{tenant}/..." patterns
             *identity_routes(ctx),
         ],

@@ -62,6 +62,8 @@ class DoctorReport:
     needed: list[Need] = field(default_factory=list)
     missing: list[Need] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    #: Whether rotation can read sign-in evidence (beta auditLogs/signIns); optional, never fails doctor.
+    evidence: dict[str, Any] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -78,6 +80,7 @@ class DoctorReport:
             "caller": self.caller,
             "needed": [_need_dict(n) for n in self.needed],
             "missing": [_need_dict(n) for n in self.missing],
+            "evidence": self.evidence,
             "least_privileged_set": self.minimal,
             "notes": self.notes,
         }
@@ -164,6 +167,16 @@ async def _check(target: Target, wanted_tenant: str | None, report: DoctorReport
     if not target.tenant_id:
         target.tenant_id = token_tenant or None
     report.checks.append(await _reachable(target))
+    report.evidence = await _evidence(target, str(caller.get("app_id") or ""))
+    if report.evidence.get("available"):
+        report.notes.append(
+            "sign-in evidence: available (rotation retires a replaced secret only once unused)"
+        )
+    else:
+        report.notes.append(
+            f"sign-in evidence: unavailable ({report.evidence.get('reason')}); rotation follows each "
+            "secret's retire_without_evidence"
+        )
     report.missing = missing(report.needed, granted, delegated=caller["delegated"])
     needed_names = {n.least for n in report.needed}
     for broad, narrow in _BROAD.items():
@@ -184,6 +197,20 @@ def _token_kwargs(target: Target) -> dict[str, Any]:
     if target.tenant_id and not (target.client_id and target.client_secret):
         return {"tenant_id": target.tenant_id}
     return {}
+
+
+async def _evidence(target: Target, app_id: str) -> dict[str, Any]:
+    """Can this credential read the sign-in log (AuditLog.Read.All and an Entra ID P1/P2 licence)?"""
+    from datetime import UTC, datetime, timedelta
+
+    from provisioner.graph.sign_ins import read_sign_ins
+
+    try:
+        async with graph_client(target, check_credential=False) as client:
+            read = await read_sign_ins(client, app_id, datetime.now(UTC) - timedelta(days=1))
+    except ProvisionerError as exc:
+        return {"available": False, "reason": str(exc)}
+    return {"available": read.available, "reason": read.reason}
 
 
 async def _reachable(target: Target) -> Check:

@@ -105,6 +105,11 @@ class RunOutcome:
         return any(r.rotated is not None and r.rotated.status == "rotated" for r in self.results.values())
 
     @property
+    def held_back(self) -> list[str]:
+        """Replaced secrets kept because still signed in with (``rotate --detailed-exitcode`` exits 5)."""
+        return [line for r in self.results.values() if r.rotated is not None for line in r.rotated.held_back]
+
+    @property
     def unhealthy(self) -> list[str]:
         """Tenants whose ``status`` found a problem (exit 4)."""
         return [n for n, r in self.results.items() if r.status is not None and not r.status.healthy]
@@ -366,13 +371,19 @@ def status(options: RunOptions) -> RunOutcome:
     run = _prepare(options, secrets_only=True)
 
     async def work(name: str, target: Target, result: TenantResult) -> None:
-        state, now = await read_in(
-            target, run.loaded, options.state_dir, _tenant_progress(run, name, print_progress)
+        state, now, evidence = await read_in(
+            target,
+            run.loaded,
+            options.state_dir,
+            _tenant_progress(run, name, print_progress),
+            base_dir=options.base,
         )
         # inside the tenant's task: the default sink is read from this tenant's connection folder
-        result.status = status_of(run.loaded, state, now, base_dir=options.base, state_dir=options.state_dir)
+        result.status = status_of(
+            run.loaded, state, now, base_dir=options.base, state_dir=options.state_dir, evidence=evidence
+        )
         if not run.fan_out:
-            result.status.warnings = run.warnings
+            result.status.warnings = [*run.warnings, *result.status.warnings]
 
     return RunOutcome(results=_run_each(run, work), warnings=run.warnings)
 

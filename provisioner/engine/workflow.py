@@ -30,7 +30,13 @@ from provisioner.engine.delivery import (
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Plan, make_plan
 from provisioner.engine.prune import prune_actions, run_deletions
-from provisioner.engine.rotation.actions import blocked_errors, executable, lifecycle_plan, run_removals
+from provisioner.engine.rotation.actions import (
+    blocked_errors,
+    evidence_lines,
+    executable,
+    lifecycle_plan,
+    run_removals,
+)
 from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT
 from provisioner.engine.tenancy import enter_tenant
 from provisioner.graph.connect import graph_client
@@ -118,7 +124,7 @@ async def _make_plan(
     now = state.server_time or await graph_now(client)
     warnings.extend(adoption_warnings(loaded, state))
     desired = build_desired(loaded, state)
-    pending, decisions = lifecycle_plan(
+    pending, decisions = await lifecycle_plan(
         make_plan(desired, state, now=now),
         loaded,
         desired,
@@ -126,7 +132,10 @@ async def _make_plan(
         now=now,
         base_dir=options.base,
         state_dir=options.state_dir,
+        client=client,
     )
+    held, notes = evidence_lines(decisions)
+    warnings.extend([*notes, *held])
     if options.prune:
         pending.actions += await prune_actions(
             client, loaded, state, self_app_id=target.client_id, state_dir=options.state_dir

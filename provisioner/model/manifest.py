@@ -145,6 +145,25 @@ class Secret(_Strict):
     def _expires_in(cls, value: str) -> str:
         return value if value == EXPIRES_MAX else _duration(value)
 
+    # -- evidence before retirement (issue 13): sign-in logs decide when a replaced secret may go --
+    quiet_period: str = Field(
+        default="3d",
+        description="Retire the replaced secret only after its keyId went unused (no sign-in) this long.",
+    )
+    require_new_secret_used: bool = Field(
+        default=False, description="Also wait until the new secret's keyId has signed in at least once."
+    )
+    retire_without_evidence: Literal["overlap", "never"] = Field(
+        default="overlap",
+        description="Without sign-in evidence (no AuditLog.Read.All, no P1/P2 licence): retire after "
+        "overlap (overlap) or keep the replaced secret until it expires (never).",
+    )
+    _check_quiet = field_validator("quiet_period")(_duration)
+
+    @property
+    def quiet(self) -> timedelta:
+        return parse_duration(self.quiet_period)
+
     @property
     def lifetime(self) -> timedelta:
         """The lifetime; for ``max`` the policy-free longest (``build_desired`` resolves ``max`` per tenant)."""
@@ -452,6 +471,14 @@ class App(_Strict):
         "existing ones are left alone; [] removes them from a managed app.",
     )
     _check_federated = field_validator("federated_credentials")(check_credentials)
+
+    # -- hand-over (issue 13): products configured by hand --
+    handover: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="Where a person puts new values after a rotation (e.g. 'paste into Settings > Mail > "
+        "Client secret'); rotate prints it and writes a hand-over file per app.",
+    )
 
     @field_validator("secrets")
     @classmethod

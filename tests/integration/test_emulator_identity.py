@@ -404,6 +404,17 @@ def test_certificate_credential(world: RunningEmulator) -> None:
     credential = certificate_credential(world, app["appId"], pem)
     claims = verify_access_token(world.ctx, credential.get_token(GRAPH_DEFAULT).token)
     assert claims["appid"] == app["appId"] and claims["appidacr"] == "2" and "roles" not in claims
+    # The sign-in log names the certificate that signed in (keyId and thumbprint), as Entra's does.
+    from provisioner.emulator.sign_in_log import visible
+
+    rows = [
+        r
+        for r in visible(world.ctx, world.tenant.tenant_id, world.ctx.clock.now())
+        if r["appId"] == app["appId"]
+    ]
+    assert rows and rows[0]["servicePrincipalCredentialKeyId"] == key_credential["keyId"]
+    assert rows[0]["clientCredentialType"] == "certificate"
+    assert rows[0]["servicePrincipalCredentialThumbprint"] == key_credential["customKeyIdentifier"]
     other_pem, _ = _certificate()
     stranger = certificate_credential(world, app["appId"], other_pem)
     with pytest.raises(ClientAuthenticationError, match="AADSTS700027"):

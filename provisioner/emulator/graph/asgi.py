@@ -17,14 +17,28 @@ from starlette.routing import BaseRoute, Route
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.graph import dispatch
 from provisioner.emulator.graph.errors import GraphApiError
-from provisioner.emulator.graph.routing import JSON_CONTENT_TYPE, GraphRequest, GraphResponse, decode_body
-from provisioner.emulator.graph.urls import build_router
+from provisioner.emulator.graph.routing import (
+    JSON_CONTENT_TYPE,
+    GraphRequest,
+    GraphResponse,
+    Router,
+    decode_body,
+)
+from provisioner.emulator.graph.urls import build_beta_router, build_router
 
 METHODS = ["GET", "POST", "PATCH", "PUT", "DELETE"]
 
 
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:
-    router = build_router()
+    return _routes(ctx, build_router())
+
+
+def beta_routes(ctx: EmulatorContext) -> list[BaseRoute]:
+    """The few beta endpoints (mounted under ``/beta``), with the same auth and error rules."""
+    return _routes(ctx, build_beta_router())
+
+
+def _routes(ctx: EmulatorContext, router: Router) -> list[BaseRoute]:
 
     async def graph_endpoint(request: Request) -> Response:
         raw = await request.body()

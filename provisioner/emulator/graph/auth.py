@@ -69,6 +69,10 @@ _APP_READ = (
 )
 
 RULES: dict[str, Rule] = {
+    # List signIns (beta): least privileged AuditLog.Read.All, higher Directory.Read.All.
+    "auditLogs.read": _rule(
+        ("AuditLog.Read.All", "Directory.Read.All"), ("AuditLog.Read.All", "Directory.Read.All")
+    ),
     "applications.read": _rule(
         _APP_READ, ("Application.Read.All", "Application.ReadWrite.All", *_DIR_READ_SCOPES)
     ),

@@ -13,6 +13,7 @@ from provisioner.emulator.graph.app_role_assignments import responses as app_rol
 from provisioner.emulator.graph.applications import extension_properties
 from provisioner.emulator.graph.applications import federated_responses as federated_identity_credentials
 from provisioner.emulator.graph.applications import responses as applications
+from provisioner.emulator.graph.audit_logs import responses as audit_logs
 from provisioner.emulator.graph.deleted_items import responses as deleted_items
 from provisioner.emulator.graph.directory_objects import responses as directory_objects
 from provisioner.emulator.graph.mail import responses as mail
@@ -38,6 +39,17 @@ RESOURCES = (
     organization,
     policies,
 )
+
+
+#: Graph beta: only what v1.0 lacks and the tool reads (sign-in logs with the credential keyId).
+BETA_RESOURCES = (audit_logs,)
+
+
+def build_beta_router() -> Router:
+    router = Router()
+    for resource in BETA_RESOURCES:
+        resource.register(router)
+    return router
 
 
 def build_router() -> Router:

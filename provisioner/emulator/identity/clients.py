@@ -74,19 +74,34 @@ def read_client_credentials(form: Mapping[str, str], authorization: str | None) 
 
 
 def authenticate(
-    ctx: EmulatorContext, app: dict[str, Any], creds: ClientCredentials, *, audiences: set[str]
+    ctx: EmulatorContext,
+    app: dict[str, Any],
+    creds: ClientCredentials,
+    *,
+    audiences: set[str],
+    used: dict[str, Any] | None = None,
 ) -> str:
-    """Check the presented credential; returns the method ("secret" or "certificate") or raises."""
+    """Check the presented credential; returns the method ("secret" or "certificate") or raises.
+
+    ``used`` receives the keyId (and a certificate's thumbprint) of the credential that matched:
+    the sign-in log records it, as Entra's ``servicePrincipalCredentialKeyId`` does.
+    """
+    sink: dict[str, Any] = used if used is not None else {}
     if creds.assertion:
-        _check_assertion(ctx, app, creds, audiences)
+        cred, cert = _check_assertion(ctx, app, creds, audiences)
+        sink.update(
+            method="certificate",
+            keyId=cred.get("keyId"),
+            thumbprint=cert.fingerprint(hashes.SHA1()).hex().upper(),
+        )
         return "certificate"
     if creds.secret:
-        _check_secret(ctx, app, creds.secret)
+        sink.update(method="secret", keyId=_check_secret(ctx, app, creds.secret), thumbprint=None)
         return "secret"
     raise errors.credential_required()
 
 
-def _check_secret(ctx: EmulatorContext, app: dict[str, Any], secret: str) -> None:
+def _check_secret(ctx: EmulatorContext, app: dict[str, Any], secret: str) -> str:
     digest = hashlib.sha256(secret.encode()).hexdigest()
     key_id = next(
         (k for k, h in (app.get("_secretHashes") or {}).items() if hmac.compare_digest(str(h), digest)), None
@@ -99,6 +114,7 @@ def _check_secret(ctx: EmulatorContext, app: dict[str, Any], secret: str) -> Non
         raise errors.expired_client_secret(app["appId"])
     if credential.get("startDateTime") and parse_iso(credential["startDateTime"]) > now:
         raise errors.invalid_client_secret(app["appId"])
+    return str(key_id)
 
 
 def certificate_credentials(app: dict[str, Any]) -> Iterator[tuple[dict[str, Any], x509.Certificate]]:
@@ -138,7 +154,7 @@ def _display_thumbprint(header: dict[str, Any]) -> str | None:
 
 def _check_assertion(
     ctx: EmulatorContext, app: dict[str, Any], creds: ClientCredentials, audiences: set[str]
-) -> None:
+) -> tuple[dict[str, Any], x509.Certificate]:
     if creds.assertion_type != JWT_BEARER:
         raise errors.assertion_malformed(f"client_assertion_type must be '{JWT_BEARER}'.")
     assertion = creds.assertion or ""
@@ -190,6 +206,7 @@ def _check_assertion(
 
     if not (valid_at(time.time()) or valid_at(ctx.clock.timestamp())):
         raise errors.assertion_time(str(int(ctx.clock.timestamp())), str(nbf), str(exp))
+    return cred, cert
 
 
 def certificate_key_value(cert: x509.Certificate) -> str:

@@ -12,7 +12,7 @@ import hashlib
 import hmac
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -57,6 +57,9 @@ class GrantContext:
     creds: ClientCredentials
     form: Mapping[str, str]
     audiences: set[str]  # acceptable `aud` values of a client assertion (this token endpoint)
+    #: Filled while the grant runs: the client credential that matched (method, keyId, thumbprint),
+    #: the user of a code/refresh redemption, the resource; the route logs the sign-in from it.
+    used: dict[str, Any] = field(default_factory=dict)
 
 
 def _now(ctx: EmulatorContext) -> datetime:
@@ -83,7 +86,7 @@ def token_shape(
 
 
 def client_credentials(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
-    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences)
+    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used)
     scope = " ".join(g.form.get("scope", "").split())
     if not scope:
         raise errors.missing_parameter("scope")
@@ -95,6 +98,7 @@ def client_credentials(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     if len(request.resources) != 1:
         raise errors.multiple_resources(scope)
     resource = request.resources[0]
+    g.used["resource"] = resource.identifier
     client_sp = find_service_principal(ctx, g.tenant_id, g.app["appId"])
     if client_sp is None:
         raise errors.missing_service_principal(g.app["appId"], g.tenant_id)
@@ -183,7 +187,9 @@ def authorization_code(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     if not value:
         raise errors.missing_parameter("code")
     # A wrong secret is reported before anything about the code.
-    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences) if g.creds.presented else None
+    method = (
+        authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
+    )
     record = ctx.store.get(g.tenant_id, AUTH_CODES, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_code()
@@ -232,7 +238,9 @@ def refresh_token(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     value = g.form.get("refresh_token")
     if not value:
         raise errors.missing_parameter("refresh_token")
-    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences) if g.creds.presented else None
+    method = (
+        authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
+    )
     record = ctx.store.get(g.tenant_id, REFRESH_TOKENS, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_refresh_token()
@@ -305,6 +313,7 @@ def _user_tokens(
         ctx, g.tenant_id, g.tenant_name, g.app, client_sp["id"] if client_sp else None, user["id"], request
     )
     audience, version = token_shape(ctx, g.tenant_id, delegated.resource.identifier, delegated.resource.sp)
+    g.used.update(user=user, resource=delegated.resource.identifier)
     access = mint_access_token(
         ctx,
         g.tenant_id,

@@ -95,6 +95,30 @@ def _grant_context(
     )
 
 
+def _log_sign_in(
+    ctx: EmulatorContext, grant: grants.GrantContext, request: Request, correlation_id: str | None
+) -> None:
+    """A token issued to a client that authenticated itself is a sign-in with that credential's keyId."""
+    used = grant.used
+    if not used.get("keyId"):
+        return  # a public client: no credential to record
+    from provisioner.emulator.sign_in_log import record
+
+    record(
+        ctx,
+        grant.tenant_id,
+        app=grant.app,
+        service_principal=find_service_principal(ctx, grant.tenant_id, grant.app["appId"]),
+        method=str(used.get("method")),
+        key_id=str(used["keyId"]),
+        thumbprint=used.get("thumbprint"),
+        ip_address=request.client.host if request.client else "",
+        resource=used.get("resource"),
+        user=used.get("user"),
+        correlation_id=correlation_id,
+    )
+
+
 def routes(ctx: EmulatorContext) -> list[BaseRoute]:
     """Identity routes for one emulator context."""
 
@@ -108,9 +132,11 @@ def routes(ctx: EmulatorContext) -> list[BaseRoute]:
             handler = _GRANTS.get(grant_type)
             if handler is None:
                 raise errors.unsupported_grant_type(grant_type)
-            result = handler(ctx, _grant_context(ctx, request.path_params["tenant"], form, request))
+            grant = _grant_context(ctx, request.path_params["tenant"], form, request)
+            result = handler(ctx, grant)
         except OAuthError as err:
             return errors.error_response(ctx, err, correlation_id)
+        _log_sign_in(ctx, grant, request, correlation_id)
         return JSONResponse(result.to_json(), headers=NO_STORE)
 
     def _unknown_tenant(request: Request) -> Response:

@@ -30,6 +30,7 @@ from provisioner.engine.rotation.policy import (
     AFTER_DELIVERY,
     BEFORE_MINT,
     AppFacts,
+    Evidence,
     Removal,
     SecretDecision,
     decide_app,
@@ -53,7 +54,11 @@ SECRET_KINDS = frozenset({MINT, RETIRE, ORPHAN})
 
 
 def facts_for(
-    name: str, desired_audience: str | None, have: ExistingApp | None, holdings: AppHoldings | None
+    name: str,
+    desired_audience: str | None,
+    have: ExistingApp | None,
+    holdings: AppHoldings | None,
+    evidence: Evidence | None = None,
 ) -> AppFacts:
     if have is None:
         return AppFacts(name=name, managed=False, exists=False)
@@ -67,6 +72,7 @@ def facts_for(
         held=holdings.key_ids if holdings is not None else frozenset(),
         delivered=holdings.delivered if holdings is not None else None,
         mint_intents=holdings.mint_intents if holdings is not None else (),
+        evidence=evidence,
     )
 
 
@@ -77,15 +83,97 @@ def decide_all(
     now: datetime,
     *,
     force: bool = False,
+    evidence: Mapping[str, Evidence] | None = None,
 ) -> dict[str, list[SecretDecision]]:
     """Decisions for every declared secret of every desired app, by app name."""
     out: dict[str, list[SecretDecision]] = {}
     for name, want in desired.apps.items():
         if not want.secrets:
             continue
-        facts = facts_for(name, want.sign_in_audience, state.apps.get(name), holdings.get(name))
+        facts = facts_for(
+            name, want.sign_in_audience, state.apps.get(name), holdings.get(name), (evidence or {}).get(name)
+        )
         out[name] = decide_app(want.secrets, facts, now, force=force)
     return out
+
+
+def needs_evidence(decisions: Mapping[str, list[SecretDecision]]) -> dict[str, datetime]:
+    """Apps with a replaced secret past its overlap (to be retired): the sign-in log decides. App -> since."""
+    out: dict[str, datetime] = {}
+    for app, items in decisions.items():
+        for decision in items:
+            if decision.current is None or decision.current.start is None:
+                continue
+            if any(r.kind == "retire" and r.reason.startswith("overlap") for r in decision.removals):
+                start = decision.current.start
+                out[app] = min(out.get(app, start), start)
+    return out
+
+
+def evidence_lines(decisions: Mapping[str, list[SecretDecision]]) -> tuple[list[str], list[str]]:
+    """(replaced secrets kept because still signed in with; other lines: one per app without evidence,
+    one per secret kept for the quiet period or the new secret's first sign-in)."""
+    held: list[str] = []
+    notes: list[str] = []
+    for app, items in decisions.items():
+        missing = next((d.no_evidence for d in items if d.no_evidence), "")
+        kept = False
+        for decision in items:
+            for item in decision.held_back:
+                if item.last_sign_in is not None:
+                    held.append(item.line(app))
+                elif item.reason.startswith("no sign-in evidence"):
+                    kept = True
+                else:
+                    notes.append(item.line(app))
+        if missing:
+            follow = (
+                "keeping the replaced secret (retire_without_evidence: never)"
+                if kept
+                else "retiring after overlap (retire_without_evidence: overlap)"
+            )
+            notes.append(f"{app}: no sign-in evidence ({missing}); {follow}")
+    return held, notes
+
+
+async def gather_evidence(
+    client: Any,
+    state: TenantState,
+    decisions: Mapping[str, list[SecretDecision]],
+    also: Mapping[str, datetime] | None = None,
+) -> dict[str, Evidence]:
+    """Read the sign-in log for the apps that are about to retire a replaced secret (one query each).
+
+    ``also``: more apps (-> since when), e.g. those whose hand-over ``status`` checks.
+    """
+    from provisioner.graph.sign_ins import read_sign_ins
+
+    wanted = {**(also or {}), **needs_evidence(decisions)}
+    out: dict[str, Evidence] = {}
+    for app, since in wanted.items():
+        have = state.apps.get(app)
+        if have is None:
+            continue
+        read = await read_sign_ins(client, have.app_id, since)
+        out[app] = Evidence(read.available, read.reason, dict(read.last_use))
+    return out
+
+
+async def decide_with_evidence(
+    client: Any,
+    desired: Desired,
+    state: TenantState,
+    holdings: Mapping[str, AppHoldings],
+    now: datetime,
+    *,
+    force: bool = False,
+) -> dict[str, list[SecretDecision]]:
+    """Decide, and where a replaced secret would retire, decide again with the sign-in log's evidence."""
+    decisions = decide_all(desired, state, holdings, now, force=force)
+    evidence = await gather_evidence(client, state, decisions)
+    if not evidence:
+        return decisions
+    return decide_all(desired, state, holdings, now, force=force, evidence=evidence)
 
 
 def _mint_action(decision: SecretDecision) -> Action:
@@ -251,7 +339,7 @@ def _remove_request(client: Any, action: Action) -> Any:
     return Request(builder.to_post_request_information(body), None, replay_ambiguous=False)
 
 
-def lifecycle_plan(
+async def lifecycle_plan(
     plan: Plan,
     apps: Collection[Any],
     desired: Desired,
@@ -260,9 +348,13 @@ def lifecycle_plan(
     now: datetime,
     base_dir: Any,
     state_dir: Any,
+    client: Any = None,
 ) -> tuple[Plan, dict[str, list[SecretDecision]]]:
     """Read what the sinks hold, decide every declared secret, and revise ``plan`` accordingly."""
 
     holdings = read_all_holdings(apps, base_dir, state_dir=state_dir)
-    decisions = decide_all(desired, state, holdings, now)
+    if client is not None:
+        decisions = await decide_with_evidence(client, desired, state, holdings, now)
+    else:
+        decisions = decide_all(desired, state, holdings, now)
     return revise_plan(plan, desired, state, decisions), decisions

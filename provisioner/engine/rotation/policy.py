@@ -39,7 +39,7 @@ removing orphans before the mint, and a mint that still does not fit is
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
@@ -94,6 +94,40 @@ class Removal:
 
 
 @dataclass(frozen=True)
+class Evidence:
+    """Entra's sign-in log for one app: last sign-in (time, client IP) per credential keyId (lower case).
+
+    ``available`` False: the log could not be read (no AuditLog.Read.All, no P1/P2 licence, an error);
+    ``reason`` says why. Then the manifest's ``retire_without_evidence`` decides.
+    """
+
+    available: bool
+    reason: str = ""
+    last_use: Mapping[str, tuple[datetime, str]] = field(default_factory=dict)
+
+    def last(self, key_id: str) -> tuple[datetime, str] | None:
+        return self.last_use.get(key_id.lower())
+
+
+@dataclass(frozen=True)
+class HeldBack:
+    """A replaced secret past its overlap that is kept because the sign-in log shows it in use."""
+
+    secret: ExistingSecret
+    last_sign_in: datetime | None
+    client: str
+    reason: str
+
+    def line(self, app: str) -> str:
+        if self.last_sign_in is None:
+            return f"{app}: old secret {self.secret.hint or '?'}... kept ({self.reason})"
+        return (
+            f"{app}: old secret {self.secret.hint or '?'}... still used "
+            f"(last sign-in {stamp(self.last_sign_in)}, from {self.client})"
+        )
+
+
+@dataclass(frozen=True)
 class Waiting:
     """A predecessor still inside its overlap: retired by the first run after ``retire_at``."""
 
@@ -120,6 +154,10 @@ class SecretDecision:
     kept: tuple[ExistingSecret, ...] = ()
     blocked: str | None = None
     rotate_at: datetime | None = None  # when the current secret enters its rotate_before window
+    #: Replaced secrets past their overlap, kept because of (or for lack of) sign-in evidence.
+    held_back: tuple[HeldBack, ...] = ()
+    #: Why sign-in evidence was unavailable when a retirement needed it ("" when it was not needed).
+    no_evidence: str = ""
 
     @property
     def mint(self) -> bool:
@@ -145,7 +183,15 @@ class SecretDecision:
         if steps:
             return "; ".join(steps)
         later: list[str] = []
+        kept_back = {h.secret.key_id for h in self.held_back}
+        for held in self.held_back:
+            used = (
+                f"still used, last sign-in {stamp(held.last_sign_in)}" if held.last_sign_in else held.reason
+            )
+            later.append(f"keep {held.secret.hint or '?'}... ({used})")
         for wait in self.waiting:
+            if wait.secret.key_id in kept_back:
+                continue
             when = stamp(wait.retire_at) if wait.retire_at else f"its expiry {stamp(wait.secret.end)}"
             later.append(f"retire {wait.secret.hint or '?'}... after {when}")
         if self.rotate_at is not None:
@@ -169,6 +215,8 @@ class AppFacts:
     delivered: frozenset[str] | None = None
     #: Graph times at which runs of this state dir asked for a new secret of the app (mint intents).
     mint_intents: tuple[datetime, ...] = ()
+    #: The sign-in log; None: not consulted (retirement follows ``overlap`` alone, as without evidence).
+    evidence: Evidence | None = None
 
 
 #: Graph ``signInAudience`` values that admit personal Microsoft accounts.
@@ -217,6 +265,7 @@ def decide_secret(
     untouched: list[ExistingSecret] = []
     orphans: list[ExistingSecret] = []
     kept: list[ExistingSecret] = []
+    held_back: list[HeldBack] = []
     for secret in live:
         if secret is current:
             continue
@@ -227,9 +276,19 @@ def decide_secret(
             if not may_remove:
                 untouched.append(secret)
             elif retire_at is not None and now >= retire_at:
-                removals.append(
-                    Removal(secret, "retire", f"overlap {spec.overlap} ended {stamp(retire_at)}", BEFORE_MINT)
-                )
+                verdict = judge_use(spec, facts.evidence, secret, current, now)
+                if isinstance(verdict, str):
+                    removals.append(
+                        Removal(
+                            secret,
+                            "retire",
+                            f"overlap {spec.overlap} ended {stamp(retire_at)}{verdict}",
+                            BEFORE_MINT,
+                        )
+                    )
+                else:
+                    held_back.append(verdict)
+                    waiting.append(Waiting(secret, None))
             else:
                 waiting.append(Waiting(secret, retire_at))
         elif not may_remove:
@@ -272,7 +331,43 @@ def decide_secret(
         untouched=tuple(untouched),
         kept=tuple(kept),
         rotate_at=rotate_at,
+        held_back=tuple(held_back),
+        no_evidence=_no_evidence(facts.evidence, bool(waiting or held_back or removals)),
     )
+
+
+def _no_evidence(evidence: Evidence | None, needed: bool) -> str:
+    if not needed or evidence is None or evidence.available:
+        return ""
+    return evidence.reason or "sign-in logs unavailable"
+
+
+def judge_use(
+    spec: Secret, evidence: Evidence | None, old: ExistingSecret, new: ExistingSecret, now: datetime
+) -> str | HeldBack:
+    """May ``old`` (past its overlap) be retired? A reason suffix (str) when yes, a HeldBack when not.
+
+    With evidence: only once its keyId has had no sign-in for ``quiet_period`` since the new secret
+    started (delivery follows the mint within the run), and, if the manifest asks, once the new
+    keyId has signed in. Without evidence (or not consulted): ``retire_without_evidence``.
+    """
+    if evidence is None or not evidence.available:
+        if evidence is not None and spec.retire_without_evidence == "never":
+            why = evidence.reason or "sign-in logs unavailable"
+            return HeldBack(old, None, "?", f"no sign-in evidence: {why}; retire_without_evidence: never")
+        return ""
+    since = new.start or now
+    last = evidence.last(old.key_id)
+    if last is not None and last[0] >= since and now < last[0] + spec.quiet:
+        return HeldBack(old, last[0], last[1], "still used")
+    quiet_from = max(since, last[0]) if last is not None else since
+    if now < quiet_from + spec.quiet:
+        return HeldBack(
+            old, None, "?", f"quiet_period {spec.quiet_period} runs until {stamp(quiet_from + spec.quiet)}"
+        )
+    if spec.require_new_secret_used and evidence.last(new.key_id) is None:
+        return HeldBack(old, None, "?", f"the new secret {new.hint or '?'}... has not signed in yet")
+    return f", unused for {spec.quiet_period}"
 
 
 def decide_app(

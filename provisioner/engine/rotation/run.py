@@ -29,11 +29,21 @@ from provisioner.engine.planner import Action, Plan
 from provisioner.engine.rotation.actions import (
     blocked_errors,
     decide_all,
+    decide_with_evidence,
+    evidence_lines,
     executable,
+    gather_evidence,
     run_removals,
     secret_plan,
 )
-from provisioner.engine.rotation.policy import AFTER_DELIVERY, BEFORE_MINT, SecretDecision, days_left, stamp
+from provisioner.engine.rotation.policy import (
+    AFTER_DELIVERY,
+    BEFORE_MINT,
+    Evidence,
+    SecretDecision,
+    days_left,
+    stamp,
+)
 from provisioner.engine.tenancy import enter_tenant
 from provisioner.graph.connect import graph_client
 from provisioner.graph.servertime import graph_now
@@ -95,6 +105,10 @@ class RotateOutcome:
     secrets: list[SecretOutcome]
     errors: list[ProvisionerError] = field(default_factory=list)
     warnings: list[Any] = field(default_factory=list)
+    #: "<app>: old secret <hint> still used (last sign-in <time>, from <ip>)" lines.
+    held_back: list[str] = field(default_factory=list)
+    #: One line per app configured by hand that got a new value (its hand-over text and file).
+    handovers: list[str] = field(default_factory=list)
 
     @property
     def status(self) -> str:
@@ -111,6 +125,8 @@ class RotateOutcome:
             "secrets": [s.to_dict(show_secrets=show_secrets) for s in self.secrets],
             "errors": [str(e) for e in self.errors],
             "warnings": [str(w) for w in self.warnings],
+            "held_back": list(self.held_back),
+            "handovers": list(self.handovers),
         }
 
 
@@ -159,7 +175,7 @@ async def rotate_in(
                 )
         desired = build_desired(present, state)
         holdings = read_all_holdings(present, base_dir, state_dir=state_dir)
-        decisions = decide_all(desired, state, holdings, now, force=force)
+        decisions = await decide_with_evidence(client, desired, state, holdings, now, force=force)
         pending = secret_plan(state.tenant_id, state, decisions)
         check_sinks(pending, present, options)  # local failures first: those apps are left alone
         check_credential_policies(pending, desired, state)
@@ -185,6 +201,9 @@ async def rotate_in(
         connections = await deliver_connections(client, target, deliver, state, result, state_dir, base_dir)
         delivered = {c.name for c in connections}
         failed = {item.app.name for item in deliver} - delivered
+        handovers = write_handovers(
+            present, result.minted, delivered, pending.destinations, state, state_dir, now
+        )
         late, late_errors = await run_removals(
             client,
             pending,
@@ -194,7 +213,16 @@ async def rotate_in(
         )
     errors += [*early_errors, *result.errors, *late_errors, *blocked_errors(decisions)]
     secrets = _outcomes(decisions, result.minted, [*early, *late], failed, errors, now)
-    return RotateOutcome(now=now, plan=pending, secrets=secrets, errors=errors)
+    held, notes = evidence_lines(decisions)
+    return RotateOutcome(
+        now=now,
+        plan=pending,
+        secrets=secrets,
+        errors=errors,
+        warnings=notes,
+        held_back=held,
+        handovers=handovers,
+    )
 
 
 def _outcomes(
@@ -263,6 +291,10 @@ class SecretRow:
     end: datetime | None
     state: str
     held_by: list[str]
+    #: Last sign-in with this keyId (time, client IP) when the sign-in log was read; None otherwise.
+    last_use: tuple[datetime, str] | None = None
+    rotate_at: datetime | None = None  # current secret: when its rotate_before window opens
+    retire_at: datetime | None = None  # previous secret: when its overlap ends
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         return {
@@ -274,6 +306,8 @@ class SecretRow:
             "days_left": days_left(self.end, now),
             "state": self.state,
             "held_by": self.held_by,
+            "last_sign_in": stamp(self.last_use[0]) if self.last_use else None,
+            "last_sign_in_from": self.last_use[1] if self.last_use else None,
         }
 
 
@@ -322,28 +356,66 @@ class StatusOutcome:
 
 
 async def read_in(
-    target: Target, loaded: list[LoadedApp], state_dir: Path, progress: Progress | None = None
-) -> tuple[TenantState, datetime]:
-    """One tenant's state and Graph's clock, for ``status`` (its tenant folder selected)."""
+    target: Target,
+    loaded: list[LoadedApp],
+    state_dir: Path,
+    progress: Progress | None = None,
+    *,
+    base_dir: Path | None = None,
+) -> tuple[TenantState, datetime, dict[str, Evidence]]:
+    """One tenant's state, Graph's clock and (with ``base_dir``) the sign-in evidence ``status`` needs."""
     async with graph_client(target) as client:
         state = await read_state(client, loaded, tenant_id=target.tenant_id)
         enter_tenant(target, state.tenant_id, state_dir, progress)
-        return state, state.server_time or await graph_now(client)
+        now = state.server_time or await graph_now(client)
+        evidence: dict[str, Evidence] = {}
+        if base_dir is not None:
+            desired = build_desired([i for i in loaded if state.apps.get(i.app.name)], state)
+            holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)
+            decisions = decide_all(desired, state, holdings, now)
+            handover = {
+                d.app: d.current.start
+                for item in loaded
+                if item.app.handover
+                for d in decisions.get(item.app.name, [])
+                if d.current is not None and d.current.start is not None
+            }
+            evidence = await gather_evidence(client, state, decisions, also=handover)
+        return state, now, evidence
 
 
 def status_of(
-    loaded: list[LoadedApp], state: TenantState, now: datetime, *, base_dir: Path, state_dir: Path
+    loaded: list[LoadedApp],
+    state: TenantState,
+    now: datetime,
+    *,
+    base_dir: Path,
+    state_dir: Path,
+    evidence: dict[str, Evidence] | None = None,
 ) -> StatusOutcome:
     """Build the status report from what was read (no Graph calls; sinks are read here)."""
 
     desired = build_desired(loaded, state)
     holdings = read_all_holdings(loaded, base_dir, state_dir=state_dir)
-    decisions = decide_all(desired, state, holdings, now)
+    decisions = decide_all(desired, state, holdings, now, evidence=evidence)
     apps = [
-        _app_status(item.app.name, state.apps.get(item.app.name), holdings[item.app.name], decisions, now)
+        _app_status(
+            item.app.name,
+            state.apps.get(item.app.name),
+            holdings[item.app.name],
+            decisions,
+            now,
+            (evidence or {}).get(item.app.name),
+        )
         for item in loaded
     ]
-    return StatusOutcome(now=now, apps=apps)
+    for item, app_status in zip(loaded, apps, strict=True):
+        if item.app.handover:
+            app_status.notes.append(
+                handover_state(decisions.get(item.app.name, []), (evidence or {}).get(item.app.name))
+            )
+    held, notes = evidence_lines(decisions)
+    return StatusOutcome(now=now, apps=apps, warnings=[*notes, *held])
 
 
 def _app_status(
@@ -352,6 +424,7 @@ def _app_status(
     holdings: AppHoldings,
     decisions: dict[str, list[SecretDecision]],
     now: datetime,
+    evidence: Evidence | None = None,
 ) -> AppStatus:
     found = decisions.get(name, [])
     problems: list[str] = []
@@ -381,6 +454,11 @@ def _app_status(
                 end=secret.end,
                 state=_state_of(secret, declared.get(secret.display_name or ""), have.managed, now),
                 held_by=holdings.holders(secret.key_id),
+                last_use=evidence.last(secret.key_id)
+                if evidence is not None and evidence.available
+                else None,
+                rotate_at=_rotate_at(secret, declared.get(secret.display_name or "")),
+                retire_at=_retire_at(secret, declared.get(secret.display_name or "")),
             )
         )
     for sink in holdings.sinks:
@@ -410,6 +488,85 @@ def _app_status(
     )
 
 
+def handover_state(decisions: list[SecretDecision], evidence: Evidence | None) -> str:
+    """Done once every current secret's keyId shows up in the sign-in log (the product uses it)."""
+    if evidence is None or not evidence.available:
+        why = evidence.reason if evidence is not None else "sign-in log not read"
+        return f"hand-over: cannot tell whether it is done (no sign-in evidence: {why})"
+    pending = [d for d in decisions if d.current is not None and evidence.last(d.current.key_id) is None]
+    if pending:
+        return (
+            "hand-over: pending (the new secret "
+            + ", ".join(f"{d.current.hint or '?'}..." for d in pending if d.current)
+            + " has not signed in yet)"
+        )
+    return "hand-over: done (the current secret has signed in)"
+
+
+def write_handovers(
+    loaded: list[LoadedApp],
+    minted: dict[str, list[MintedSecret]],
+    delivered: set[str],
+    destinations: dict[str, list[str]],
+    state: TenantState,
+    state_dir: Path,
+    now: datetime,
+) -> list[str]:
+    """After a rotation: a hand-over file per app configured by hand; returns the lines to print."""
+    from provisioner.core.fileio import atomic_write_text
+    from provisioner.core.layout import handover_path
+
+    lines: list[str] = []
+    for item in loaded:
+        name = item.app.name
+        if not item.app.handover or name not in delivered or not minted.get(name):
+            continue
+        have = state.apps.get(name)
+        changed = [
+            f"- client secret {m.name!r}: new keyId {m.key_id}, hint {m.hint}..., expires {stamp(m.expires)}"
+            for m in minted[name]
+        ]
+        where = [f"- {d}" for d in destinations.get(name, [])]
+        path = handover_path(name, state_dir)
+        text = "\n".join(
+            [
+                f"# Hand-over: {name}",
+                "",
+                f"Rotated {stamp(now)} in tenant {state.tenant_id}; client id {have.app_id if have else '?'} "
+                "(unchanged).",
+                "",
+                "Changed values:",
+                *changed,
+                "",
+                "The new value is in:",
+                *(where or ["- the default connection file"]),
+                "",
+                f"Where it goes: {item.app.handover}",
+                "",
+                "Done when the new keyId shows up in the sign-in log (provisioner status: 'hand-over: done').",
+                "The old secret keeps working until rotate retires it.",
+                "",
+            ]
+        )
+        atomic_write_text(path, text)
+        lines.append(
+            f"{name}: hand-over: {item.app.handover} (new secret {minted[name][0].hint}...; see {path})"
+        )
+    return lines
+
+
+def _rotate_at(secret: ExistingSecret, decision: SecretDecision | None) -> datetime | None:
+    if decision is None or decision.current is None or decision.current.key_id != secret.key_id:
+        return None
+    return decision.rotate_at
+
+
+def _retire_at(secret: ExistingSecret, decision: SecretDecision | None) -> datetime | None:
+    if decision is None:
+        return None
+    return next((w.retire_at for w in decision.waiting if w.secret.key_id == secret.key_id), None)
+
+
 def _state_of(secret: ExistingSecret, decision: SecretDecision | None, managed: bool, now: datetime) -> str:
     if decision is None:
         return "undeclared (apply removes it)" if managed else "undeclared (not managed; left alone)"
@@ -421,6 +578,9 @@ def _state_of(secret: ExistingSecret, decision: SecretDecision | None, managed: 
         return "current"
     if secret in decision.stale:
         return "stale (a sink still holds it)"
+    for held in decision.held_back:
+        if held.secret.key_id == secret.key_id:
+            return "previous, still used" if held.last_sign_in else f"previous, kept ({held.reason})"
     for wait in decision.waiting:
         if wait.secret.key_id == secret.key_id:
             return f"previous, valid until {stamp(wait.retire_at)}" if wait.retire_at else "previous"

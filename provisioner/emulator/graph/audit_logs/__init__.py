@@ -1,0 +1,1 @@
+"""Sign-in logs (``/beta/auditLogs/signIns``): :mod:`.models` records, :mod:`.responses` serves."""
