@@ -6,7 +6,9 @@ views package to do it; stdout stays free for ``--json``.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
+from typing import Any
 
 from rich.console import Console
 from rich.markup import escape
@@ -16,7 +18,20 @@ from provisioner.core.text import printable
 Progress = Callable[[str], None]
 
 
+_console: tuple[Any, Console] | None = None
+
+
+def _stderr_console() -> Console:
+    """One Console per ``sys.stderr`` object: building one per line cost more than printing it
+    (a 1,000-app apply prints thousands of lines). A replaced ``sys.stderr`` (tests capturing
+    output) gets a console of its own, so terminal detection stays right."""
+    global _console
+    if _console is None or _console[0] is not sys.stderr:
+        _console = (sys.stderr, Console(stderr=True, highlight=False, soft_wrap=True))
+    return _console[1]
+
+
 def print_progress(message: str) -> None:
     """One dimmed line on stderr; the message is escaped so it can never carry markup."""
     line = escape(printable(message, one_line=True))
-    Console(stderr=True, highlight=False, soft_wrap=True).print(f"[dim]…[/] {line}")
+    _stderr_console().print(f"[dim]…[/] {line}")
