@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError, SinkError
-from provisioner.core.fileio import atomic_write_json
+from provisioner.core.fileio import atomic_write_json, directory_syncs_deferred
 from provisioner.core.layout import default_sink_path, journal_path
 from provisioner.engine.apply import ApplyResult
 from provisioner.engine.options import RunOptions
@@ -135,15 +135,19 @@ async def deliver_connections(
                 await _take_back(client, p.app.name, p.object_id, p.minted, exc, p.default_path, p.on_disk)
             )
         pending = []
-    for p in pending:
-        try:
-            receipts = deliver_all(p.app, p.values, base_dir, state_dir=state_dir, journal=False)
-        except ProvisionerError as exc:
-            failures.append(
-                await _take_back(client, p.app.name, p.object_id, p.minted, exc, p.default_path, p.on_disk)
-            )
-            continue
-        connections.append(AppConnection(p.app.name, p.values, [r.sink for r in receipts]))
+    failed: list[tuple[_Pending, ProvisionerError]] = []
+    with directory_syncs_deferred():  # one directory fsync per folder, before any take-back or return
+        for p in pending:
+            try:
+                receipts = deliver_all(p.app, p.values, base_dir, state_dir=state_dir, journal=False)
+            except ProvisionerError as exc:
+                failed.append((p, exc))
+                continue
+            connections.append(AppConnection(p.app.name, p.values, [r.sink for r in receipts]))
+    for p, cause in failed:
+        failures.append(
+            await _take_back(client, p.app.name, p.object_id, p.minted, cause, p.default_path, p.on_disk)
+        )
     if failures:
         result.errors.extend(failures)
     return connections
