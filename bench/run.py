@@ -230,31 +230,38 @@ def best_of(times: int, cmd: list[str], cwd: Path, env: dict[str, str] | None = 
     return round(best, 3)
 
 
-def measure_size(emulator: Emulator, root: Path, n: int, baselines: dict[str, int]) -> list[Row]:
-    base = root / f"n{n}"
-    tool_dir = base / "tool"
+def measure_tool(emulator: Emulator, root: Path, n: int) -> list[Row]:
+    """The tool's apply (fresh), plan (no change) and rotate --force on a fresh tenant."""
+    tool_dir = root / f"n{n}" / "tool"
     write_manifests(tool_dir / "manifests", n)
     env = tool_env(emulator.env(emulator.tenant()))
     cli = provisioner_cmd()
     state = ["--state-dir", ".provisioner"]
-
     tool: dict[str, Measure] = {}
     tool["apply"] = run(emulator, [*cli, "apply", "manifests", "--yes", *state], env, tool_dir)
     tool["plan"] = run(emulator, [*cli, "plan", "manifests", "--detailed-exitcode", *state], env, tool_dir)
     tool["rotate"] = run(emulator, [*cli, "rotate", "manifests", "--force", "--yes", *state], env, tool_dir)
-    print(f"bench: N={n} tool done", file=sys.stderr, flush=True)
-
     rows = [Row(op, n, tool[op], note="rotate --force" if op == "rotate" else "") for op in OPS]
-    for label, in_flight in baselines.items():
-        folder = base / label
-        write_manifests(folder / "manifests", n)
-        naive_env = emulator.env(emulator.tenant())
-        naive = [sys.executable, str(REPO / "bench" / "naive.py")]
-        for op in ("apply", "plan", "rotate"):  # plan and rotate need apply's objects
-            cmd = [*naive, op, "manifests", "--parallel", str(in_flight)]
-            rows[OPS.index(op)].baselines[label] = run(emulator, cmd, naive_env, folder)
-        print(f"bench: N={n} baseline {label} done", file=sys.stderr, flush=True)
+    for row in rows:
+        progress(f"N={n} {row.op}: {asdict(row.tool)}")
     return rows
+
+
+def measure_baseline(emulator: Emulator, root: Path, rows: list[Row], label: str, in_flight: int) -> None:
+    """One per-object baseline (``in_flight`` calls at once) on its own fresh tenant, into ``rows``."""
+    n = rows[0].n
+    folder = root / f"n{n}" / label
+    write_manifests(folder / "manifests", n)
+    naive_env = emulator.env(emulator.tenant())
+    naive = [sys.executable, str(REPO / "bench" / "naive.py")]
+    for op in ("apply", "plan", "rotate"):  # plan and rotate need apply's objects
+        cmd = [*naive, op, "manifests", "--parallel", str(in_flight)]
+        rows[OPS.index(op)].baselines[label] = run(emulator, cmd, naive_env, folder)
+        progress(f"N={n} baseline {label} {op}: {asdict(rows[OPS.index(op)].baselines[label])}")
+
+
+def progress(line: str) -> None:
+    print(f"bench: {line}", file=sys.stderr, flush=True)
 
 
 def measure_tenants(emulator: Emulator, root: Path, tenants: int, apps: int) -> dict[str, Measure]:
@@ -287,7 +294,6 @@ def measure_tenants(emulator: Emulator, root: Path, tenants: int, apps: int) -> 
     common = ["manifests", "--tenants", "tenants.yaml", "--state-dir", ".provisioner"]
     found = {"apply": run(emulator, [*cli, "apply", *common, "--yes"], env, folder)}
     found["plan"] = run(emulator, [*cli, "plan", *common, "--detailed-exitcode"], env, folder)
-    print(f"bench: {tenants} tenants x {apps} apps done", file=sys.stderr, flush=True)
     return found
 
 
@@ -449,17 +455,21 @@ def main() -> None:
         try:
             emulator.faults(latency_ms=args.latency_ms, include_identity=True)
             startup = measure_startup(emulator, root, args.latency_ms)
-            rows: list[Row] = []
-            for n in sizes:
-                wanted = {
-                    k: v for k, v in BASELINES.items() if n <= (args.seq_max if v == 1 else args.par_max)
-                }
-                rows += measure_size(emulator, root, n, wanted)
+            progress(f"start-up: {startup}")
+            # The tool first (every size), then the extra cases, then the slow baselines.
+            by_size = {n: measure_tool(emulator, root, n) for n in sizes}
             if tenants_spec != "0":
                 count, apps = (int(x) for x in tenants_spec.split("x"))
                 tenants = measure_tenants(emulator, root, count, apps)
+                progress(f"tenants {tenants_spec}: { {k: asdict(v) for k, v in tenants.items()} }")
             if throttle_n:
                 throttled = measure_throttled(emulator, root, throttle_n, args.latency_ms)
+                progress(f"throttled apply of {throttle_n}: {asdict(throttled)}")
+            for n, size_rows in by_size.items():
+                for label, in_flight in BASELINES.items():
+                    if n <= (args.seq_max if in_flight == 1 else args.par_max):
+                        measure_baseline(emulator, root, size_rows, label, in_flight)
+            rows = [row for size_rows in by_size.values() for row in size_rows]
         finally:
             emulator.stop()
     print(table(rows, args.latency_ms))
