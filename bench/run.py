@@ -445,7 +445,9 @@ def main() -> None:
     TOOL_SRC = args.tool_src
     sizes = [
         int(s)
-        for s in (args.sizes or ",".join(map(str, QUICK_SIZES if args.quick else SIZES))).split(",")
+        for s in (
+            args.sizes if args.sizes is not None else ",".join(map(str, QUICK_SIZES if args.quick else SIZES))
+        ).split(",")
         if s
     ]
     tenants_spec = args.tenants or ("5x20" if args.quick else "50x20")
