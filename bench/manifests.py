@@ -17,9 +17,13 @@ def app_name(index: int) -> str:
     return f"bench-app-{index:03d}"
 
 
-def manifest_text(count: int, *, secret_name: str = SECRET) -> str:
+#: Apps per manifest file: the loader refuses files above 1 MiB (about 2,000 bench apps).
+PER_FILE = 1000
+
+
+def manifest_text(count: int, *, secret_name: str = SECRET, start: int = 0) -> str:
     lines = ["version: 1", "apps:"]
-    for index in range(count):
+    for index in range(start, start + count):
         lines += [
             f"  - name: {app_name(index)}",
             f"    display_name: Bench app {index:03d}",
@@ -40,7 +44,10 @@ def manifest_text(count: int, *, secret_name: str = SECRET) -> str:
 
 
 def write_manifests(folder: Path, count: int, *, secret_name: str = SECRET) -> Path:
+    """``count`` apps in ``apps.yaml`` (and ``apps-2.yaml``, ... beyond PER_FILE apps)."""
     folder.mkdir(parents=True, exist_ok=True)
-    path = folder / "apps.yaml"
-    path.write_text(manifest_text(count, secret_name=secret_name))
+    for part, start in enumerate(range(0, max(count, 1), PER_FILE)):
+        name = "apps.yaml" if part == 0 else f"apps-{part + 1}.yaml"
+        size = min(PER_FILE, count - start)
+        (folder / name).write_text(manifest_text(size, secret_name=secret_name, start=start))
     return folder

@@ -8,7 +8,12 @@ the previous one. It talks to the same endpoint through the same SDK client as
 the tool (same credential, same retry middleware), so the benchmark compares
 strategies, not plumbing.
 
-    python bench/naive.py apply|plan|rotate MANIFEST_DIR
+    python bench/naive.py apply|plan|rotate MANIFEST_DIR [--parallel K]
+
+``--parallel K`` (default 1: sequential) keeps up to K calls in flight, the way Terraform
+walks its graph with ``-parallelism=10`` (its default): every app is its own chain of
+dependent calls (an app's calls still wait for each other), and up to K such operations
+run at once.
 
 reads the target from the environment (``PROVISIONER_GRAPH_URL``,
 ``AZURE_TENANT_ID``/``AZURE_CLIENT_ID``/``AZURE_CLIENT_SECRET``,
@@ -38,14 +43,16 @@ MANAGED_TAG = "provisioner:managed"
 
 
 class Calls:
-    """Counts SDK calls (each is one HTTP round trip here)."""
+    """Counts SDK calls (each is one HTTP round trip here) and keeps at most ``in_flight`` running."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_flight: int = 1) -> None:
         self.count = 0
+        self.slots = asyncio.Semaphore(in_flight)
 
     async def __call__(self, awaitable: Any) -> Any:
         self.count += 1
-        return await awaitable
+        async with self.slots:
+            return await awaitable
 
 
 def _query(builder: Any, **query: Any) -> Any:
@@ -176,24 +183,28 @@ async def rotate_one(client: Any, call: Calls, app: Any) -> None:
         await add_password(client, call, str(existing.id), secret.name, secret.lifetime)
 
 
-async def run(mode: str, folder: Path) -> dict[str, Any]:
+async def run(mode: str, folder: Path, in_flight: int = 1) -> dict[str, Any]:
     from provisioner.engine.loading import load_manifests
     from provisioner.engine.targeting import open_target
     from provisioner.graph.connect import graph_client
 
     loaded, _ = load_manifests([str(folder)])
     one = {"apply": apply_one, "plan": plan_one, "rotate": rotate_one}[mode]
-    call = Calls()
+    call = Calls(in_flight)
     with open_target(emulator=False, tenant=None, cloud="public", state_dir=folder / ".state") as target:
         async with graph_client(target, on_wait=None) as client:  # type: ignore[arg-type]
-            for item in loaded:
-                await one(client, call, item.app)
-    return {"mode": mode, "apps": len(loaded), "calls": call.count}
+            if in_flight == 1:
+                for item in loaded:
+                    await one(client, call, item.app)
+            else:
+                await asyncio.gather(*(one(client, call, item.app) for item in loaded))
+    return {"mode": mode, "apps": len(loaded), "calls": call.count, "in_flight": in_flight}
 
 
 def main() -> None:
     mode, folder = sys.argv[1], Path(sys.argv[2])
-    print(json.dumps(asyncio.run(run(mode, folder))))
+    in_flight = int(sys.argv[sys.argv.index("--parallel") + 1]) if "--parallel" in sys.argv else 1
+    print(json.dumps(asyncio.run(run(mode, folder, in_flight))))
 
 
 if __name__ == "__main__":

@@ -9,6 +9,8 @@ options object, calls one engine function and hands the outcome to :mod:`provisi
 from __future__ import annotations
 
 import logging
+import os
+import sys
 
 from provisioner import __version__
 from provisioner.cli import (  # noqa: F401
@@ -30,7 +32,21 @@ from provisioner.cli._base import app
 from provisioner.core import settings
 
 
+def _skip_unused_imports() -> None:
+    """Keep the command's start-up to what it uses (a no-change ``plan`` is mostly imports).
+
+    Only for the console script (a process of its own), never when ``app`` is imported: httpcore
+    probes for trio (this CLI runs on asyncio only) and httpx imports its own command line (with
+    pygments) when they are installed; pydantic scans every installed distribution for plugins.
+    """
+    for module in ("trio", "httpx._main"):
+        if module not in sys.modules:
+            sys.modules[module] = None  # type: ignore[assignment]  # import fails: the library's fallback
+    os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
+
+
 def main() -> None:
+    _skip_unused_imports()
     # Libraries (azure-identity above all) log failures as warnings with the whole token-endpoint
     # response; with no handler, Python would print them to stderr beside our one-line error.
     # The CLI reports every failure itself, so library logs stay silent unless asked for.

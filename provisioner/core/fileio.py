@@ -11,6 +11,11 @@ must hold at every instant, including after a crash or a full disk:
   system, so ``os.replace`` is an atomic rename), is fsync-ed, renamed over the
   target, and the directory is fsync-ed so the rename itself survives a crash.
 
+A run that writes many files (one connection file per app) can wrap them in
+:func:`directory_syncs_deferred`: each file's data is still fsync-ed before its
+rename, while each directory is fsync-ed once when the block ends (before the
+caller goes on to anything that relies on the files), not once per file.
+
 Errors are plain ``OSError``: callers (the sinks) turn them into one-line
 ``SinkError`` messages that name the path.
 """
@@ -21,6 +26,8 @@ import contextlib
 import json
 import os
 import secrets
+from collections.abc import Iterator
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +61,38 @@ def ensure_private_dir(directory: Path) -> None:
         os.chmod(path, PRIVATE_DIR_MODE)
 
 
+_deferred: ContextVar[set[Path] | None] = ContextVar("deferred_directory_syncs", default=None)
+
+
+@contextlib.contextmanager
+def directory_syncs_deferred() -> Iterator[None]:
+    """Inside the block, fsync each written directory once at the end instead of after every rename.
+
+    The directories are synced when the block ends, also when it ends with an exception, so
+    every rename done inside is durable before the caller continues.
+    """
+    if _deferred.get() is not None:  # nested: the outer block syncs
+        yield
+        return
+    pending: set[Path] = set()
+    token = _deferred.set(pending)
+    try:
+        yield
+    finally:
+        _deferred.reset(token)
+        for directory in sorted(pending):
+            _fsync_directory_now(directory)
+
+
 def _fsync_directory(directory: Path) -> None:
+    pending = _deferred.get()
+    if pending is not None:
+        pending.add(directory)
+    else:
+        _fsync_directory_now(directory)
+
+
+def _fsync_directory_now(directory: Path) -> None:
     # Makes the rename durable. Some platforms cannot open directories; there
     # the rename is as durable as the platform allows.
     flags = os.O_RDONLY | getattr(os, "O_DIRECTORY", 0)

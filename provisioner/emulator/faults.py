@@ -13,6 +13,19 @@ What is injected where:
 * throttling of ``$batch``: per *inner* request, as Graph evaluates each one
   against the limits (``/$batch`` itself is never throttled), through
   :func:`inner_fault`, called by :mod:`provisioner.emulator.graph.batch`;
+* Entra's directory throttling (``entra_limits``): Microsoft's documented
+  "identity and access service limits" (Graph service-specific throttling
+  limits page): token buckets of *resource units* per application+tenant pair
+  (3,500 per 10 s, the small-tenant figure: emulated tenants have few users)
+  and per application (150,000 per 20 s), and *write* quotas per
+  application+tenant pair (3,000 per 2 min 30 s), per application (35,000 per
+  5 min) and per tenant (18,000 per 5 min). A request's cost follows the page's
+  table (``GET applications`` 2 RU, other reads 1, writes 1 RU and 1 write;
+  ``$select`` -1, ``$expand`` +1, ``$top`` under 20 -1, never below 1); inner
+  requests of ``$batch`` are evaluated and answered 429 one by one, the batch
+  itself costs nothing. A 429 carries ``Retry-After`` (whole seconds until the
+  bucket holds the request's cost) and ``x-ms-throttle-scope``
+  (``<Scope>/<Limit>/<app id>/<tenant id>``). The first limit reached throttles;
 * replication lag: by the Graph layer (:mod:`provisioner.emulator.graph.replication`)
   reading ``replication_lag_ms``.
 
@@ -34,6 +47,7 @@ import time
 import uuid
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+from urllib.parse import parse_qsl
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
@@ -66,6 +80,8 @@ class FaultConfig:
     seed: int | None = None
     # Also fault the identity endpoints (token, authorize, discovery), not only Graph.
     include_identity: bool = False
+    # Enforce Entra's documented directory throttling limits (see the module docstring).
+    entra_limits: bool = False
 
     def __post_init__(self) -> None:
         # Runtime state (buckets, random generator) lives with the settings it belongs to:
@@ -79,7 +95,7 @@ class FaultConfig:
 
     @property
     def throttles(self) -> bool:
-        return bool(self.throttle_rate_per_s or self.throttle_probability)
+        return bool(self.throttle_rate_per_s or self.throttle_probability or self.entra_limits)
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -117,6 +133,53 @@ class FaultConfig:
             raise ValueError("seed must be an integer")
         if not isinstance(self.include_identity, bool):
             raise ValueError("include_identity must be true or false")
+        if not isinstance(self.entra_limits, bool):
+            raise ValueError("entra_limits must be true or false")
+
+
+#: Entra's identity and access limits: (scope, kind) -> (quota, window seconds). ``RU`` buckets
+#: hold resource units, ``Write`` buckets count writes. Tenant size S (under 50 users).
+ENTRA_LIMITS: dict[tuple[str, str], tuple[float, float]] = {
+    ("Tenant_Application", "ReadWrite"): (3_500, 10),
+    ("Tenant_Application", "Write"): (3_000, 150),
+    ("Application", "ReadWrite"): (150_000, 20),
+    ("Application", "Write"): (35_000, 300),
+    ("Tenant", "Write"): (18_000, 300),
+}
+#: Base resource-unit costs of reads the page lists above 1 (lower-case path patterns; ``*`` = an id).
+_READ_COSTS = {
+    ("applications",): 2,
+    ("applications", "*", "extensionproperties"): 2,
+    ("oauth2permissiongrants",): 2,
+    ("oauth2permissiongrants", "*"): 2,
+    ("serviceprincipals", "*", "approleassignments"): 2,
+    ("users",): 2,
+    ("contracts",): 3,
+    ("subscribedskus",): 3,
+    ("groups", "*", "members"): 3,
+    ("groups", "*", "transitivemembers"): 5,
+}
+
+
+def request_cost(method: str, path: str, query: dict[str, str]) -> tuple[int, int]:
+    """(resource units, writes) of one Graph request as Entra's limits count it."""
+    parts = tuple(p.lower() for p in path.strip("/").split("/") if p)
+    if parts and parts[0] == "v1.0":
+        parts = parts[1:]
+    write = method.upper() not in ("GET", "HEAD")
+    if write:
+        return 1, 1
+    shape = tuple("*" if i % 2 else part for i, part in enumerate(parts))
+    cost = _READ_COSTS.get(shape, 1)
+    keys = {k.lower() for k in query}
+    if "$select" in keys:
+        cost -= 1
+    if "$expand" in keys:
+        cost += 1
+    top = query.get("$top") or query.get("$TOP")
+    if top is not None and top.isdigit() and int(top) < 20:
+        cost -= 1
+    return max(cost, 1), 0
 
 
 class _Runtime:
@@ -126,6 +189,32 @@ class _Runtime:
         self.lock = threading.Lock()
         self.rng = random.Random(seed)
         self.buckets: dict[str, tuple[float, float]] = {}  # caller -> (tokens, refilled at)
+        self.entra: dict[tuple[str, str, str], tuple[float, float]] = {}  # (scope, kind, key) -> bucket
+
+    def take_entra(self, app_id: str, tenant: str, units: int, writes: int) -> tuple[float, str]:
+        """(0, "") when every limit admits the request (its cost is then taken), else (wait, scope)."""
+        wanted = [("Tenant_Application", "ReadWrite", f"{app_id}/{tenant}", units)]
+        wanted.append(("Application", "ReadWrite", app_id, units))
+        if writes:
+            wanted += [
+                ("Tenant_Application", "Write", f"{app_id}/{tenant}", writes),
+                ("Application", "Write", app_id, writes),
+                ("Tenant", "Write", tenant, writes),
+            ]
+        now = time.monotonic()
+        with self.lock:
+            levels: list[tuple[tuple[str, str, str], float, float]] = []
+            for scope, kind, key, cost in wanted:
+                quota, window = ENTRA_LIMITS[scope, kind]
+                tokens, refilled = self.entra.get((scope, kind, key), (quota, now))
+                tokens = min(quota, tokens + (now - refilled) * quota / window)
+                if tokens < cost:  # the first limit reached throttles; nothing is taken
+                    self.entra[scope, kind, key] = (tokens, now)
+                    return (cost - tokens) * window / quota, f"{scope}/{kind}/{app_id}/{tenant}"
+                levels.append(((scope, kind, key), tokens - cost, now))
+            for bucket, tokens, when in levels:
+                self.entra[bucket] = (tokens, when)
+        return 0.0, ""
 
     def take_token(self, config: FaultConfig, caller: str) -> float:
         """0 when the caller's request may pass, else seconds until its bucket has a token again."""
@@ -156,12 +245,17 @@ class Fault:
     code: str
     message: str
 
+    scope: str = "Tenant_Application/ReadWrite"
+
     def headers(self, request_id: str) -> dict[str, str]:
         headers = {"Retry-After": format_retry_after(self.retry_after), "request-id": request_id}
         if self.status == 429:
             # Header names from Graph's throttling guidance (identity and access service limits).
-            headers["x-ms-throttle-information"] = "ResourceUnitLimitExceeded"
-            headers["x-ms-throttle-scope"] = "Tenant_Application/ReadWrite"
+            write = "/Write/" in f"{self.scope}/"
+            headers["x-ms-throttle-information"] = (
+                "WriteLimitExceeded" if write else "ResourceUnitLimitExceeded"
+            )
+            headers["x-ms-throttle-scope"] = self.scope
         return headers
 
     def body(self, ctx: EmulatorContext, request_id: str, client_request_id: str | None) -> dict[str, Any]:
@@ -207,7 +301,31 @@ def _server_error(config: FaultConfig) -> Fault | None:
     return None
 
 
-def _throttle_fault(config: FaultConfig, caller: str) -> Fault | None:
+def _entra_fault(config: FaultConfig, request: tuple[str, str, str, dict[str, str]] | None) -> Fault | None:
+    """Entra's directory limits for one request (app id, tenant, method, path, query)."""
+    if not config.entra_limits or request is None:
+        return None
+    caller, method, path, query = request
+    app_id, _, tenant = caller.partition("@")
+    units, writes = request_cost(method, path, query)
+    wait, scope = config._runtime.take_entra(app_id, tenant or "-", units, writes)
+    if not wait:
+        return None
+    return Fault(
+        429,
+        max(1.0, math.ceil(wait)),
+        "TooManyRequests",
+        "Too many requests. Please retry after the given delay.",
+        scope,
+    )
+
+
+def _throttle_fault(
+    config: FaultConfig, caller: str, request: tuple[str, str, str, dict[str, str]] | None = None
+) -> Fault | None:
+    fault = _entra_fault(config, request)
+    if fault is not None:
+        return fault
     if config.throttle_rate_per_s:
         wait = config._runtime.take_token(config, caller)
         if wait:
@@ -223,7 +341,13 @@ def _record(ctx: EmulatorContext, fault: Fault) -> None:
 
 
 def inner_fault(
-    ctx: EmulatorContext, caller_app_id: str
+    ctx: EmulatorContext,
+    caller_app_id: str,
+    *,
+    tenant: str = "",
+    method: str = "GET",
+    path: str = "/",
+    query: dict[str, str] | None = None,
 ) -> tuple[int, dict[str, Any], dict[str, str]] | None:
     """Throttling for one inner request of ``$batch``: (status, body, headers) of a 429, or None.
 
@@ -233,7 +357,8 @@ def inner_fault(
     config = ctx.faults
     if not isinstance(config, FaultConfig) or not config.throttles:
         return None
-    fault = _throttle_fault(config, caller_app_id or _UNKNOWN_CALLER)
+    caller = caller_app_id or _UNKNOWN_CALLER
+    fault = _throttle_fault(config, caller, (f"{caller}@{tenant}", method, path, query or {}))
     if fault is None:
         return None
     _record(ctx, fault)
@@ -245,18 +370,23 @@ def inner_fault(
 
 def caller_key(headers: dict[str, str]) -> str:
     """The ``appid``/``azp`` claim of the bearer token, read without verification (throttling key only)."""
+    return _claims_key(headers)[0]
+
+
+def _claims_key(headers: dict[str, str]) -> tuple[str, str]:
+    """(``appid``/``azp``, ``tid``) of the bearer token, read without verification (throttling keys only)."""
     scheme, _, token = headers.get("authorization", "").partition(" ")
     parts = token.strip().split(".")
     if scheme.lower() != "bearer" or len(parts) != 3:
-        return _UNKNOWN_CALLER
+        return _UNKNOWN_CALLER, ""
     try:
         payload = parts[1] + "=" * (-len(parts[1]) % 4)
         claims = json.loads(base64.urlsafe_b64decode(payload))
     except (ValueError, TypeError):
-        return _UNKNOWN_CALLER
+        return _UNKNOWN_CALLER, ""
     if not isinstance(claims, dict):
-        return _UNKNOWN_CALLER
-    return str(claims.get("appid") or claims.get("azp") or _UNKNOWN_CALLER)
+        return _UNKNOWN_CALLER, ""
+    return str(claims.get("appid") or claims.get("azp") or _UNKNOWN_CALLER), str(claims.get("tid") or "")
 
 
 class FaultMiddleware:
@@ -281,7 +411,14 @@ class FaultMiddleware:
             await asyncio.sleep(config.latency_ms / 1000)
         fault: Fault | None = None
         if config.throttles and path != BATCH_PATH:  # $batch: per inner request (inner_fault)
-            fault = _throttle_fault(config, caller_key(headers))
+            app_id, tenant = _claims_key(headers)
+            request = None
+            if is_graph:
+                query = dict(
+                    parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+                )
+                request = (f"{app_id}@{tenant}", scope["method"], path[len(GRAPH_PREFIX) :], query)
+            fault = _throttle_fault(config, app_id, request)
         if fault is None:
             fault = _server_error(config)
         if fault is None:

@@ -681,8 +681,9 @@ async def apply_plan(
         name: _AppRun(client, want, state.apps.get(name), progress, now, policy)
         for name, want in desired.apps.items()
     }
+    grouped = plan.by_app()
     for name, run in runs.items():
-        run.plan(plan.for_app(name))
+        run.plan(grouped.get(name, []))
     batcher = Batcher(
         client, limiter=AdaptiveLimiter(maximum=concurrency), policy=policy, on_wait=progress, label="apply"
     )

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError, SinkError
-from provisioner.core.fileio import atomic_write_json
+from provisioner.core.fileio import atomic_write_json, directory_syncs_deferred
 from provisioner.core.layout import default_sink_path, journal_path
 from provisioner.engine.apply import ApplyResult
 from provisioner.engine.options import RunOptions
@@ -29,7 +29,14 @@ from provisioner.model.connections import (
 )
 from provisioner.model.tenant import TenantState
 from provisioner.sinks import deliver_all
-from provisioner.sinks.deliver import all_sinks, describe_destination, preflight, recover_secret
+from provisioner.sinks.deliver import (
+    all_sinks,
+    describe_destination,
+    journal_deliveries,
+    journal_key_ids,
+    preflight,
+    recover_secret,
+)
 from provisioner.sinks.journal import record
 
 
@@ -49,6 +56,18 @@ class AppConnection:
         }
 
 
+@dataclass
+class _Pending:
+    """One app's delivery, computed before anything is written (phase one of :func:`deliver_connections`)."""
+
+    app: Any
+    object_id: str
+    minted: list[Any]
+    default_path: Path
+    on_disk: dict[str, Any] | None
+    values: dict[str, Any]
+
+
 async def deliver_connections(
     client: Any,
     target: Target,
@@ -58,12 +77,17 @@ async def deliver_connections(
     state_dir: Path,
     base_dir: Path,
 ) -> list[AppConnection]:
-    """Write connection values for every app that exists now; undo a mint whose delivery failed."""
+    """Write connection values for every app that exists now; undo a mint whose delivery failed.
 
-    connections: list[AppConnection] = []
+    Three phases keep the work per run linear in the number of apps: every app's values are
+    computed first (its default file read once), then the delivery journal records every
+    app's keyIds in one write (write-ahead for the whole run), then each app is delivered.
+    """
+
     failures: list[ProvisionerError] = []
     tenant_id = state.tenant_id or target.tenant_id or ""
     graph_endpoint = target.graph_url.rsplit("/v1.0", 1)[0]
+    pending: list[_Pending] = []
     for item in loaded:
         app = item.app
         ids = result.apps.get(app.name)
@@ -73,8 +97,9 @@ async def deliver_connections(
         default_path = default_sink_path(app.name, state_dir)
         on_disk: dict[str, Any] | None = None
         try:
-            # Everything that can fail for this app happens inside this block (reading its sinks,
-            # recovering a value, building its values, writing), so a failure takes the mint back.
+            # Everything that can fail for this app before writing happens inside this block
+            # (reading its sinks, recovering a value, building its values), so a failure takes
+            # the mint back.
             on_disk = read_connection_file(default_path)
             existing = state.apps.get(app.name)
             live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
@@ -94,13 +119,35 @@ async def deliver_connections(
                 if recovered:
                     previous = {**(on_disk or {}), **recovered}
             merged = merge_previous(values, previous, live_key_ids=live)
-            receipts = deliver_all(app, merged, base_dir, state_dir=state_dir)
         except ProvisionerError as exc:
             failures.append(
                 await _take_back(client, app.name, ids.object_id, minted, exc, default_path, on_disk)
             )
             continue
-        connections.append(AppConnection(app.name, merged, [r.sink for r in receipts]))
+        pending.append(_Pending(app, ids.object_id, minted, default_path, on_disk, merged))
+
+    connections: list[AppConnection] = []
+    try:
+        journal_deliveries({p.app.name: journal_key_ids(p.values, p.on_disk) for p in pending}, state_dir)
+    except ProvisionerError as exc:  # nothing was delivered: every mint of this run goes back
+        for p in pending:
+            failures.append(
+                await _take_back(client, p.app.name, p.object_id, p.minted, exc, p.default_path, p.on_disk)
+            )
+        pending = []
+    failed: list[tuple[_Pending, ProvisionerError]] = []
+    with directory_syncs_deferred():  # one directory fsync per folder, before any take-back or return
+        for p in pending:
+            try:
+                receipts = deliver_all(p.app, p.values, base_dir, state_dir=state_dir, journal=False)
+            except ProvisionerError as exc:
+                failed.append((p, exc))
+                continue
+            connections.append(AppConnection(p.app.name, p.values, [r.sink for r in receipts]))
+    for p, cause in failed:
+        failures.append(
+            await _take_back(client, p.app.name, p.object_id, p.minted, cause, p.default_path, p.on_disk)
+        )
     if failures:
         result.errors.extend(failures)
     return connections

@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 
 from provisioner.model.catalog import resolve_resource
 from provisioner.model.credential_policy import CredentialLimits
@@ -38,10 +39,26 @@ class ResourceSP:
     roles: dict[str, str] = field(default_factory=dict)  # value -> id
 
     def scope_name(self, scope_id: str) -> str:
-        return next((v for v, i in self.scopes.items() if i == scope_id), scope_id)
+        return self._scope_names.get(scope_id, scope_id)
 
     def role_name(self, role_id: str) -> str:
-        return next((v for v, i in self.roles.items() if i == role_id), role_id)
+        return self._role_names.get(role_id, role_id)
+
+    # Inverse maps, built once: Microsoft Graph alone has hundreds of scopes, and every app's
+    # grants and assignments are named through them (a scan per name grew with apps x catalogue).
+    @cached_property
+    def _scope_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for value, scope_id in self.scopes.items():
+            names.setdefault(scope_id, value)  # the first name wins, as the scan did
+        return names
+
+    @cached_property
+    def _role_names(self) -> dict[str, str]:
+        names: dict[str, str] = {}
+        for value, role_id in self.roles.items():
+            names.setdefault(role_id, value)
+        return names
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ that nobody would then hold; :func:`describe_destination` is the sink's place as
 
 from __future__ import annotations
 
-import contextlib
 import os
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -170,14 +169,18 @@ def deliver_all(
     *,
     state_dir: PathLike | None = None,
     credential: Any | None = None,
+    journal: bool = True,
 ) -> list[DeliveryReceipt]:
     """Deliver to the default sink, then to each manifest sink; stop at the first failure.
 
     Every delivery goes through here (apply, rotate, multi-tenant), so this is where the
     delivery journal (:mod:`provisioner.sinks.journal`) learns each keyId, before any sink
-    sees it.
+    sees it. ``journal=False`` is for a caller that already journaled this delivery's keyIds
+    for the whole run in one write (:func:`journal_deliveries`): one journal write per app
+    would rewrite the whole file once per app, quadratic in the number of apps.
     """
-    _journal(app, values, resolve_state_dir(base_dir, state_dir))
+    if journal:
+        _journal(app, values, resolve_state_dir(base_dir, state_dir))
     receipts: list[DeliveryReceipt] = []
     for sink in all_sinks(app, base_dir, state_dir):
         try:
@@ -190,25 +193,50 @@ def deliver_all(
 
 
 def _journal(app: App, values: Mapping[str, Any], state_dir: Path) -> None:
-    """Record the keyIds about to be delivered and those the default file held until now.
+    """Record the keyIds about to be delivered for one app (see :func:`journal_deliveries`)."""
+    try:
+        on_disk = read_default_file(app, state_dir)
+    except SinkError:  # an unreadable default file is overwritten by this delivery
+        on_disk = None
+    journal_deliveries({app.name: journal_key_ids(values, on_disk)}, state_dir)
+
+
+def read_default_file(app: App, state_dir: Path) -> dict[str, Any] | None:
+    from provisioner.model.connections import read_connection_file
+
+    return read_connection_file(default_sink_path(app.name, state_dir))
+
+
+def journal_key_ids(values: Mapping[str, Any], on_disk: Mapping[str, Any] | None) -> frozenset[str]:
+    """The keyIds to journal before delivering ``values``: theirs and those the default file held until now.
 
     The default file's keyIds cover secrets delivered before the journal existed (an
-    upgrade): once replaced they must still count as predecessors, not orphans.
-    A journal that cannot be written stops the delivery: without the entry a later run
-    would take the replaced secret for an orphan and remove it inside its overlap.
+    upgrade): once replaced they must still count as predecessors, not orphans. Empty when
+    ``values`` carry no secret (nothing to journal).
+    """
+    from provisioner.sinks.holdings import json_key_ids
+
+    key_ids = json_key_ids(values)
+    return key_ids | json_key_ids(on_disk) if key_ids else frozenset()
+
+
+def journal_deliveries(key_ids: Mapping[str, Collection[str]], state_dir: Path) -> None:
+    """Journal every app's keyIds about to be delivered in this run, in one write, before any sink.
+
+    Write-ahead for the whole run: a keyId some sink may hold is always in the journal, so
+    the journal may say too much (an app whose delivery then fails or never happens: harmless,
+    the policy keeps that secret until ``overlap``), never too little. A journal that cannot
+    be written stops every delivery: without the entry a later run would take the replaced
+    secret for an orphan and remove it inside its overlap.
     """
     from provisioner.core.layout import journal_path
-    from provisioner.model.connections import read_connection_file
-    from provisioner.sinks.holdings import json_key_ids
-    from provisioner.sinks.journal import record_delivery
+    from provisioner.sinks.journal import record
 
-    key_ids = set(json_key_ids(values))
-    if not key_ids:
+    wanted = {app: sorted(keys) for app, keys in key_ids.items() if keys}
+    if not wanted:
         return
-    with contextlib.suppress(SinkError):  # an unreadable default file is overwritten by this delivery
-        key_ids |= json_key_ids(read_connection_file(default_sink_path(app.name, state_dir)))
     try:
-        record_delivery(app.name, sorted(key_ids), state_dir)
+        record(state_dir, deliveries=wanted)
     except OSError as exc:
         cause = SinkError(
             f"cannot write the delivery journal {journal_path(state_dir)}: {exc.strerror or type(exc).__name__}"

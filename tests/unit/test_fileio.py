@@ -207,3 +207,29 @@ def test_ensure_private_dir_is_idempotent(tmp_path: Path) -> None:
     fileio.ensure_private_dir(tmp_path / "x")
     fileio.ensure_private_dir(tmp_path / "x")
     assert _mode(tmp_path / "x") == 0o700
+
+
+def test_deferred_directory_syncs_sync_each_folder_once_at_the_end(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[Path] = []
+    monkeypatch.setattr(fileio, "_fsync_directory_now", synced.append)
+    with fileio.directory_syncs_deferred():
+        for index in range(5):
+            fileio.atomic_write_text(tmp_path / "a" / f"{index}.json", "{}")
+            fileio.atomic_write_text(tmp_path / "b" / f"{index}.env", "X=1\n")
+        assert synced == []  # nothing yet: the renames are synced when the block ends
+    assert sorted(synced) == [tmp_path / "a", tmp_path / "b"]
+    fileio.atomic_write_text(tmp_path / "a" / "later.json", "{}")  # outside the block: synced at once
+    assert synced[-1] == tmp_path / "a" and len(synced) == 3
+
+
+def test_deferred_directory_syncs_happen_even_when_the_block_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    synced: list[Path] = []
+    monkeypatch.setattr(fileio, "_fsync_directory_now", synced.append)
+    with pytest.raises(RuntimeError), fileio.directory_syncs_deferred():
+        fileio.atomic_write_text(tmp_path / "x.json", "{}")
+        raise RuntimeError("a sink failed")
+    assert synced == [tmp_path]

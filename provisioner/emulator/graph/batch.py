@@ -142,7 +142,14 @@ def handler(router: Router) -> Any:
                 }
             else:
                 inner = _inner_request(item, call.request)
-                throttled = inner_fault(call.ctx, call.caller.app_id)  # Graph throttles per inner request
+                throttled = inner_fault(  # Graph throttles (and counts) each inner request
+                    call.ctx,
+                    call.caller.app_id,
+                    tenant=call.caller.tenant,
+                    method=inner.method,
+                    path=inner.path,
+                    query=inner.query,
+                )
                 if throttled is not None:
                     result = GraphResponse(*throttled)
                 elif inner.path.lower() == "/$batch":

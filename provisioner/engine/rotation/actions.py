@@ -244,8 +244,11 @@ def revise_plan(
     order = _kind_order()
     apps = list(dict.fromkeys([a.app for a in kept] + sorted(n for n, acts in extra.items() if acts)))
     actions: list[Action] = []
+    kept_by_app: dict[str, list[Action]] = {}
+    for action in kept:
+        kept_by_app.setdefault(action.app, []).append(action)
     for name in sorted(apps):
-        mine = [a for a in kept if a.app == name] + extra.get(name, [])
+        mine = kept_by_app.get(name, []) + extra.get(name, [])
         mine.sort(key=lambda a: order.index(a.kind) if a.kind in order else len(order))
         actions += mine
     return replace(plan, actions=actions)
