@@ -111,6 +111,18 @@ def say(message: str, *, err: bool = False, prefix: str = "") -> None:
         typer.echo(f"{prefix}{line}", err=err)
 
 
+def report_tenants(
+    outcome: Any, json_output: bool, show: Callable[[], None], *, show_secrets: bool = False
+) -> None:
+    """A ``--tenants`` run's report: warnings on stderr, then one JSON document or a section per tenant."""
+    for warning in outcome.warnings:
+        print_warning(str(warning))
+    if json_output:
+        emit_json(outcome.to_dict(show_secrets=show_secrets))
+    else:
+        show()
+
+
 def print_error(message: str) -> None:
     say(message, err=True, prefix="error: ")
 

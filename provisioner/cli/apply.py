@@ -22,6 +22,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     print_warning,
+    report_tenants,
     require_consent_to_delete,
     run_options,
 )
@@ -86,11 +87,11 @@ def apply(
             for warning in [*outcome.warnings, *result.warnings]:  # manifest advice and adoption notes
                 print_warning(str(warning))
         return
-    for warning in outcome.warnings:
-        print_warning(str(warning))
-    if json_output:
-        emit_json(outcome.to_dict(show_secrets=show_secrets))
-    else:
-        print_fanout_apply(outcome, show_secrets=show_secrets)
+    report_tenants(
+        outcome,
+        json_output,
+        lambda: print_fanout_apply(outcome, show_secrets=show_secrets),
+        show_secrets=show_secrets,
+    )
     if outcome.failed:
         raise engine.TenantsFailed(outcome.failed)

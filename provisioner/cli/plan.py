@@ -21,7 +21,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     print_error,
-    print_warning,
+    report_tenants,
     run_options,
 )
 from provisioner.core.errors import ExitCode
@@ -71,12 +71,7 @@ def plan(
                 destinations=result.plan.destinations,
             )
     else:
-        for warning in outcome.warnings:
-            print_warning(str(warning))
-        if json_output:
-            emit_json(outcome.to_dict())
-        else:
-            print_fanout_plan(outcome)
+        report_tenants(outcome, json_output, lambda: print_fanout_plan(outcome))
         if outcome.failed:
             raise engine.TenantsFailed(outcome.failed)
     # apply would fail on these before touching the tenant: so does plan (one line each)

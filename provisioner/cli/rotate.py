@@ -30,7 +30,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     print_error,
-    print_warning,
+    report_tenants,
     run_options,
     say,
     send_alerts,
@@ -119,12 +119,12 @@ def rotate(
         if report.errors:
             raise typer.Exit(ExitCode.ERROR)
     else:
-        for warning in outcome.warnings:
-            print_warning(str(warning))
-        if json_output:
-            emit_json(outcome.to_dict(show_secrets=show_secrets))
-        else:
-            print_fanout_rotate(outcome, show_secrets=show_secrets)
+        report_tenants(
+            outcome,
+            json_output,
+            lambda: print_fanout_rotate(outcome, show_secrets=show_secrets),
+            show_secrets=show_secrets,
+        )
         if outcome.failed:
             raise engine.TenantsFailed(outcome.failed)
     if tenants is not None:

@@ -23,6 +23,7 @@ from provisioner.cli._base import (
     emit_json,
     handles_errors,
     print_warning,
+    report_tenants,
     run_options,
     send_alerts,
 )
@@ -79,12 +80,7 @@ def status(
         else:
             print_status(report)
     else:
-        for warning in outcome.warnings:
-            print_warning(str(warning))
-        if json_output:
-            emit_json(outcome.to_dict())
-        else:
-            print_fanout_status(outcome)
+        report_tenants(outcome, json_output, lambda: print_fanout_status(outcome))
     if html is not None:
         from provisioner.core.fileio import atomic_write_text
         from provisioner.views.status_html import render_status_html
