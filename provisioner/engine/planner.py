@@ -92,6 +92,12 @@ class Plan:
         """Apps a local problem keeps from being changed."""
         return sorted(name for name, found in self.problems.items() if found)
 
+    def drop_blocked(self) -> set[str]:
+        """Remove the actions of apps a local problem blocks (nothing is written for them); their names."""
+        blocked = set(self.blocked_apps)
+        self.actions = [a for a in self.actions if a.app not in blocked]
+        return blocked
+
     def problem_lines(self) -> list[str]:
         return [line for name in sorted(self.problems) for line in self.problems[name]]
 

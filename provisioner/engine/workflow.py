@@ -159,8 +159,7 @@ async def apply_in(
             client, target, loaded, options, warnings if warnings is not None else [], progress
         )
         pending, state = planned.plan, planned.state
-        blocked = set(pending.blocked_apps)
-        pending.actions = [a for a in pending.actions if a.app not in blocked]
+        blocked = pending.drop_blocked()
         decision = approve(pending)
         if not (await decision if inspect.isawaitable(decision) else decision):
             raise ProvisionerError("apply cancelled; nothing was changed")

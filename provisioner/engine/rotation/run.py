@@ -179,8 +179,7 @@ async def rotate_in(
         pending = secret_plan(state.tenant_id, state, decisions)
         check_sinks(pending, present, options)  # local failures first: those apps are left alone
         check_credential_policies(pending, desired, state)
-        blocked = set(pending.blocked_apps)
-        pending.actions = [a for a in pending.actions if a.app not in blocked]
+        blocked = pending.drop_blocked()
         present = [item for item in present if item.app.name not in blocked]
         errors += [SinkError(problem) for problem in pending.problem_lines()]
         decision = approve(pending)
