@@ -329,7 +329,7 @@ def deliver(sink: GithubSecretSink, app: App, values: Mapping[str, Any]) -> Deli
     with _api(sink, app, values) as api:
         repository_ids = _repository_ids(api) if sink.visibility == "selected" else None
         scope = _scope_fields(api, repository_ids)
-        if key_id is not None:
+        if key_id is not None and not _already_holds(api, sink, paths, app, key_id):
             public_id, public_key = _public_key(api, paths)
             body = {"encrypted_value": _seal(public_key, str(values["client_secret"])), "key_id": public_id}
             api.call("PUT", f"{paths.secrets}/{name}", "write the secret", body={**body, **scope})
@@ -346,36 +346,53 @@ def deliver(sink: GithubSecretSink, app: App, values: Mapping[str, Any]) -> Deli
 
 def held_key_id(sink: GithubSecretSink, app: App) -> str | None:
     """The keyId the secret holds per its companion variable; None without a secret; SinkError when unknown."""
-    paths = _paths(sink)
+    with _api(sink, app) as api:
+        return _recorded_key_id(api, _paths(sink), app, sink)
+
+
+def _already_holds(api: _Api, sink: GithubSecretSink, paths: _Paths, app: App, key_id: str) -> bool:
+    """True when the secret provably holds ``key_id`` already, so a re-delivery would only add a write.
+
+    Re-running ``apply`` must not rewrite a secret that is already current (each write counts
+    against the token's rate limit and bumps ``updated_at`` for nothing). Organisation secrets are
+    always written: their visibility and selected repositories are part of the write. Anything
+    unknown (no record, a foreign write, a failed read) means "write it".
+    """
+    if sink.organization is not None:
+        return False
+    try:
+        return _recorded_key_id(api, paths, app, sink) == key_id
+    except SinkError:
+        return False
+
+
+def _recorded_key_id(api: _Api, paths: _Paths, app: App, sink: GithubSecretSink) -> str | None:
     name = secret_name(sink, app)
     companion = companion_name(sink, app)
-    with _api(sink, app) as api:
-        secret = api.call("GET", f"{paths.secrets}/{name}", "read the secret's metadata", missing_ok=True)
-        if secret is None:
-            return None
-        written = _json(secret).get("updated_at")
-        variable = api.call(
-            "GET", f"{paths.variables}/{companion}", f"read variable {companion}", missing_ok=True
+    secret = api.call("GET", f"{paths.secrets}/{name}", "read the secret's metadata", missing_ok=True)
+    if secret is None:
+        return None
+    written = _json(secret).get("updated_at")
+    variable = api.call(
+        "GET", f"{paths.variables}/{companion}", f"read variable {companion}", missing_ok=True
+    )
+    if variable is None:
+        raise api.fail(
+            f"which secret it holds is unknown: variable {companion} (the keyId record) is missing; "
+            "run apply to deliver it again"
         )
-        if variable is None:
-            raise api.fail(
-                f"which secret it holds is unknown: variable {companion} (the keyId record) is missing; "
-                "run apply to deliver it again"
-            )
-        try:
-            record = json.loads(str(_json(variable).get("value")))
-        except ValueError:
-            record = None
-        if not (isinstance(record, dict) and isinstance(record.get("key_id"), str)):
-            raise api.fail(
-                f"which secret it holds is unknown: variable {companion} is not this tool's record"
-            )
-        if record.get("secret_updated_at") != written:
-            raise api.fail(
-                f"which secret it holds is unknown: the secret was written at {printable(str(written))}, "
-                f"not by this tool's last delivery; run apply to deliver it again"
-            )
-        return str(record["key_id"])
+    try:
+        record = json.loads(str(_json(variable).get("value")))
+    except ValueError:
+        record = None
+    if not (isinstance(record, dict) and isinstance(record.get("key_id"), str)):
+        raise api.fail(f"which secret it holds is unknown: variable {companion} is not this tool's record")
+    if record.get("secret_updated_at") != written:
+        raise api.fail(
+            f"which secret it holds is unknown: the secret was written at {printable(str(written))}, "
+            f"not by this tool's last delivery; run apply to deliver it again"
+        )
+    return str(record["key_id"])
 
 
 def preflight(

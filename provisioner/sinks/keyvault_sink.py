@@ -103,7 +103,10 @@ def _client(sink: KeyVaultSink, app: App, credential: Any | None) -> Any:
 def deliver(
     sink: KeyVaultSink, app: App, values: Mapping[str, Any], *, credential: Any | None = None
 ) -> DeliveryReceipt:
-    """Set the vault secret (a new version) with provenance tags; ``credential`` defaults to DefaultAzureCredential."""
+    """Set the vault secret (a new version unless the current one already is this) with provenance tags.
+
+    ``credential`` defaults to DefaultAzureCredential.
+    """
     where = describe(sink, app)
     key_id = held_secret_id(values)
     if key_id is None:
@@ -123,6 +126,8 @@ def deliver(
             expires_on = datetime.fromisoformat(expires_text.replace("Z", "+00:00"))
         except ValueError:
             expires_on = None
+    if _current_version_matches(client, secret_name(sink, app), str(values["client_secret"]), tags):
+        return DeliveryReceipt(where, key_id)
     try:
         client.set_secret(
             secret_name(sink, app),
@@ -134,6 +139,24 @@ def deliver(
     except Exception as exc:  # azure-core raises many types; all become one SinkError
         raise SinkError(f"app {app.name!r}: cannot set {where}: {reason(exc, values)}") from None
     return DeliveryReceipt(where, key_id)
+
+
+def _current_version_matches(client: Any, name: str, value: str, tags: Mapping[str, str]) -> bool:
+    """True when the vault's current version already is this delivery (same value, same provenance).
+
+    Re-running ``apply`` must not add a vault version for nothing: every new version notifies
+    whatever watches the vault (Event Grid ``SecretNewVersionCreated``, apps that reload on a
+    change). A failed read means "write it": the write then reports its own error.
+    """
+    try:
+        current = client.get_secret(name)
+    except Exception:  # not found, forbidden (set-only access), network: write as usual
+        return False
+    return (
+        current.value == value
+        and current.properties.content_type == CONTENT_TYPE
+        and (current.properties.tags or {}) == dict(tags)
+    )
 
 
 def held_key_id(sink: KeyVaultSink, app: App, *, credential: Any | None = None) -> str | None:

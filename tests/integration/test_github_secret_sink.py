@@ -176,10 +176,17 @@ def test_apply_delivers_the_secret_its_keyid_record_and_the_variables(
     (row,) = health["apps"][0]["secrets"]
     assert row["key_id"] == values["client_secret_id"] and row["state"] == "current"
     assert sum(holder.startswith("GitHub Actions secret") for holder in row["held_by"]) == 2
-    # A second apply mints nothing and the workflow still sees the same value.
+    # A second apply mints nothing and the workflow still sees the same value, not rewritten: the
+    # environment secret provably holds it already (the organisation secret is written again, its
+    # visibility and repositories being part of the write).
+    before = len(standin.requests)
     ok(cli(tmp_emulator, github, workdir, "apply", "manifests", "--yes"))
     assert entra_key_ids(tmp_emulator) == [values["client_secret_id"]]
     assert standin.secret_value(ENV_SCOPE, SECRET) == values["client_secret"]
+    assert standin.scope(ENV_SCOPE).secrets[SECRET]["updated_at"] == secret_meta["updated_at"]
+    puts = [path for method, path in standin.requests[before:] if method == "PUT"]
+    assert not any(path.endswith(f"/environments/production/secrets/{SECRET}") for path in puts), puts
+    assert any(path.endswith("/secrets/CONNECTOR_SECRET") for path in puts), puts
 
 
 @pytest.mark.slow

@@ -122,6 +122,9 @@ def test_apply_delivers_the_secret_with_provenance_and_status_reads_it_back(
     ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
     again = consumer(tmp_emulator).get_secret(VAULT_SECRET)
     assert again.value == values["client_secret"] and again.properties.tags == secret.properties.tags
+    # ... and adds no vault version: the current one already is this delivery.
+    versions = list(consumer(tmp_emulator).list_properties_of_secret_versions(VAULT_SECRET))
+    assert len(versions) == 1 and again.properties.version == secret.properties.version
 
 
 @pytest.mark.slow
