@@ -38,3 +38,13 @@ def printable(text: str, *, one_line: bool = False) -> str:
 def has_unsafe(text: str) -> bool:
     """True when ``text`` holds a character :func:`printable` would escape on one line."""
     return _UNSAFE_ONE_LINE.search(text) is not None
+
+
+def without_unsafe(text: str, *, multi_line: bool = False) -> str:
+    """``text`` without the characters :func:`printable` would escape (newlines kept if ``multi_line``).
+
+    For text this tool writes back as input (an exported manifest), where an escaped form would
+    be taken literally and the raw form is refused by ``validate``.
+    """
+    pattern = _UNSAFE if multi_line else _UNSAFE_ONE_LINE
+    return pattern.sub("", text)

@@ -53,6 +53,7 @@ import yaml
 from provisioner.core.durations import parse_duration
 from provisioner.core.errors import ProvisionerError
 from provisioner.core.fileio import atomic_write_text, ensure_private_dir
+from provisioner.core.text import has_unsafe, printable, without_unsafe
 from provisioner.engine.options import RunOptions
 from provisioner.engine.targeting import open_target
 from provisioner.graph.connect import graph_client
@@ -124,7 +125,30 @@ def scalar(value: Any) -> str:
 
 
 def _comment(text: str) -> str:
-    return "# " + " ".join(text.split())
+    return "# " + " ".join(printable(text, one_line=True).split())
+
+
+#: Fields whose manifest value may span lines (``validate`` allows newlines there, nothing else).
+_MULTI_LINE = frozenset({"notes"})
+
+
+def _clean(value: Any, *, multi_line: bool = False) -> tuple[Any, str | None]:
+    """(value to write, note): Entra text holding control or bidi characters is written without them.
+
+    ``validate`` refuses such characters in a manifest, and a manifest that fails ``validate``
+    is no export; so the value is cleaned and the note says what Entra holds (escaped) and
+    that ``apply`` will replace it.
+    """
+    if not isinstance(value, str):
+        return value, None
+    cleaned = without_unsafe(value, multi_line=multi_line)
+    if cleaned == value:
+        return value, None
+    shown = printable(value, one_line=True)
+    return (
+        cleaned,
+        f"Entra holds {shown} (control or bidi characters); written without them: apply replaces it",
+    )
 
 
 class _Lines:
@@ -140,12 +164,22 @@ class _Lines:
         """``# text``, wrapped at :data:`COMMENT_WIDTH` columns; leading spaces of ``text`` are kept."""
         indent = len(text) - len(text.lstrip())
         width = max(40, COMMENT_WIDTH - 2 * depth - 4 - indent)
-        for index, line in enumerate(textwrap.wrap(" ".join(text.split()), width=width) or [""]):
+        words = " ".join(printable(text, one_line=True).split())
+        for index, line in enumerate(textwrap.wrap(words, width=width) or [""]):
             self.add(depth, "# " + " " * indent + ("  " if index else "") + line)
 
     def field(self, depth: int, key: str, value: Any, note: str | None = None) -> None:
+        value, cleaned = _clean(value, multi_line=key in _MULTI_LINE)
+        note = "; ".join(n for n in (note, cleaned) if n) or None
         tail = f"  {_comment(note)}" if note else ""
         self.add(depth, f"{scalar(key)}: {scalar(value)}{tail}")
+
+    def entry(self, depth: int, value: Any, key: str | None = None) -> None:
+        """``- value`` or ``- key: value`` (a list item), cleaned like :meth:`field`."""
+        value, cleaned = _clean(value)
+        tail = f"  {_comment(cleaned)}" if cleaned else ""
+        head = f"{scalar(key)}: " if key else ""
+        self.add(depth, f"- {head}{scalar(value)}{tail}")
 
     def items(self, depth: int, key: str, values: Iterable[Any]) -> None:
         values = list(values)
@@ -153,7 +187,7 @@ class _Lines:
             return
         self.add(depth, f"{scalar(key)}:")
         for value in values:
-            self.add(depth + 1, f"- {scalar(value)}")
+            self.entry(depth + 1, value)
 
     def text(self) -> str:
         return "\n".join(self.lines) + "\n"
@@ -375,8 +409,9 @@ def _secrets(out: _Lines, app: ExistingApp, now: datetime, note: Any, d: int) ->
         )
     live: dict[str, list[ExistingSecret]] = {}
     for secret in described:
-        if secret.display_name and (secret.end is None or secret.end > now):
-            live.setdefault(secret.display_name, []).append(secret)
+        name = secret.display_name
+        if name and not has_unsafe(name) and (secret.end is None or secret.end > now):
+            live.setdefault(name, []).append(secret)
     if not app.managed:
         out.comment(
             d,
@@ -387,6 +422,12 @@ def _secrets(out: _Lines, app: ExistingApp, now: datetime, note: Any, d: int) ->
     for secret in described:
         if not secret.display_name:
             note(d, f"secret {secret.key_id} has no description: it cannot be declared and apply removes it")
+        elif has_unsafe(secret.display_name):
+            note(
+                d,
+                f"secret {secret.key_id}'s description holds control or bidi characters: it cannot be "
+                "declared and apply removes it",
+            )
         elif secret.display_name not in live:
             note(d, f"secret {secret.display_name!r} has expired: apply removes it")
     if not live:

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import stat
 import subprocess
@@ -243,6 +244,20 @@ def test_hostile_display_name_from_the_tenant_is_printed_escaped(
         changed = http.patch(f"/applications/{app['id']}", json={"displayName": HOSTILE_NAME})
         assert changed.status_code == 204, changed.text
         assert http.get(f"/applications/{app['id']}").json()["displayName"] == HOSTILE_NAME
+    # export writes a manifest validate accepts: the name without the characters validate refuses,
+    # and a comment showing (escaped) what Entra holds; plan then proposes to rename, nothing else.
+    exported = cli(emulator, tenant, tmp_path, "export", "--app-id", app["appId"], "--out", "exported")
+    assert exported.returncode == 0, exported.stdout + exported.stderr
+    (text,) = [f.read_text(encoding="utf-8") for f in (tmp_path / "exported").glob("*.yaml")]
+    assert not any(ch in text for ch in RAW), text
+    assert "display_name: Evil[2J[HNo changes. The tenant matches the manifests.[red]x[/]  # Entra" in text
+    assert "# Entra holds Evil\\x1b[2J\\x1b[H\\x0d\\x0aNo changes." in text, text
+    checked = cli(emulator, tenant, tmp_path, "validate", "exported")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    planned = cli(emulator, tenant, tmp_path, "plan", "exported", "--json")
+    assert planned.returncode == 0, planned.stdout + planned.stderr
+    (action,) = json.loads(planned.stdout)["actions"]
+    assert action["kind"] == "update_app" and [c["field"] for c in action["changes"]] == ["displayName"]
     for command in ("plan", "apply"):
         args = ("plan", "m.yaml") if command == "plan" else ("apply", "m.yaml", "--yes")
         proc = cli(emulator, tenant, tmp_path, *args)
