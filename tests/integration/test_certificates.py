@@ -9,8 +9,10 @@ refuses it), ``verify`` signs its own assertion, and no output ever carries the 
 from __future__ import annotations
 
 import json
+import resource
 import stat
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -162,8 +164,26 @@ def test_certificate_create_rotate_verify_retire(tmp_emulator: Any, tmp_path: Pa
     assert "access_token" in msal_token(tmp_emulator, client_id, second_key, second_thumb)
     ok(cli(tmp_emulator, tmp_path, "verify", "m.yaml", "--app", APP))
 
+    texts: list[subprocess.CompletedProcess[str]] = []
+    # -- a delivery that fails (no room for the key file) takes the new certificate back out of Entra
+    full = subprocess.run(
+        [sys.executable, "-m", "provisioner", "rotate", "m.yaml", "--force", "--yes"],
+        cwd=tmp_path,
+        env={**base_env(), **tmp_emulator.env(), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500)),
+    )
+    assert full.returncode == 1 and "removed again" in full.stderr, full.stdout + full.stderr
+    assert "Traceback" not in full.stderr
+    assert [c["keyId"] for c in entra_certs(tmp_emulator)] == [second_kid]
+    assert key_path.read_text() == second_key
+    texts.append(full)
+
     status = ok(cli(tmp_emulator, tmp_path, "status", "m.yaml"))
-    texts = [planned, applied, verified, rotated, retired, status]
+    texts += [planned, applied, verified, rotated, retired, status]
     texts.append(ok(cli(tmp_emulator, tmp_path, "status", "m.yaml", "--json")))
     texts.append(ok(cli(tmp_emulator, tmp_path, "plan", "m.yaml", "--json")))
     for proc in texts:
