@@ -132,6 +132,18 @@ def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
     return tenant_dir(state_dir) / CONNECTIONS_DIR / f"{app_name}.json"
 
 
+def certificate_key_path(app_name: str, cert_name: str, state_dir: PathLike, suffix: str = ".pem") -> Path:
+    """``.../connections/<app>.<certificate>.key.pem`` (or ``.pfx``): a generated certificate's private key.
+
+    Beside the default connection file, a stable name per certificate (a rotation replaces the file,
+    so a product configured with the path picks the new key up); characters a file name should not
+    hold become ``-``.
+    """
+    safe = re.sub(r"[^A-Za-z0-9._-]", "-", cert_name).strip(".") or "certificate"
+    kind = ".key" if suffix == ".pem" else ""
+    return tenant_dir(state_dir) / CONNECTIONS_DIR / f"{app_name}.{safe}{kind}{suffix}"
+
+
 def handover_path(app_name: str, state_dir: PathLike) -> Path:
     """``<state_dir>/tenants/<cloud>/<tenant>/handover/<app>.md``: what a person must update after a rotation."""
     return tenant_dir(state_dir) / "handover" / f"{app_name}.md"

@@ -51,7 +51,7 @@ from provisioner.graph.consent import scope_string
 from provisioner.graph.failures import error_code, error_message, error_status, graph_errors
 from provisioner.graph.retry import RetryPolicy, is_replication_lag
 from provisioner.graph.state import graph_time, odata_quote
-from provisioner.model.connections import MintedSecret
+from provisioner.model.connections import MintedCertificate, MintedSecret
 from provisioner.model.desired import Desired, DesiredApp
 from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, TenantState
 
@@ -75,6 +75,8 @@ class AppIds:
 class ApplyResult:
     apps: dict[str, AppIds] = field(default_factory=dict)
     minted: dict[str, list[MintedSecret]] = field(default_factory=dict)
+    #: Certificates put on applications in this run (generated ones carry their private key).
+    certificates: dict[str, list[MintedCertificate]] = field(default_factory=dict)
     actions_done: int = 0
     errors: list[ProvisionerError] = field(default_factory=list)
 
@@ -164,6 +166,9 @@ class _Step:
     # Transient failures retried through replication lag: (predicate, what is waited for), or None.
     lag: Callable[[], tuple[Callable[[BaseException], bool], str] | None] | None = None
     completes: bool = True  # the action is done when this step is
+    # A read whose follow-up write depends on it (keyCredentials): never in one chain with another such
+    # read, so the second read sees the first write (two certificates of one app, read-modify-write).
+    barrier: bool = False
     attempts: int = 0
     first_failure: float = 0.0
     not_before: float = 0.0
@@ -193,6 +198,7 @@ class _AppRun:
         self.fresh_app = False  # created in this run: retried through replication lag
         self.fresh_sp = False
         self.minted: list[MintedSecret] = []
+        self.certificates: list[MintedCertificate] = []
         self.done = 0
         self.pending: list[_Step] = []
         self.error: ProvisionerError | None = None
@@ -229,6 +235,8 @@ class _AppRun:
             if step.not_before > now or (step.needs == "app" and not (self.app_id and self.object_id)):
                 break
             if step.needs == "sp" and not self.sp_id:
+                break
+            if step.barrier and any(c.barrier for c in chain):
                 break
             chain.append(step)
         if not chain and self.pending and self.pending[0].not_before <= now:
@@ -593,6 +601,88 @@ class _AppRun:
             )
         ]
 
+    # -- certificates (keyCredentials: read, then PATCH the whole collection; see graph.certificates)
+
+    def _mint_certificate(self, action: Action) -> list[_Step]:
+        import secrets as token
+        from pathlib import Path
+        from uuid import uuid4
+
+        from provisioner.graph import certificates as keys
+        from provisioner.model.x509 import generate, load_public
+
+        cert = next(c for c in self.want.certificates or () if c.name == action.details["name"])
+        source = action.details.get("file")
+        if source:
+            material = load_public(Path(source))  # validate and plan read it already; the file may change
+        else:
+            start = self.now.astimezone(UTC)
+            material = generate(cert.subject or self.want.name, cert.key_size, start, start + cert.lifetime)
+        key_id = str(uuid4())
+        entry = keys.new_credential(key_id, cert.name, material.der)
+
+        def read() -> Request:
+            return Request(keys.read_request(self.client, str(self.object_id)))
+
+        def write(existing: list[dict[str, Any]]) -> _Step:
+            body = keys.patch_body(existing, add=[entry])
+            return _Step(
+                action,
+                lambda: Request(keys.write_request(self.client, str(self.object_id), body), None),
+                needs="app",
+                done=kept,
+            )
+
+        def have_read(outcome: Outcome) -> list[_Step]:
+            found = (outcome.value or {}).get("keyCredentials") or []
+            return [write(list(found))]
+
+        def kept(outcome: Outcome) -> list[_Step]:
+            self.certificates.append(
+                MintedCertificate(
+                    name=cert.name,
+                    key_id=key_id,
+                    thumbprint=material.thumbprint,
+                    expires=material.not_after,
+                    material=material,
+                    provided=bool(source),
+                    pfx_password=token.token_urlsafe(24) if cert.pfx and not source else None,
+                )
+            )
+            return []
+
+        return [
+            _Step(
+                action,
+                read,
+                needs="app",
+                done=have_read,
+                lag=self._lag_if(lambda: self.fresh_app, f"application {self.name}"),
+                barrier=True,
+            )
+        ]
+
+    def _remove_certificate(self, action: Action) -> list[_Step]:
+        from provisioner.graph import certificates as keys
+
+        def read() -> Request:
+            return Request(keys.read_request(self.client, str(self.object_id)))
+
+        def have_read(outcome: Outcome) -> list[_Step]:
+            found = list((outcome.value or {}).get("keyCredentials") or [])
+            if not any(str(e.get("keyId")).lower() == action.details["key_id"].lower() for e in found):
+                return []  # already gone (a concurrent run)
+            body = keys.patch_body(found, drop=[action.details["key_id"]])
+            return [
+                _Step(
+                    action,
+                    lambda: Request(keys.write_request(self.client, str(self.object_id), body), None),
+                    needs="app",
+                )
+            ]
+
+        return [_Step(action, read, needs="app", done=have_read, barrier=True)]
+
     # -- federated identity credentials
 
     def _federated_builder(self) -> Any:
@@ -723,6 +813,8 @@ def _result(runs: dict[str, _AppRun]) -> ApplyResult:
         result.actions_done += run.done
         if run.minted:
             result.minted[name] = list(run.minted)
+        if run.certificates:
+            result.certificates[name] = list(run.certificates)
         ids = run.ids()
         if ids:
             result.apps[name] = ids

@@ -7,14 +7,14 @@ delivery fails, so no run leaves a valid secret that nobody holds.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.core.fileio import atomic_write_json, directory_syncs_deferred
-from provisioner.core.layout import default_sink_path, journal_path
+from provisioner.core.layout import certificate_key_path, default_sink_path, journal_path
 from provisioner.engine.apply import ApplyResult
 from provisioner.engine.options import RunOptions
 from provisioner.engine.planner import Plan
@@ -22,6 +22,7 @@ from provisioner.graph.passwords import remove_password
 from provisioner.graph.target import Target
 from provisioner.manifest.loader import LoadedApp
 from provisioner.model.connections import (
+    MintedCertificate,
     connection_values,
     masked,
     merge_previous,
@@ -66,6 +67,7 @@ class _Pending:
     default_path: Path
     on_disk: dict[str, Any] | None
     values: dict[str, Any]
+    certificates: list[MintedCertificate] = field(default_factory=list)
 
 
 async def deliver_connections(
@@ -94,6 +96,7 @@ async def deliver_connections(
         if ids is None:
             continue  # this app failed before it existed; its error is in result.errors
         minted = result.minted.get(app.name, [])
+        certs = _with_paths(app.name, result.certificates.get(app.name, []), state_dir)
         default_path = default_sink_path(app.name, state_dir)
         on_disk: dict[str, Any] | None = None
         try:
@@ -103,6 +106,9 @@ async def deliver_connections(
             on_disk = read_connection_file(default_path)
             existing = state.apps.get(app.name)
             live = {s.key_id for s in (existing.secrets if existing else [])} | {m.key_id for m in minted}
+            live |= {c.key_id for c in (existing.certificates if existing else [])} | {
+                c.key_id for c in certs
+            }
             values = connection_values(
                 app,
                 tenant_id=tenant_id,
@@ -110,6 +116,7 @@ async def deliver_connections(
                 authority_host=target.authority_host,
                 graph_endpoint=graph_endpoint,
                 minted=minted,
+                certificates=certs,
             )
             previous = on_disk
             if not (on_disk and on_disk.get("client_secret") and on_disk.get("client_secret_id") in live):
@@ -121,10 +128,10 @@ async def deliver_connections(
             merged = merge_previous(values, previous, live_key_ids=live)
         except ProvisionerError as exc:
             failures.append(
-                await _take_back(client, app.name, ids.object_id, minted, exc, default_path, on_disk)
+                await _take_back(client, app.name, ids.object_id, minted, exc, default_path, on_disk, certs)
             )
             continue
-        pending.append(_Pending(app, ids.object_id, minted, default_path, on_disk, merged))
+        pending.append(_Pending(app, ids.object_id, minted, default_path, on_disk, merged, certs))
 
     connections: list[AppConnection] = []
     try:
@@ -132,25 +139,93 @@ async def deliver_connections(
     except ProvisionerError as exc:  # nothing was delivered: every mint of this run goes back
         for p in pending:
             failures.append(
-                await _take_back(client, p.app.name, p.object_id, p.minted, exc, p.default_path, p.on_disk)
+                await _take_back(
+                    client, p.app.name, p.object_id, p.minted, exc, p.default_path, p.on_disk, p.certificates
+                )
             )
         pending = []
-    failed: list[tuple[_Pending, ProvisionerError]] = []
+    failed: list[tuple[_Pending, ProvisionerError, dict[Path, bytes | None]]] = []
     with directory_syncs_deferred():  # one directory fsync per folder, before any take-back or return
         for p in pending:
+            backups: dict[Path, bytes | None] = {}
             try:
+                key_files = write_key_files(p.certificates, backups)  # before the values that name them
                 receipts = deliver_all(p.app, p.values, base_dir, state_dir=state_dir, journal=False)
             except ProvisionerError as exc:
-                failed.append((p, exc))
+                failed.append((p, exc, backups))
                 continue
-            connections.append(AppConnection(p.app.name, p.values, [r.sink for r in receipts]))
-    for p, cause in failed:
+            connections.append(AppConnection(p.app.name, p.values, [*key_files, *(r.sink for r in receipts)]))
+    for p, cause, backups in failed:
         failures.append(
-            await _take_back(client, p.app.name, p.object_id, p.minted, cause, p.default_path, p.on_disk)
+            await _take_back(
+                client, p.app.name, p.object_id, p.minted, cause, p.default_path, p.on_disk, p.certificates
+            )
         )
+        _restore_key_files(backups)
     if failures:
         result.errors.extend(failures)
     return connections
+
+
+def _with_paths(app_name: str, certs: list[MintedCertificate], state_dir: Path) -> list[MintedCertificate]:
+    """Generated certificates with the paths their private key (and PFX) will be written to."""
+    out: list[MintedCertificate] = []
+    for cert in certs:
+        if cert.provided:
+            out.append(cert)
+            continue
+        pfx = certificate_key_path(app_name, cert.name, state_dir, ".pfx") if cert.pfx_password else None
+        out.append(
+            replace(
+                cert,
+                private_key_path=str(certificate_key_path(app_name, cert.name, state_dir)),
+                pfx_path=str(pfx) if pfx else None,
+            )
+        )
+    return out
+
+
+def write_key_files(certs: list[MintedCertificate], backups: dict[Path, bytes | None]) -> list[str]:
+    """Write each generated certificate's private key (PEM: key + certificate; PFX if asked), mode 0600.
+
+    ``backups`` receives what each path held before (None: nothing), so a failed delivery can put it
+    back. Returns one receipt line per file; the key never appears in a message.
+    """
+    from provisioner.core.fileio import atomic_write_bytes
+
+    written: list[str] = []
+    for cert in certs:
+        if cert.provided or cert.private_key_path is None:
+            continue
+        files: list[tuple[str, bytes]] = [(cert.private_key_path, cert.material.key_and_certificate_pem())]
+        if cert.pfx_path and cert.pfx_password:
+            files.append((cert.pfx_path, cert.material.pfx(cert.pfx_password, cert.name)))
+        for name, data in files:
+            path = Path(name)
+            try:
+                if path not in backups:
+                    backups[path] = path.read_bytes() if path.is_file() else None
+                atomic_write_bytes(path, data)
+            except OSError as exc:
+                raise SinkError(
+                    f"cannot write the private key file {path}: {exc.strerror or type(exc).__name__}"
+                ) from None
+            written.append(f"key file {path}")
+    return written
+
+
+def _restore_key_files(backups: dict[Path, bytes | None]) -> None:
+    """Best effort: the key files as they were before this delivery (the new key is no longer valid)."""
+    from provisioner.core.fileio import atomic_write_bytes
+
+    for path, data in backups.items():
+        try:
+            if data is None:
+                path.unlink(missing_ok=True)
+            else:
+                atomic_write_bytes(path, data)
+        except OSError:
+            continue
 
 
 async def _take_back(
@@ -161,6 +236,7 @@ async def _take_back(
     cause: ProvisionerError,
     default_path: Path,
     on_disk: dict[str, Any] | None,
+    certs: list[MintedCertificate] | None = None,
 ) -> ProvisionerError:
     """Nobody reliably holds the new value: remove it from Entra first, then repair local files.
 
@@ -168,7 +244,7 @@ async def _take_back(
     disk must not leave a valid secret nobody holds); the default file is put back as it
     was on a best-effort basis, with one line if even that fails.
     """
-    if not minted:
+    if not minted and not certs:
         return SinkError(f"{app_name}: {cause}")
     lost: list[str] = []
     for secret in minted:
@@ -176,6 +252,13 @@ async def _take_back(
             await remove_password(client, object_id, secret.key_id)
         except ProvisionerError:
             lost.append(secret.key_id)
+    if certs:
+        from provisioner.graph.certificates import remove_keys
+
+        try:
+            await remove_keys(client, object_id, [c.key_id for c in certs], label=app_name)
+        except ProvisionerError:
+            lost += [c.key_id for c in certs]
     notes: list[str] = []
     try:
         restore_file(default_path, on_disk)
@@ -205,7 +288,7 @@ def note_mint_intents(pending: Plan, state_dir: Path, now: datetime) -> None:
     recognisably this tool's orphan on the next run, even for an app nothing was ever
     delivered for. A journal that cannot be written stops the run before the first write.
     """
-    apps = {action.app for action in pending.actions if action.kind == "mint_secret"}
+    apps = {action.app for action in pending.actions if action.kind in ("mint_secret", "mint_certificate")}
     if not apps:
         return
     try:

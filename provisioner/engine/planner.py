@@ -42,6 +42,11 @@ KIND_ORDER: tuple[str, ...] = (
     "remove_secret",
     "retire_secret",  # added by provisioner.engine.rotation (secret lifecycle)
     "replace_orphan_secret",
+    # certificates (key credentials): the secret lifecycle on keyCredentials
+    "mint_certificate",
+    "remove_certificate",
+    "retire_certificate",
+    "replace_orphan_certificate",
     "delete_app",  # prune / destroy (provisioner.engine.prune, provisioner.engine.destroy): apps no manifest keeps
 )
 
@@ -451,6 +456,33 @@ def _secret_actions(want: DesiredApp, have: ExistingApp | None, now: datetime) -
     return actions
 
 
+def _certificate_actions(want: DesiredApp, have: ExistingApp | None) -> list[Action]:
+    """Undeclared certificates of a managed app whose manifest declares ``certificates:`` are removed.
+
+    Mints (missing, due, replaced file) are the rotation policy's decision
+    (:mod:`provisioner.engine.rotation`), which sees what the sinks hold.
+    """
+    if want.certificates is None or have is None or not have.managed:
+        return []
+    declared = {c.name for c in want.certificates}
+    actions: list[Action] = []
+    for old in sorted(have.certificates, key=lambda c: (c.display_name or "", c.key_id)):
+        if old.display_name in declared:
+            continue
+        expiry = old.end.strftime("%Y-%m-%d") if old.end else "never"
+        actions.append(
+            Action(
+                "remove_certificate",
+                want.name,
+                f"remove undeclared certificate {old.display_name or '(no name)'!r} "
+                f"(thumbprint {old.hint or '?'}, expires {expiry})",
+                [Change(f"keyCredentials.{old.display_name}", old.key_id, None)],
+                {"key_id": old.key_id, "name": old.display_name, "object_id": have.object_id},
+            )
+        )
+    return actions
+
+
 # ---------------------------------------------------------------- federated identity credentials
 
 
@@ -571,6 +603,7 @@ def make_plan(desired: Desired, state: TenantState, *, now: datetime | None = No
         app_actions += _consent_actions(want, have, resources)
         app_actions += _secret_actions(want, have, now)
         app_actions += _federated_actions(want, have)
+        app_actions += _certificate_actions(want, have)
         app_actions.sort(key=lambda a: KIND_ORDER.index(a.kind))  # stable: keeps resource order inside a kind
         actions += app_actions
     return Plan(tenant_id=state.tenant_id, actions=actions)

@@ -62,6 +62,7 @@ from provisioner.model.tenant import (
     TenantState,
     resource_app_id_for_key,
 )
+from provisioner.model.x509 import normalize_thumbprint
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient
@@ -236,6 +237,17 @@ def app_from_json(app: dict[str, Any]) -> ExistingApp:
         )
         for p in app.get("passwordCredentials") or []
     ]
+    certificates = [
+        ExistingSecret(
+            key_id=str(k.get("keyId")).lower(),
+            display_name=k.get("displayName"),
+            hint=normalize_thumbprint(k.get("customKeyIdentifier")),
+            start=graph_time(k.get("startDateTime")),
+            end=graph_time(k.get("endDateTime")),
+        )
+        for k in app.get("keyCredentials") or []
+        if k.get("usage", "Verify") == "Verify"
+    ]
     api = app.get("api") or None
     return ExistingApp(
         object_id=str(app["id"]).lower(),
@@ -257,6 +269,7 @@ def app_from_json(app: dict[str, Any]) -> ExistingApp:
         requested_access_token_version=api.get("requestedAccessTokenVersion") if api else None,
         secrets=secrets,
         created=graph_time(app.get("createdDateTime")),
+        certificates=certificates,
     )
 
 
@@ -297,6 +310,7 @@ APP_SELECT = [
     "tags",
     "api",
     "passwordCredentials",
+    "keyCredentials",
     "createdDateTime",
 ]
 RESOURCE_SELECT = ["id", "appId", "displayName", "oauth2PermissionScopes", "appRoles"]
@@ -443,7 +457,7 @@ async def _read_state(
         round1.append(_List(client.applications, {"filter": flt, "select": APP_SELECT}))
     n_adopt = len(round1)
     # Tenant credential policy (only when secrets are declared; without Policy.Read.All: not checked).
-    wants_policy = any(app.secrets for app in apps)
+    wants_policy = any(app.secrets or app.certificates for app in apps)
     if wants_policy:
         round1.append(_List(client.policies.default_app_management_policy, {}, optional=True, single=True))
         round1.append(_List(client.policies.app_management_policies, {}, optional=True))
@@ -544,7 +558,7 @@ async def _read_state(
     if wants_policy:
         moment = reader.batcher.server_time() or datetime.now(UTC)
         for app in apps:
-            if app.secrets:
+            if app.secrets or app.certificates:
                 have = state_apps.get(app.name)
                 created = have.created if have is not None else moment
                 mine = applied.get(have.object_id, []) if have is not None else []

@@ -39,7 +39,7 @@ import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -195,6 +195,7 @@ class _Checker:
         self.redirect_uris()
         self.audience_limits()
         self.secrets()
+        self.certificates()
         self.misc()
         self.text()
         self.extra_values()
@@ -378,6 +379,50 @@ class _Checker:
                     (*base, "overlap"),
                     f"overlap {secret.overlap} is longer than rotate_before {secret.rotate_before}: the previous "
                     "secret expires before the overlap ends",
+                )
+
+    # ------------------------------------------------------------------------------- certificates
+
+    def certificates(self) -> None:
+        """Lifetimes as for secrets; a ``file`` must be a readable, unexpired public X.509 certificate."""
+        from provisioner.model.sink_rules import resolve_path
+        from provisioner.model.x509 import CertificateFileError, load_public
+
+        for index, cert in enumerate(self.app.certificates or []):
+            base = ("certificates", index)
+            if cert.file is not None:
+                try:
+                    material = load_public(resolve_path(cert.file, self.base))
+                except CertificateFileError as exc:
+                    self.error((*base, "file"), str(exc))
+                    continue
+                if material.not_after <= datetime.now(UTC):
+                    self.error(
+                        (*base, "file"),
+                        f"certificate {material.thumbprint} expired {material.not_after:%Y-%m-%d}; give a current one",
+                    )
+                elif material.not_after - datetime.now(UTC) <= cert.rotate_window:
+                    self.warn(
+                        (*base, "file"),
+                        f"certificate {material.thumbprint} expires {material.not_after:%Y-%m-%d}, within "
+                        f"rotate_before {cert.rotate_before}: replace the file (apply uploads the new one)",
+                    )
+                continue
+            if cert.lifetime > MAX_LIFETIME and not cert.allow_long_lifetime:
+                self.error(
+                    (*base, "expires_in"),
+                    f"expires_in {cert.expires_in} is above 2 years; set allow_long_lifetime: true to opt in",
+                )
+            if cert.rotate_window >= cert.lifetime:
+                self.error(
+                    (*base, "rotate_before"),
+                    f"rotate_before {cert.rotate_before} must be shorter than expires_in {cert.expires_in}",
+                )
+            if cert.overlap_period > cert.rotate_window:
+                self.warn(
+                    (*base, "overlap"),
+                    f"overlap {cert.overlap} is longer than rotate_before {cert.rotate_before}: the previous "
+                    "certificate expires before the overlap ends",
                 )
 
     # -------------------------------------------------------------------------------------- misc

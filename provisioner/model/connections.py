@@ -39,10 +39,28 @@ OIDC_SCOPES: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
 # Keys whose values are secrets wherever they appear (top level or nested).
 # ``access_token``/``refresh_token`` are not produced here but may be added to
 # connection files by the token helpers; masking must cover them too.
-SECRET_KEYS: frozenset[str] = frozenset({"client_secret", "value", "access_token", "refresh_token"})
+SECRET_KEYS: frozenset[str] = frozenset(
+    {
+        "client_secret",
+        "value",
+        "access_token",
+        "refresh_token",
+        "pfx_password",
+        "client_certificate_pfx_password",
+    }
+)
 
 # The fields describing the current client secret (carried forward together).
 _SECRET_FIELDS = ("client_secret", "client_secret_id", "client_secret_expires")
+# ... and the current certificate (non-secret but for the PFX password; the private key is in a file).
+_CERT_FIELDS = (
+    "client_certificate_key_id",
+    "client_certificate_thumbprint",
+    "client_certificate_expires",
+    "client_certificate_path",
+    "client_certificate_pfx_path",
+    "client_certificate_pfx_password",
+)
 
 # Every key connection_values() may compute; extra_values may not shadow them
 # (a product reading ``scopes`` must get the computed string, not a typo'd override).
@@ -65,6 +83,8 @@ COMPUTED_KEYS: frozenset[str] = frozenset(
         "redirect_uris",
         *_SECRET_FIELDS,
         "secrets",
+        *_CERT_FIELDS,
+        "certificates",
         *(
             # product-shaped values (issue 17)
             "scopes_joined",
@@ -114,6 +134,26 @@ class MintedSecret:
     value: str = field(repr=False)
     hint: str
     expires: datetime
+
+
+@dataclass(frozen=True)
+class MintedCertificate:
+    """A certificate put on the application in this run.
+
+    ``material`` holds a generated certificate's private key (hidden from repr/str; it goes to
+    files only); a certificate given by file has none (``provided``). ``private_key_path`` and
+    ``pfx_path`` are where delivery writes the key (set by delivery before building values).
+    """
+
+    name: str
+    key_id: str
+    thumbprint: str
+    expires: datetime
+    material: Any = field(repr=False)
+    provided: bool = False
+    pfx_password: str | None = field(default=None, repr=False)
+    private_key_path: str | None = None
+    pfx_path: str | None = None
 
 
 @dataclass(frozen=True)
@@ -276,6 +316,38 @@ def _secret_entry(secret: MintedSecret) -> dict[str, str]:
     }
 
 
+def _certificate_entry(cert: MintedCertificate) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "name": cert.name,
+        "key_id": cert.key_id,
+        "thumbprint": cert.thumbprint,
+        "expires": iso_utc(cert.expires),
+    }
+    if cert.provided:
+        entry["provided"] = True
+    if cert.private_key_path:
+        entry["private_key_path"] = cert.private_key_path
+    if cert.pfx_path:
+        entry["pfx_path"] = cert.pfx_path
+        entry["pfx_password"] = cert.pfx_password
+    return entry
+
+
+def _certificate_fields(entry: Mapping[str, Any]) -> dict[str, Any]:
+    """The ``client_certificate_*`` values of one ``certificates[]`` entry."""
+    out = {
+        "client_certificate_key_id": entry.get("key_id"),
+        "client_certificate_thumbprint": entry.get("thumbprint"),
+        "client_certificate_expires": entry.get("expires"),
+    }
+    if entry.get("private_key_path"):
+        out["client_certificate_path"] = entry["private_key_path"]
+    if entry.get("pfx_path"):
+        out["client_certificate_pfx_path"] = entry["pfx_path"]
+        out["client_certificate_pfx_password"] = entry.get("pfx_password")
+    return out
+
+
 def _newest(minted: list[MintedSecret]) -> MintedSecret:
     # Latest expiry wins (a rotation's replacement outlives the old secret);
     # on a tie the one minted last in the run.
@@ -295,6 +367,7 @@ def connection_values(
     graph_endpoint: str = DEFAULT_GRAPH_ENDPOINT,
     minted: list[MintedSecret],
     resources: Iterable[Resource] = (),
+    certificates: Iterable[MintedCertificate] = (),
 ) -> dict[str, Any]:
     """Build the connection values of one app (a JSON-serialisable dict).
 
@@ -340,6 +413,11 @@ def connection_values(
         values["client_secret_id"] = newest.key_id
         values["client_secret_expires"] = iso_utc(newest.expires)
         values["secrets"] = [_secret_entry(secret) for secret in minted]
+    certs = sorted(certificates, key=lambda c: c.expires)
+    if certs:
+        # The newest certificate is the client's (a rotation's replacement outlives the old one).
+        values.update(_certificate_fields(_certificate_entry(certs[-1])))
+        values["certificates"] = [_certificate_entry(c) for c in certificates]
     for key, value in app.extra_values.items():
         if key in values or key in COMPUTED_KEYS:
             raise ProvisionerError(
@@ -411,6 +489,22 @@ def merge_previous(
         for key in _SECRET_FIELDS:
             if key in previous:
                 merged[key] = previous[key]
+    new_certs = list(new.get("certificates", []))
+    new_cert_names = {entry.get("name") for entry in new_certs}
+    kept_certs = [
+        dict(entry)
+        for entry in previous.get("certificates", []) or []
+        if isinstance(entry, Mapping)
+        and entry.get("name") not in new_cert_names
+        and (entry.get("private_key_path") or entry.get("provided"))
+        and alive(entry.get("key_id"))
+    ]
+    if kept_certs or new_certs:
+        certs = sorted(kept_certs + new_certs, key=lambda entry: str(entry.get("name")))
+        merged["certificates"] = certs
+        if "client_certificate_key_id" not in new:
+            newest = max(certs, key=lambda entry: str(entry.get("expires") or ""))
+            merged.update(_certificate_fields(newest))
     return merged
 
 

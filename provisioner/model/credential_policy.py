@@ -55,6 +55,10 @@ class CredentialLimits:
     def label(self) -> str:
         return f"{self.policy_name!r} ({self.policy_id})"
 
+    def longest_certificate(self, default: timedelta) -> timedelta:
+        """What ``expires_in: max`` resolves to for a generated certificate under this policy."""
+        return self.key_max if self.key_max is not None else default
+
     def longest_secret(self) -> timedelta:
         """What ``expires_in: max`` resolves to under this policy."""
         return self.password_max if self.password_max is not None else DEFAULT_MAX_SECRET

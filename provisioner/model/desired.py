@@ -32,7 +32,14 @@ from typing import Any
 from provisioner.core.errors import Location, ManifestError, ManifestErrors
 from provisioner.model.credential_policy import DEFAULT_MAX_SECRET, CredentialLimits, duration_text
 from provisioner.model.federated import DesiredFederated
-from provisioner.model.manifest import EXPIRES_MAX, App, Audience, Secret
+from provisioner.model.manifest import (
+    DEFAULT_MAX_CERTIFICATE,
+    EXPIRES_MAX,
+    App,
+    Audience,
+    Certificate,
+    Secret,
+)
 from provisioner.model.redirects import normalize
 from provisioner.model.tenant import MANAGED_TAG, ResourceSP, TenantState, resource_app_id_for_key
 
@@ -67,6 +74,8 @@ class DesiredApp:
     adopt: bool = False
     # None: the manifest leaves federated credentials alone (not read, not diffed)
     federated_credentials: tuple[DesiredFederated, ...] | None = None
+    # None: the manifest leaves certificates alone (undeclared ones are not removed)
+    certificates: tuple[Certificate, ...] | None = None
 
     def required_resource_access_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
         return {k: frozenset(v) for k, v in self.required_resource_access.items() if v}
@@ -184,6 +193,9 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             federated_credentials=None
             if app.federated_credentials is None
             else tuple(c.desired() for c in app.federated_credentials),
+            certificates=None
+            if app.certificates is None
+            else tuple(_resolve_max_cert(c, state.credential_limits.get(app.name)) for c in app.certificates),
         )
     if errors:
         raise ManifestErrors(errors)
@@ -209,6 +221,14 @@ def _resolve_max(secret: Secret, limits: CredentialLimits | None) -> Secret:
         return secret
     longest = limits.longest_secret() if limits is not None else DEFAULT_MAX_SECRET
     return secret.model_copy(update={"expires_in": duration_text(longest)})
+
+
+def _resolve_max_cert(cert: Certificate, limits: CredentialLimits | None) -> Certificate:
+    """``expires_in: max`` of a certificate: the policy's asymmetricKeyLifetime cap, else 2 years."""
+    if cert.expires_in != EXPIRES_MAX:
+        return cert
+    longest = limits.longest_certificate(DEFAULT_MAX_CERTIFICATE) if limits else DEFAULT_MAX_CERTIFICATE
+    return cert.model_copy(update={"expires_in": duration_text(longest)})
 
 
 def _unique_pairs(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:

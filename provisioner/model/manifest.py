@@ -180,6 +180,65 @@ class Secret(_Strict):
         return parse_duration(self.overlap)
 
 
+#: ``expires_in: max`` for a generated certificate where no asymmetricKeyLifetime policy caps it.
+DEFAULT_MAX_CERTIFICATE = timedelta(days=730)
+
+
+class Certificate(Secret):
+    """A certificate key credential (AsymmetricX509Cert, usage Verify), with the secret lifecycle.
+
+    Generated (default): a new RSA key pair and self-signed certificate per rotation; the private
+    key is delivered to files (0600) beside the default connection file, never printed. With
+    ``file``: the user's public certificate (PEM or DER) is uploaded; there is no key to deliver,
+    and rotation means replacing the file. Rotation fields work as for secrets.
+    """
+
+    expires_in: str = Field(
+        default="365d",
+        description="Validity of each generated certificate, e.g. 365d, 12mo; 'max': the longest the tenant's "
+        "app management policy allows (asymmetricKeyLifetime; 2y where none caps it). Ignored with file.",
+    )
+    file: str | None = Field(
+        default=None,
+        description="Upload this public certificate (.cer/.pem, PEM or DER; relative to the run's folder) "
+        "instead of generating one. The private key stays with you.",
+    )
+    subject: str | None = Field(
+        default=None,
+        max_length=200,
+        description="Subject CN of a generated certificate (default: the app name).",
+    )
+    key_size: Literal[2048, 3072, 4096] = Field(default=2048, description="RSA key size of a generated key.")
+    pfx: bool = Field(
+        default=False,
+        description="Also write a password-protected PKCS#12 (.pfx); its random password is a connection "
+        "value (pfx_password), masked like a secret.",
+    )
+
+    @field_validator("file", "subject")
+    @classmethod
+    def _safe_text(cls, value: str | None) -> str | None:
+        if value is not None and (not value.strip() or has_unsafe(value)):
+            raise ValueError("must not be empty or hold control, bidi or line-separator characters")
+        return value
+
+    @model_validator(mode="after")
+    def _file_or_generated(self) -> Certificate:
+        if self.file is not None and (self.pfx or self.subject is not None):
+            raise ValueError("pfx and subject belong to generated certificates, not to one given by file")
+        return self
+
+    @property
+    def provided(self) -> bool:
+        return self.file is not None
+
+    @property
+    def lifetime(self) -> timedelta:
+        if self.expires_in == EXPIRES_MAX:
+            return DEFAULT_MAX_CERTIFICATE
+        return parse_duration(self.expires_in)
+
+
 _OVERWRITE = (
     "Allow writing to an existing file this tool did not write (JSON: replaced; dotenv: the app's block "
     "is added and other lines kept). The file's mode is kept."
@@ -472,6 +531,13 @@ class App(_Strict):
     )
     _check_federated = field_validator("federated_credentials")(check_credentials)
 
+    # -- certificates (issue 14): key credentials with the secret lifecycle
+    certificates: list[Certificate] | None = Field(
+        default=None,
+        description="Certificate credentials (generated, or a public certificate file). Left out: existing "
+        "certificates are left alone; [] removes them from a managed app.",
+    )
+
     # -- hand-over (issue 13): products configured by hand --
     handover: str | None = Field(
         default=None,
@@ -489,6 +555,16 @@ class App(_Strict):
                 raise ValueError(f"duplicate secret name {secret.name!r}")
             seen.add(secret.name)
         return secrets
+
+    @field_validator("certificates")
+    @classmethod
+    def _unique_certificate_names(cls, certs: list[Certificate] | None) -> list[Certificate] | None:
+        seen: set[str] = set()
+        for cert in certs or []:
+            if cert.name in seen:
+                raise ValueError(f"duplicate certificate name {cert.name!r}")
+            seen.add(cert.name)
+        return certs
 
 
 class ManifestFile(_Strict):

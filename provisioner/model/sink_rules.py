@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from provisioner.core.errors import ProvisionerError
-from provisioner.model.connections import MintedSecret, connection_values, resolve_resource
+from provisioner.model.connections import MintedCertificate, MintedSecret, connection_values, resolve_resource
 from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
 from provisioner.model.manifest import (
     App,
@@ -167,8 +167,26 @@ def sample_values(app: App) -> dict[str, Any]:
         if app.secrets
         else []
     )
+    certificates = [
+        MintedCertificate(
+            cert.name,
+            _PLACEHOLDER_ID,
+            "0" * 40,
+            datetime(2000, 1, 1, tzinfo=UTC),
+            None,
+            provided=cert.file is not None,
+            pfx_password="placeholder" if cert.pfx else None,
+            private_key_path=None if cert.file is not None else "placeholder.key.pem",
+            pfx_path="placeholder.pfx" if cert.pfx else None,
+        )
+        for cert in app.certificates or []
+    ]
     values = connection_values(
-        _known_resources_only(app), tenant_id=_PLACEHOLDER_ID, client_id=_PLACEHOLDER_ID, minted=minted
+        _known_resources_only(app),
+        tenant_id=_PLACEHOLDER_ID,
+        client_id=_PLACEHOLDER_ID,
+        minted=minted,
+        certificates=certificates,
     )
     for key, value in app.extra_values.items():
         values.setdefault(key, value)

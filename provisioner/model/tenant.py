@@ -122,6 +122,8 @@ class ExistingApp:
     # None: not read (the manifest does not manage them); [] : read, none there
     federated_credentials: list[ExistingFederated] | None = None
     created: datetime | None = None  # createdDateTime (app management policies date their restrictions)
+    # certificate key credentials (keyCredentials): ``hint`` holds the SHA-1 thumbprint (upper-case hex)
+    certificates: list[ExistingSecret] = field(default_factory=list)
 
     @property
     def managed(self) -> bool:

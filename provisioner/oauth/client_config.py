@@ -65,6 +65,9 @@ class ClientConfig:
     redirect_uris: tuple[str, ...] = ()
     client_secret: str | None = field(default=None, repr=False)
     verify: ssl.SSLContext | bool = field(default=True, repr=False, compare=False)
+    #: The current certificate: the PEM file holding its private key, and its SHA-1 thumbprint (hex).
+    certificate_path: str | None = None
+    certificate_thumbprint: str | None = None
 
     @property
     def confidential(self) -> bool:
@@ -101,6 +104,12 @@ class ClientConfig:
             redirect_uris=tuple(str(u) for u in uris if isinstance(u, str)),
             client_secret=str(secret) if secret else None,
             verify=verify,
+            certificate_path=str(values["client_certificate_path"])
+            if values.get("client_certificate_path")
+            else None,
+            certificate_thumbprint=str(values["client_certificate_thumbprint"])
+            if values.get("client_certificate_thumbprint")
+            else None,
         )
 
 

@@ -156,6 +156,9 @@ def error_from_body(
     return TokenError(f"the token endpoint refused the request: {detail}", code=code, error=error)
 
 
+JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+
+
 class TokenClient:
     """POSTs form-encoded grants to one token endpoint.
 
@@ -195,16 +198,22 @@ class TokenClient:
 
     # -- grants ------------------------------------------------------------------------------
 
-    def client_credentials(self, *, client_id: str, client_secret: str, scope: str) -> dict[str, Any]:
-        return self.request(
-            {
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": client_secret,
-                "scope": scope,
-            },
-            grant="client_credentials",
-        )
+    def client_credentials(
+        self,
+        *,
+        client_id: str,
+        scope: str,
+        client_secret: str | None = None,
+        client_assertion: str | None = None,
+    ) -> dict[str, Any]:
+        """Client credentials with a secret or a signed client assertion (certificate credential)."""
+        form = {"grant_type": "client_credentials", "client_id": client_id, "scope": scope}
+        if client_assertion is not None:
+            form["client_assertion_type"] = JWT_BEARER
+            form["client_assertion"] = client_assertion
+        elif client_secret is not None:
+            form["client_secret"] = client_secret
+        return self.request(form, grant="client_credentials")
 
     def redeem_code(
         self,

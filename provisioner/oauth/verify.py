@@ -38,7 +38,7 @@ from provisioner.oauth.token_errors import TokenError, TokenInvalidated
 from provisioner.oauth.token_file import build_token_file, read_token_file, write_token_file
 
 Status = Literal["ok", "gap", "error", "skipped"]
-CheckKind = Literal["connection", "secret", "application", "delegated"]
+CheckKind = Literal["connection", "secret", "certificate", "application", "delegated"]
 
 
 @dataclass
@@ -181,39 +181,64 @@ def verify_app(
     return report
 
 
+def _client_auth(config: ClientConfig) -> Callable[[], dict[str, str]] | None:
+    """How the client authenticates: its secret, else a fresh assertion signed with its certificate's key."""
+    if config.client_secret:
+        secret = config.client_secret
+        return lambda: {"client_secret": secret}
+    if config.certificate_path and config.certificate_thumbprint:
+        from provisioner.oauth.assertion import client_assertion
+
+        path, thumbprint = config.certificate_path, config.certificate_thumbprint
+        return lambda: {
+            "client_assertion": client_assertion(
+                key_path=path, thumbprint=thumbprint, client_id=config.client_id, token_url=config.token_url
+            )
+        }
+    return None
+
+
 def _application_checks(declared: list[_Declared], config: ClientConfig, client: TokenClient) -> list[Check]:
     with_roles = [d for d in declared if d.application]
-    if not config.client_secret:
+    auth = _client_auth(config)
+    kind: CheckKind = "secret" if config.client_secret else "certificate"
+    if auth is None:
         return [
             Check(
                 "application",
                 d.resource.display_name,
                 "error",
-                "the connection file holds no client_secret for application permissions; run provisioner rotate",
+                "the connection file holds no client_secret or certificate for application permissions; run "
+                "provisioner rotate",
                 expected=d.application,
                 error="no_secret",
             )
             for d in with_roles
         ]
+    accepted = (
+        "client secret accepted"
+        if kind == "secret"
+        else f"certificate {config.certificate_thumbprint} accepted (signed client assertion)"
+    )
     if not with_roles:
-        # Delegated-only confidential client: still prove the secret works.
+        # Delegated-only confidential client: still prove the credential works.
         try:
             client.client_credentials(
-                client_id=config.client_id,
-                client_secret=config.client_secret,
-                scope=MICROSOFT_GRAPH.default_scope,
+                client_id=config.client_id, scope=MICROSOFT_GRAPH.default_scope, **auth()
             )
-        except TokenError as exc:
-            return [_error_check("secret", MICROSOFT_GRAPH.display_name, exc, [])]
-        return [Check("secret", MICROSOFT_GRAPH.display_name, "ok", "client secret accepted")]
-    checks = []
+        except (TokenError, ProvisionerError) as exc:
+            return [_error_check(kind, MICROSOFT_GRAPH.display_name, exc, [])]
+        return [Check(kind, MICROSOFT_GRAPH.display_name, "ok", accepted)]
+    checks: list[Check] = []
     for d in with_roles:
         name = d.resource.display_name
         try:
             response = client.client_credentials(
-                client_id=config.client_id, client_secret=config.client_secret, scope=d.resource.default_scope
+                client_id=config.client_id, scope=d.resource.default_scope, **auth()
             )
-        except TokenError as exc:
+            if kind == "certificate" and not any(c.kind == "certificate" for c in checks):
+                checks.append(Check("certificate", name, "ok", accepted))
+        except (TokenError, ProvisionerError) as exc:
             checks.append(_error_check("application", name, exc, d.application))
             continue
         roles = claims_of(str(response["access_token"])).get("roles") or []

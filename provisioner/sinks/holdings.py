@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,15 @@ class SinkHolding:
 
 
 @dataclass(frozen=True)
+class ProvidedCertificate:
+    """A manifest certificate given by ``file``: where it is and its thumbprint (None: unreadable)."""
+
+    path: str
+    thumbprint: str | None
+    error: str | None = None
+
+
+@dataclass(frozen=True)
 class AppHoldings:
     app: str
     sinks: tuple[SinkHolding, ...]
@@ -46,6 +55,9 @@ class AppHoldings:
     delivered: frozenset[str] | None = None
     #: Graph times at which runs of this state dir asked Entra for a new secret of the app.
     mint_intents: tuple[datetime, ...] = ()
+    #: Certificates the user provides by file (certificate name -> file and thumbprint): the user holds
+    #: the key of exactly the Entra certificate with that thumbprint.
+    provided: Mapping[str, ProvidedCertificate] = field(default_factory=dict)
 
     @property
     def key_ids(self) -> frozenset[str]:
@@ -75,7 +87,42 @@ def json_key_ids(values: Mapping[str, Any] | None) -> frozenset[str]:
     for entry in values.get("secrets") or []:
         if isinstance(entry, Mapping) and entry.get("value") and isinstance(entry.get("key_id"), str):
             found.add(str(entry["key_id"]).lower())
+    return frozenset(found) | certificate_key_ids(values)
+
+
+def certificate_key_ids(values: Mapping[str, Any] | None, *, exists: Any = None) -> frozenset[str]:
+    """keyIds of the certificates whose private key a connection-values dict points to (``certificates[]``).
+
+    A generated certificate counts when its entry names a ``private_key_path`` (and, with ``exists``
+    given, that file is there); a provided one (``provided: true``) always: its key is the user's.
+    """
+    if not values:
+        return frozenset()
+    found: set[str] = set()
+    for entry in values.get("certificates") or []:
+        if not isinstance(entry, Mapping) or not isinstance(entry.get("key_id"), str):
+            continue
+        path = entry.get("private_key_path")
+        if entry.get("provided") or (isinstance(path, str) and (exists is None or exists(path))):
+            found.add(str(entry["key_id"]).lower())
     return frozenset(found)
+
+
+def provided_certificates(app: App, base_dir: PathLike) -> dict[str, ProvidedCertificate]:
+    """Read every ``file:`` certificate of ``app`` (thumbprint only; the file's bytes are not kept)."""
+    from provisioner.model.sink_rules import resolve_path
+    from provisioner.model.x509 import CertificateFileError, load_public
+
+    out: dict[str, ProvidedCertificate] = {}
+    for cert in app.certificates or []:
+        if cert.file is None:
+            continue
+        path = resolve_path(cert.file, base_dir)
+        try:
+            out[cert.name] = ProvidedCertificate(str(path), load_public(path).thumbprint)
+        except CertificateFileError as exc:
+            out[cert.name] = ProvidedCertificate(str(path), None, str(exc))
+    return out
 
 
 def read_holdings(
@@ -99,7 +146,11 @@ def read_holdings(
                 found.append(SinkHolding(where, frozenset(), remembers=False))
             elif isinstance(sink, JsonSink):
                 values = read_connection_file(resolve_path(sink.path, base_dir))
-                found.append(SinkHolding(where, json_key_ids(values)))
+                # a certificate whose key file is gone is not held (its key is lost)
+                held = (json_key_ids(values) - certificate_key_ids(values)) | certificate_key_ids(
+                    values, exists=lambda p: Path(p).is_file()
+                )
+                found.append(SinkHolding(where, held))
             else:  # dotenv, Key Vault, GitHub secret: SinkError when what it holds is unknown
                 key_id = held_key_id(sink, app, base_dir=base_dir, credential=credential, state_dir=state_dir)
                 found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
@@ -112,6 +163,7 @@ def read_holdings(
         tuple(found),
         delivered=journal.delivered_key_ids(app.name),
         mint_intents=journal.mint_intents(app.name),
+        provided=provided_certificates(app, base_dir),
     )
 
 
@@ -123,6 +175,6 @@ def read_all_holdings(
     journal = load_journal(Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner")
     for item in apps:
         app: App = getattr(item, "app", item)
-        if app.secrets:
+        if app.secrets or app.certificates:
             out[app.name] = read_holdings(app, Path(base_dir), state_dir=state_dir, journal=journal)
     return out

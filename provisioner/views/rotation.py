@@ -51,7 +51,7 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
         style = _STATUS_STYLE.get(item.status, "")
         table.add_row(
             safe(item.app),
-            safe(item.name),
+            safe(item.name if item.kind == "secret" else f"certificate {item.name}"),
             f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
             _short(current.get("key_id")),
             safe(str(current.get("hint") or "-")),
@@ -62,7 +62,7 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
         label = f"{safe(item.app)} / {safe(item.name)}"
         if item.status == "rotated" and item.previous:
             out.print(
-                f"{label}: previous secret {_short(item.previous['key_id'])} stays valid until about "
+                f"{label}: previous {item.kind} {_short(item.previous['key_id'])} stays valid until about "
                 f"{safe(item.previous['retire_after'])} (overlap), then a later run retires it"
             )
         for gone in item.removed:

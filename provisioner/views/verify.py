@@ -17,6 +17,7 @@ _LABEL = {"ok": "ok", "gap": "GAP", "error": "FAILED", "skipped": "skipped"}
 _CHECK = {
     "connection": "connection",
     "secret": "secret",
+    "certificate": "certificate",
     "application": "app roles",
     "delegated": "delegated",
 }

@@ -961,3 +961,36 @@ def test_service_principal_credentials(world: World) -> None:
         "CredentialTypeNotAllowedAsPerAppPolicy"
     )
     assert world.call("POST", f"/applications/{app['id']}/addPassword", json={}).status_code == 200
+
+
+def test_policy_applied_to_a_service_principal_judges_its_credentials(world: World) -> None:
+    """appliesTo a service principal: that policy, not the tenant default, judges the principal's secrets."""
+    app = world.new_app()
+    sp = world.new_sp(app["appId"])
+    base = f"/servicePrincipals/{sp['id']}"
+    capped = world.call(
+        "POST",
+        "/policies/appManagementPolicies",
+        json={
+            "displayName": "30-day principal secrets",
+            "isEnabled": True,
+            "restrictions": {
+                "passwordCredentials": [{"restrictionType": "passwordLifetime", "maxLifetime": "P30D"}]
+            },
+        },
+    ).json()
+    ref = {"@odata.id": f"{BASE}/v1.0/policies/appManagementPolicies/{capped['id']}"}
+    assert world.call("POST", base + "/appManagementPolicies/$ref", json=ref).status_code == 204
+    assert error_of(world.call("POST", base + "/appManagementPolicies/$ref", json=ref))[0] == 400  # one only
+    assert [p["id"] for p in world.call("GET", base + "/appManagementPolicies").json()["value"]] == [
+        capped["id"]
+    ]
+    applies = world.call("GET", f"/policies/appManagementPolicies/{capped['id']}/appliesTo").json()["value"]
+    assert [(a["@odata.type"], a["id"]) for a in applies] == [("#microsoft.graph.servicePrincipal", sp["id"])]
+    status, code, message = error_of(world.call("POST", base + "/addPassword", json={}))  # 2 years by default
+    assert (status, code) == (400, "CredentialInvalidLifetimeAsPerAppPolicy") and capped["id"] in message
+    # the application is not under the principal's policy
+    assert world.call("POST", f"/applications/{app['id']}/addPassword", json={}).status_code == 200
+    assert error_of(world.call("DELETE", f"/policies/appManagementPolicies/{capped['id']}"))[0] == 400
+    assert world.call("DELETE", base + f"/appManagementPolicies/{capped['id']}/$ref").status_code == 204
+    assert world.call("POST", base + "/addPassword", json={}).status_code == 200

@@ -18,7 +18,7 @@ app without its previous secret.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -43,14 +43,22 @@ from provisioner.sinks.holdings import read_all_holdings
 
 if TYPE_CHECKING:
     from provisioner.model.desired import Desired
+    from provisioner.model.manifest import Certificate
     from provisioner.model.tenant import ExistingApp, TenantState
     from provisioner.sinks.holdings import AppHoldings
 
 MINT = "mint_secret"
 RETIRE = "retire_secret"
 ORPHAN = "replace_orphan_secret"
-LIFECYCLE_KINDS = frozenset({RETIRE, ORPHAN})
-SECRET_KINDS = frozenset({MINT, RETIRE, ORPHAN})
+MINT_CERT = "mint_certificate"
+RETIRE_CERT = "retire_certificate"
+ORPHAN_CERT = "replace_orphan_certificate"
+REMOVE_CERT = "remove_certificate"
+CERTIFICATE = "certificate"
+#: Removals that run outside ``apply_plan``, in the phase the policy chose.
+LIFECYCLE_KINDS = frozenset({RETIRE, ORPHAN, RETIRE_CERT, ORPHAN_CERT})
+CERT_REMOVAL_KINDS = frozenset({RETIRE_CERT, ORPHAN_CERT})
+SECRET_KINDS = frozenset({MINT, RETIRE, ORPHAN, MINT_CERT, RETIRE_CERT, ORPHAN_CERT})
 
 
 def facts_for(
@@ -69,6 +77,7 @@ def facts_for(
         limit=secret_limit(desired_audience, have.sign_in_audience),
         holdings_certain=holdings.certain if holdings is not None else False,
         secrets=tuple(have.secrets),
+        certificates=tuple(have.certificates),
         held=holdings.key_ids if holdings is not None else frozenset(),
         delivered=holdings.delivered if holdings is not None else None,
         mint_intents=holdings.mint_intents if holdings is not None else (),
@@ -85,15 +94,54 @@ def decide_all(
     force: bool = False,
     evidence: Mapping[str, Evidence] | None = None,
 ) -> dict[str, list[SecretDecision]]:
-    """Decisions for every declared secret of every desired app, by app name."""
+    """Decisions for every declared secret and certificate of every desired app, by app name."""
     out: dict[str, list[SecretDecision]] = {}
     for name, want in desired.apps.items():
-        if not want.secrets:
+        if not want.secrets and not want.certificates:
             continue
         facts = facts_for(
             name, want.sign_in_audience, state.apps.get(name), holdings.get(name), (evidence or {}).get(name)
         )
-        out[name] = decide_app(want.secrets, facts, now, force=force)
+        found = decide_app(want.secrets, facts, now, force=force) if want.secrets else []
+        found += decide_certificates(want.certificates or (), facts, holdings.get(name), now, force=force)
+        out[name] = found
+    return out
+
+
+def decide_certificates(
+    specs: Iterable[Certificate],
+    facts: AppFacts,
+    holdings: AppHoldings | None,
+    now: datetime,
+    *,
+    force: bool = False,
+) -> list[SecretDecision]:
+    """The secret policy on the app's certificates (no count limit), one spec at a time.
+
+    A generated certificate is held when a sink lists it with its key file. A certificate given
+    by ``file`` is held exactly when Entra's thumbprint matches the file: replacing the file
+    uploads the new one (the old one is then a predecessor, retired after ``overlap``), and
+    rotation is never due for it (the user renews the file; ``status`` shows its expiry).
+    """
+    out: list[SecretDecision] = []
+    provided = holdings.provided if holdings is not None else {}
+    for spec in specs:
+        mine = tuple(c for c in facts.certificates if c.display_name == spec.name)
+        held = facts.held
+        source: str | None = None
+        if spec.file is not None:
+            file = provided.get(spec.name)
+            source = file.path if file is not None else None
+            wanted = file.thumbprint if file is not None else None
+            own = {c.key_id.lower() for c in mine}
+            held = frozenset(k for k in held if k not in own) | {
+                c.key_id.lower() for c in mine if wanted is not None and c.hint == wanted
+            }
+        cert_facts = replace(facts, secrets=facts.certificates, held=held, limit=None)
+        decision = decide_app([spec], cert_facts, now, force=force and spec.file is None)[0]
+        if spec.file is not None and decision.current is not None:
+            decision = replace(decision, mint_reason=None, rotate_at=None)
+        out.append(replace(decision, kind=CERTIFICATE, source=source))
     return out
 
 
@@ -178,6 +226,27 @@ async def decide_with_evidence(
 
 def _mint_action(decision: SecretDecision) -> Action:
     # Same shape as make_plan's mint_secret: apply_plan finds the Secret by details["name"].
+    if decision.kind == CERTIFICATE:
+        what = f"upload certificate file {decision.source}" if decision.source else "generate certificate"
+        life = "" if decision.source else f"valid for {decision.expires_in}; "
+        return Action(
+            MINT_CERT,
+            decision.app,
+            f"{what} {decision.name!r} ({life}{decision.mint_reason})",
+            [
+                Change(
+                    f"keyCredentials.{decision.name}",
+                    None,
+                    "new" if decision.source else f"new, valid for {decision.expires_in}",
+                )
+            ],
+            {
+                "name": decision.name,
+                "expires_in": None if decision.source else decision.expires_in,
+                "reason": decision.mint_reason,
+                "file": decision.source,
+            },
+        )
     return Action(
         MINT,
         decision.app,
@@ -190,7 +259,16 @@ def _mint_action(decision: SecretDecision) -> Action:
 def _removal_action(decision: SecretDecision, removal: Removal, object_id: str) -> Action:
     secret = removal.secret
     label = f"{decision.name!r} (hint {secret.hint or '?'}..., keyId {secret.key_id})"
-    if removal.kind == "orphan":
+    if decision.kind == CERTIFICATE:
+        label = f"{decision.name!r} (thumbprint {secret.hint or '?'}, keyId {secret.key_id})"
+        if removal.kind == "orphan":
+            kind = ORPHAN_CERT
+            summary = f"remove orphan certificate {label}: no sink holds its private key"
+        else:
+            kind = RETIRE_CERT
+            summary = f"retire certificate {label}: {removal.reason}"
+        field = f"keyCredentials.{decision.name}"
+    elif removal.kind == "orphan":
         kind = ORPHAN
         if decision.mint:
             summary = f"replace orphan secret {label}: no sink holds its value; removed after the new one is delivered"
@@ -199,11 +277,13 @@ def _removal_action(decision: SecretDecision, removal: Removal, object_id: str) 
     else:
         kind = RETIRE
         summary = f"retire secret {label}: {removal.reason}"
+    if decision.kind != CERTIFICATE:
+        field = f"passwordCredentials.{decision.name}"
     return Action(
         kind,
         decision.app,
         summary,
-        [Change(f"passwordCredentials.{decision.name}", secret.key_id, None)],
+        [Change(field, secret.key_id, None)],
         {
             "name": decision.name,
             "key_id": secret.key_id,
@@ -229,7 +309,7 @@ def decision_actions(decisions: list[SecretDecision], have: ExistingApp | None) 
 
 
 def _kind_order() -> list[str]:
-    return [*KIND_ORDER, *(k for k in (RETIRE, ORPHAN) if k not in KIND_ORDER)]
+    return [*KIND_ORDER, *(k for k in LIFECYCLE_KINDS if k not in KIND_ORDER)]
 
 
 def revise_plan(
@@ -237,7 +317,11 @@ def revise_plan(
 ) -> Plan:
     """``plan`` with its declared-secret mints replaced by the policy's mints, retirements and orphans."""
     declared = {(name, s.name) for name, want in desired.apps.items() for s in want.secrets}
-    kept = [a for a in plan.actions if not (a.kind == MINT and (a.app, a.details.get("name")) in declared)]
+    kept = [
+        a
+        for a in plan.actions
+        if not (a.kind == MINT and (a.app, a.details.get("name")) in declared) and a.kind != MINT_CERT
+    ]
     extra: dict[str, list[Action]] = {
         name: decision_actions(found, state.apps.get(name)) for name, found in decisions.items()
     }
@@ -271,7 +355,7 @@ def executable(plan: Plan) -> Plan:
 
 def blocked_errors(decisions: Mapping[str, list[SecretDecision]]) -> list[ProvisionerError]:
     return [
-        GraphError(f"{d.app}: cannot mint secret {d.name!r}: {d.blocked}")
+        GraphError(f"{d.app}: cannot mint {d.kind} {d.name!r}: {d.blocked}")
         for found in decisions.values()
         for d in found
         if d.blocked
@@ -302,27 +386,51 @@ async def run_removals(
 
     assert phase in (BEFORE_MINT, AFTER_DELIVERY)
     chains: dict[str, list[Action]] = {}
+    certs: dict[str, list[Action]] = {}
     for action in plan.actions:
         if action.kind not in LIFECYCLE_KINDS or action.details.get("phase") != phase:
             continue
         if apps is not None and action.app not in apps:
             continue
-        chains.setdefault(action.app, []).append(action)
+        (certs if action.kind in CERT_REMOVAL_KINDS else chains).setdefault(action.app, []).append(action)
+    done, errors = await _remove_certificates(client, certs, progress)
     if not chains:
-        return [], []
+        return done, errors
     policy = RetryPolicy.from_env()
     batcher = Batcher(
         client, limiter=AdaptiveLimiter(), policy=policy, on_wait=progress, label="remove secrets"
     )
     names = list(chains)
     outcomes = await batcher.run([[_remove_request(client, a) for a in chains[name]] for name in names])
-    done: list[Action] = []
-    errors: list[ProvisionerError] = []
     for name, answers in zip(names, outcomes, strict=True):
         for action, outcome in zip(chains[name], answers, strict=True):
             if not outcome.ok and outcome.status != 404:
                 errors.append(await outcome.failure(f"{action.app}: {action.summary}"))
                 break  # the rest of this app's chain was not attempted (424)
+            done.append(action)
+            if progress:
+                progress(f"{action.app}: {action.summary}")
+    return done, errors
+
+
+async def _remove_certificates(
+    client: Any, by_app: Mapping[str, list[Action]], progress: Progress | None
+) -> tuple[list[Action], list[ProvisionerError]]:
+    """Certificate removals: one read-modify-write of keyCredentials per app (Graph has no removeKey
+    without a proof of possession), so every removal of an app is one PATCH."""
+    from provisioner.graph.certificates import remove_keys
+
+    done: list[Action] = []
+    errors: list[ProvisionerError] = []
+    for name, actions in by_app.items():
+        try:
+            await remove_keys(
+                client, actions[0].details["object_id"], [a.details["key_id"] for a in actions], label=name
+            )
+        except ProvisionerError as exc:
+            errors.append(exc)
+            continue
+        for action in actions:
             done.append(action)
             if progress:
                 progress(f"{action.app}: {action.summary}")

@@ -158,6 +158,10 @@ class SecretDecision:
     held_back: tuple[HeldBack, ...] = ()
     #: Why sign-in evidence was unavailable when a retirement needed it ("" when it was not needed).
     no_evidence: str = ""
+    #: "secret" (passwordCredentials) or "certificate" (keyCredentials): the same lifecycle, other writes.
+    kind: str = "secret"
+    #: A certificate given by file: its resolved path (the mint uploads it); None otherwise.
+    source: str | None = None
 
     @property
     def mint(self) -> bool:
@@ -209,6 +213,7 @@ class AppFacts:
     limit: int | None = None  # max client secrets (personal-account audiences)
     holdings_certain: bool = True  # every sink could be read
     secrets: tuple[ExistingSecret, ...] = ()  # all of the app's secrets in Entra, declared or not
+    certificates: tuple[ExistingSecret, ...] = ()  # the app's certificates (keyCredentials, usage Verify)
     held: frozenset[str] = field(default_factory=frozenset)  # keyIds some sink holds (lower case)
     #: keyIds this state dir ever delivered (lower case); None: no journal entry for the app, so
     #: an unheld secret older than the current one is taken for a predecessor (it might be one).

@@ -27,6 +27,7 @@ from provisioner.engine.delivery import check_sinks, deliver_connections, note_m
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Action, Plan
 from provisioner.engine.rotation.actions import (
+    CERT_REMOVAL_KINDS,
     blocked_errors,
     decide_all,
     decide_with_evidence,
@@ -50,19 +51,21 @@ from provisioner.graph.servertime import graph_now
 from provisioner.graph.state import read_state
 from provisioner.graph.target import Target
 from provisioner.manifest.loader import LoadedApp
-from provisioner.model.connections import MintedSecret
+from provisioner.model.connections import MintedCertificate, MintedSecret
 from provisioner.model.desired import build_desired
 from provisioner.model.tenant import ExistingApp, ExistingSecret, TenantState
 from provisioner.sinks.holdings import AppHoldings, read_all_holdings
 
 
-def _brief(secret: ExistingSecret | MintedSecret | None, now: datetime) -> dict[str, Any] | None:
+def _brief(
+    secret: ExistingSecret | MintedSecret | MintedCertificate | None, now: datetime
+) -> dict[str, Any] | None:
     if secret is None:
         return None
     end = getattr(secret, "end", None) or getattr(secret, "expires", None)
     return {
         "key_id": secret.key_id,
-        "hint": secret.hint,
+        "hint": secret.thumbprint if isinstance(secret, MintedCertificate) else secret.hint,
         "expires": stamp(end),
         "days_left": days_left(end, now),
     }
@@ -81,10 +84,12 @@ class SecretOutcome:
     removed: list[dict[str, Any]] = field(default_factory=list)
     error: str | None = None
     value: str | None = field(default=None, repr=False)
+    kind: str = "secret"  # or "certificate" (never has a value here: its key is in a file)
 
     def to_dict(self, *, show_secrets: bool) -> dict[str, Any]:
         out: dict[str, Any] = {
             "app": self.app,
+            "kind": self.kind,
             "secret": self.name,
             "status": self.status,
             "reason": self.reason,
@@ -195,6 +200,7 @@ async def rotate_in(
             item
             for item in present
             if result.minted.get(item.app.name)
+            or result.certificates.get(item.app.name)
             or _needs_repair(decisions.get(item.app.name, []), holdings.get(item.app.name))
         ]
         connections = await deliver_connections(client, target, deliver, state, result, state_dir, base_dir)
@@ -211,7 +217,9 @@ async def rotate_in(
             progress=progress,
         )
     errors += [*early_errors, *result.errors, *late_errors, *blocked_errors(decisions)]
-    secrets = _outcomes(decisions, result.minted, [*early, *late], failed, errors, now)
+    secrets = _outcomes(
+        decisions, result.minted, [*early, *late], failed, errors, now, certificates=result.certificates
+    )
     held, notes = evidence_lines(decisions)
     return RotateOutcome(
         now=now,
@@ -231,17 +239,26 @@ def _outcomes(
     failed: set[str],
     errors: list[ProvisionerError],
     now: datetime,
+    *,
+    certificates: dict[str, list[MintedCertificate]] | None = None,
 ) -> list[SecretOutcome]:
-    """Per declared secret: what this run did, the secret in use now, and the one it replaced."""
+    """Per declared secret or certificate: what this run did, the one in use now, and the one it replaced."""
     out: list[SecretOutcome] = []
     for app in sorted(decisions):
         app_error = next((str(e) for e in errors if str(e).startswith(f"{app}:")), None)
         for decision in decisions[app]:
-            new = next((m for m in minted.get(app, []) if m.name == decision.name), None)
+            is_cert = decision.kind == "certificate"
+            new: MintedSecret | MintedCertificate | None
+            if is_cert:
+                new = next((c for c in (certificates or {}).get(app, []) if c.name == decision.name), None)
+            else:
+                new = next((m for m in minted.get(app, []) if m.name == decision.name), None)
             gone = [
                 {"key_id": a.details["key_id"], "hint": a.details["hint"], "reason": a.details["reason"]}
                 for a in removed
-                if a.app == app and a.details["name"] == decision.name
+                if a.app == app
+                and a.details["name"] == decision.name
+                and (a.kind in CERT_REMOVAL_KINDS) == is_cert
             ]
             outcome = SecretOutcome(
                 app=app,
@@ -250,11 +267,13 @@ def _outcomes(
                 reason=decision.mint_reason,
                 current=_brief(decision.current, now),
                 removed=gone,
+                kind=decision.kind,
             )
             if decision.blocked:
                 outcome.status, outcome.error = "blocked", decision.blocked
             elif new is not None and app not in failed:
-                outcome.status, outcome.current, outcome.value = "rotated", _brief(new, now), new.value
+                outcome.status, outcome.current = "rotated", _brief(new, now)
+                outcome.value = new.value if isinstance(new, MintedSecret) else None
                 if decision.current is not None:
                     # The replaced secret stays valid `overlap` after the new one's start (this run).
                     outcome.previous = {
@@ -294,9 +313,11 @@ class SecretRow:
     last_use: tuple[datetime, str] | None = None
     rotate_at: datetime | None = None  # current secret: when its rotate_before window opens
     retire_at: datetime | None = None  # previous secret: when its overlap ends
+    kind: str = "secret"  # or "certificate" (hint: its thumbprint)
 
     def to_dict(self, now: datetime) -> dict[str, Any]:
         return {
+            "kind": self.kind,
             "secret": self.name,
             "key_id": self.key_id,
             "hint": self.hint,
@@ -440,10 +461,25 @@ def _app_status(
     if have is None:
         problems.append("no such application in the tenant; run provisioner apply")
         return AppStatus(name, None, False, [], sinks, {}, problems, notes)
-    declared = {d.name: d for d in found}
-    live = {s.key_id.lower(): s for s in have.secrets if s.end is None or s.end > now}
+    live = {s.key_id.lower(): s for s in [*have.secrets, *have.certificates] if s.end is None or s.end > now}
     rows: list[SecretRow] = []
-    for secret in sorted(have.secrets, key=lambda s: (s.display_name or "", s.start or now)):
+    for kind, creds in (("secret", have.secrets), ("certificate", have.certificates)):
+        declared = {d.name: d for d in found if d.kind == kind}
+        rows += _rows(kind, creds, declared, holdings, have.managed, now, evidence)
+    return _finish_status(name, have, holdings, found, rows, sinks, live, problems, notes, now)
+
+
+def _rows(
+    kind: str,
+    creds: list[ExistingSecret],
+    declared: dict[str, SecretDecision],
+    holdings: AppHoldings,
+    managed: bool,
+    now: datetime,
+    evidence: Evidence | None,
+) -> list[SecretRow]:
+    rows: list[SecretRow] = []
+    for secret in sorted(creds, key=lambda s: (s.display_name or "", s.start or now)):
         rows.append(
             SecretRow(
                 name=secret.display_name,
@@ -451,15 +487,31 @@ def _app_status(
                 hint=secret.hint,
                 start=secret.start,
                 end=secret.end,
-                state=_state_of(secret, declared.get(secret.display_name or ""), have.managed, now),
+                state=_state_of(secret, declared.get(secret.display_name or ""), managed, now),
                 held_by=holdings.holders(secret.key_id),
                 last_use=evidence.last(secret.key_id)
                 if evidence is not None and evidence.available
                 else None,
                 rotate_at=_rotate_at(secret, declared.get(secret.display_name or "")),
                 retire_at=_retire_at(secret, declared.get(secret.display_name or "")),
+                kind=kind,
             )
         )
+    return rows
+
+
+def _finish_status(
+    name: str,
+    have: ExistingApp,
+    holdings: AppHoldings,
+    found: list[SecretDecision],
+    rows: list[SecretRow],
+    sinks: list[dict[str, Any]],
+    live: dict[str, ExistingSecret],
+    problems: list[str],
+    notes: list[str],
+    now: datetime,
+) -> AppStatus:
     for sink in holdings.sinks:
         if sink.error:
             problems.append(f"cannot read {sink.sink}: {sink.error}")
@@ -467,9 +519,9 @@ def _app_status(
             problems.append(f"{sink.sink} holds keyId {key_id}, which is expired or no longer in Entra")
     for decision in found:
         if decision.current is None:
-            problems.append(f"secret {decision.name!r}: no sink holds a live secret")
+            problems.append(f"{decision.kind} {decision.name!r}: no sink holds a live {decision.kind}")
         if decision.blocked:
-            problems.append(f"secret {decision.name!r}: {decision.blocked}")
+            problems.append(f"{decision.kind} {decision.name!r}: {decision.blocked}")
         for stale in decision.stale:
             notes.append(
                 f"secret {decision.name!r}: {', '.join(holdings.holders(stale.key_id))} still hold(s) "
@@ -481,7 +533,7 @@ def _app_status(
         managed=have.managed,
         secrets=rows,
         sinks=sinks,
-        next={d.name: d.next_step(now) for d in found},
+        next={(d.name if d.kind == "secret" else f"certificate {d.name}"): d.next_step(now) for d in found},
         problems=problems,
         notes=notes,
     )

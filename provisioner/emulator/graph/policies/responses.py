@@ -1,4 +1,7 @@
-"""HTTP handlers for app management policies (``/policies/...``) and their assignment to applications."""
+"""HTTP handlers for app management policies (``/policies/...``) and their assignment to applications
+and service principals (``{applications|servicePrincipals}/{id}/appManagementPolicies/$ref``: one
+policy per object; the policy then judges that object's new credentials instead of the tenant default,
+whose ``servicePrincipalRestrictions`` apply to service principals)."""
 
 from __future__ import annotations
 
@@ -11,7 +14,8 @@ from provisioner.emulator.graph.auth import require
 from provisioner.emulator.graph.envelopes import collection_response, entity_response
 from provisioner.emulator.graph.errors import bad_request, invalid_value, not_found, unknown_property
 from provisioner.emulator.graph.ids import new_id
-from provisioner.emulator.graph.routing import APP, ID, Call, GraphResponse, Router
+from provisioner.emulator.graph.lookups import SERVICE_PRINCIPALS, service_principal_in_path
+from provisioner.emulator.graph.routing import APP, ID, SP, Call, GraphResponse, Router
 
 _POLICY_SET = "policies/appManagementPolicies"
 _APP_POLICY_FIELDS = ("displayName", "description", "isEnabled", "restrictions")
@@ -102,9 +106,10 @@ def patch_policy(call: Call) -> GraphResponse:
 def delete_policy(call: Call) -> GraphResponse:
     require(call.caller, "policies.write")
     policy = _policy(call)
-    for app in call.ctx.store.list(call.tenant, app_schema.KIND):
-        if policy["id"] in app.get("_appManagementPolicies", []):
-            raise bad_request("The policy is applied to applications; remove it from them first.")
+    for kind in (app_schema.KIND, SERVICE_PRINCIPALS):
+        for app in call.ctx.store.list(call.tenant, kind):
+            if policy["id"] in app.get("_appManagementPolicies", []):
+                raise bad_request("The policy is applied to applications; remove it from them first.")
     call.ctx.store.delete(call.tenant, models.KIND, policy["id"])
     return GraphResponse(204)
 
@@ -121,15 +126,31 @@ def applies_to(call: Call) -> GraphResponse:
         }
         for a in call.ctx.store.list(call.tenant, app_schema.KIND)
         if policy["id"] in a.get("_appManagementPolicies", [])
+    ] + [
+        {
+            "@odata.type": "#microsoft.graph.servicePrincipal",
+            "id": sp["id"],
+            "appId": sp.get("appId"),
+            "displayName": sp.get("displayName"),
+        }
+        for sp in call.ctx.store.list(call.tenant, SERVICE_PRINCIPALS)
+        if policy["id"] in sp.get("_appManagementPolicies", [])
     ]
     return collection_response(
         call, "directoryObjects", apps, call.query(), type_name="microsoft.graph.directoryObject"
     )
 
 
+def _object(call: Call) -> tuple[dict[str, Any], str]:
+    """The application or service principal the route names, and its store kind."""
+    if "sp_id" in call.params or "sp_appid" in call.params:
+        return dict(service_principal_in_path(call)), SERVICE_PRINCIPALS  # a copy: the store hands out views
+    return target(call), app_schema.KIND
+
+
 def app_policies(call: Call) -> GraphResponse:
     require(call.caller, "policies.read")
-    app = target(call)
+    app, _ = _object(call)
     items = [
         p
         for pid in app.get("_appManagementPolicies", [])
@@ -139,9 +160,9 @@ def app_policies(call: Call) -> GraphResponse:
 
 
 def assign_policy(call: Call) -> GraphResponse:
-    """``POST applications/{id}/appManagementPolicies/$ref``: one policy per application."""
+    """``POST {applications|servicePrincipals}/{id}/appManagementPolicies/$ref``: one policy per object."""
     require(call.caller, "policies.write")
-    app = target(call)
+    app, kind = _object(call)
     reference = call.request.body
     odata_id = reference.get("@odata.id") if isinstance(reference, dict) else None
     if not isinstance(odata_id, str) or not odata_id.rstrip("/"):
@@ -152,18 +173,18 @@ def assign_policy(call: Call) -> GraphResponse:
     if app.get("_appManagementPolicies"):
         raise bad_request("An application can have only one app management policy applied.")
     app["_appManagementPolicies"] = [policy_id]
-    call.ctx.store.put(call.tenant, app_schema.KIND, app)
+    call.ctx.store.put(call.tenant, kind, app)
     return GraphResponse(204)
 
 
 def unassign_policy(call: Call) -> GraphResponse:
     require(call.caller, "policies.write")
-    app = target(call)
+    app, kind = _object(call)
     policy_id = call.params["policy"].lower()
     if policy_id not in app.get("_appManagementPolicies", []):
         raise not_found(policy_id)
     app["_appManagementPolicies"] = []
-    call.ctx.store.put(call.tenant, app_schema.KIND, app)
+    call.ctx.store.put(call.tenant, kind, app)
     return GraphResponse(204)
 
 
@@ -177,8 +198,11 @@ def register(router: Router) -> None:
     router.add("GET", one, get_policy)
     router.add("PATCH", one, patch_policy)
     router.add("DELETE", one, delete_policy)
-    router.add("GET", APP + r"/appManagementPolicies", app_policies)
-    router.add("POST", APP + r"/appManagementPolicies/\$ref", assign_policy)
-    router.add(
-        "DELETE", APP + r"/appManagementPolicies/" + ID.format(name="policy") + r"/\$ref", unassign_policy
-    )
+    for owner in (APP, SP):
+        router.add("GET", owner + r"/appManagementPolicies", app_policies)
+        router.add("POST", owner + r"/appManagementPolicies/\$ref", assign_policy)
+        router.add(
+            "DELETE",
+            owner + r"/appManagementPolicies/" + ID.format(name="policy") + r"/\$ref",
+            unassign_policy,
+        )
