@@ -216,11 +216,13 @@ def needs_for_apps(apps: Sequence[Any]) -> list[Need]:
         needs.append(GRANT_DELEGATED)
     if any(p.application for a in consenting for p in a.permissions.values()):
         needs.append(GRANT_APPLICATION)
-    if any(a.assigned_users is not None or a.assigned_groups is not None for a in apps):
+    users = [getattr(a, "assigned_users", None) for a in apps]
+    groups = [getattr(a, "assigned_groups", None) for a in apps]
+    if any(u is not None or g is not None for u, g in zip(users, groups, strict=True)):
         needs.append(ASSIGN_PRINCIPALS)
-    if any(a.assigned_users for a in apps):
+    if any(users):
         needs.append(READ_USERS)
-    if any(a.assigned_groups for a in apps):
+    if any(groups):
         needs.append(READ_GROUPS)
     return needs
 

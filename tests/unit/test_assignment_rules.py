@@ -150,3 +150,18 @@ def test_validate_locates_bad_and_duplicate_entries(tmp_path: Path) -> None:
 def test_validate_warns_when_nobody_could_sign_in(tmp_path: Path) -> None:
     errors, warnings = _validate(tmp_path, assignment_required=True, assigned_users=[], assigned_groups=[])
     assert errors == [] and any("nobody can sign in" in w for w in warnings)
+
+
+def test_least_privilege_names_what_assignment_needs() -> None:
+    from provisioner.graph import least_privilege as lp
+
+    app = make_app(assigned_users=["alice@contoso.example"], assigned_groups=["Ops"])
+    assert lp.minimal_set(lp.needs_for_apps([app])) == [
+        "Application.ReadWrite.OwnedBy",
+        "AppRoleAssignment.ReadWrite.All",
+        "User.Read.All",
+        "GroupMember.Read.All",
+    ]
+    assert lp.ASSIGN_PRINCIPALS not in lp.needs_for_apps([make_app()])
+    assert lp.need_for_request("GET", "/groups?$filter=x") is lp.READ_GROUPS
+    assert lp.need_for_request("GET", "/users") is lp.READ_USERS
