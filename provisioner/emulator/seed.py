@@ -40,6 +40,7 @@ BOOTSTRAP_ROLES = (
     "Application.ReadWrite.All",
     "AppRoleAssignment.ReadWrite.All",
     "DelegatedPermissionGrant.ReadWrite.All",
+    "Group.ReadWrite.All",  # tests create groups (and assign them) as an admin would
     "User.Read.All",
     "User.RevokeSessions.All",  # tests revoke refresh tokens through Graph, as an admin would
     "Organization.Read.All",  # lets a credential find its tenant via GET /organization

@@ -392,7 +392,9 @@ class _AppRun:
         )
 
     def _create_service_principal(self, action: Action) -> list[_Step]:
-        body = service_principal_body(self.want.display_name)
+        body = service_principal_body(
+            self.want.display_name, assignment_required=bool(action.details.get("assignment_required"))
+        )
 
         def builder() -> Any:
             return _alt_key(self.client.service_principals_with_app_id, str(self.app_id))
@@ -553,6 +555,55 @@ class _AppRun:
             )
             for index, assignment_id in enumerate(ids)
         ]
+
+    # -- user and group assignment
+
+    def _update_service_principal(self, action: Action) -> list[_Step]:
+        from msgraph.generated.models.service_principal import ServicePrincipal
+
+        body = ServicePrincipal(app_role_assignment_required=bool(action.details["assignment_required"]))
+
+        def build() -> Request:
+            builder = self.client.service_principals.by_service_principal_id(str(self.sp_id))
+            return Request(builder.to_patch_request_information(body), None)
+
+        return [
+            _Step(action, build, needs="sp", lag=self._lag_if(lambda: self.fresh_sp, "service principal"))
+        ]
+
+    def _assign_principal(self, action: Action) -> list[_Step]:
+        """The user or group gets a role (default access) on the app's own service principal."""
+        from uuid import UUID
+
+        from msgraph.generated.models.app_role_assignment import AppRoleAssignment
+
+        def build() -> Request:
+            body = AppRoleAssignment(
+                principal_id=UUID(action.details["principal_id"]),
+                resource_id=UUID(str(self.sp_id)),
+                app_role_id=UUID(action.details["app_role_id"]),
+            )
+            builder = self.client.service_principals.by_service_principal_id(str(self.sp_id))
+            return Request(builder.app_role_assigned_to.to_post_request_information(body), None)
+
+        return [
+            _Step(
+                action,
+                build,
+                needs="sp",
+                tolerate=_already_exists,
+                lag=self._lag_if(lambda: self.fresh_sp, "service principal"),
+            )
+        ]
+
+    def _remove_assignment(self, action: Action) -> list[_Step]:
+        def build() -> Request:
+            builder = self.client.service_principals.by_service_principal_id(
+                str(self.sp_id)
+            ).app_role_assigned_to.by_app_role_assignment_id(action.details["assignment_id"])
+            return Request(builder.to_delete_request_information(), None)
+
+        return [_Step(action, build, needs="sp", tolerate=_gone)]
 
     # -- secrets
 

@@ -315,6 +315,7 @@ def export_app(app: ExistingApp, name: str, resources: dict[str, ResourceSP], no
     out.items(d, "tags", tags)
     _secrets(out, app, now, note, d)
     _federated(out, app, note, d)
+    _assignments(out, app, d)
     if app.service_principal is None:
         note(d, "no service principal (enterprise application) yet: apply creates one")
     return ExportedApp(name=name, app=app, yaml=out.text(), notes=notes)
@@ -480,6 +481,28 @@ def _federated(out: _Lines, app: ExistingApp, note: Any, d: int) -> None:
             out.field(d + 2, "subject", cred.subject)
         if cred.audiences[0] != TOKEN_EXCHANGE_AUDIENCE:
             out.field(d + 2, "audience", cred.audiences[0])
+
+
+def _assignments(out: _Lines, app: ExistingApp, d: int) -> None:
+    """``assignment_required`` and the users/groups assigned to the app, by object ID (exact, whatever
+    the names), each with its display name as a comment. Written only when there is something to keep:
+    an absent key leaves assignments alone."""
+    sp = app.service_principal
+    if sp is None:
+        return
+    if sp.assignment_required:
+        out.field(d, "assignment_required", True, note="only assigned users and groups can sign in")
+    for key, kind in (("assigned_users", "User"), ("assigned_groups", "Group")):
+        found = [a for a in app.principal_assignments or [] if a.principal_type == kind]
+        if not found:
+            continue
+        out.add(d, f"{key}:")
+        for principal_id in dict.fromkeys(a.principal_id for a in found):
+            name = next(
+                (a.principal_name for a in found if a.principal_id == principal_id and a.principal_name), None
+            )
+            tail = f"  {_comment(printable(name, one_line=True))}" if name else ""
+            out.add(d + 1, f"- {scalar(principal_id)}{tail}")
 
 
 def export_manifest(inventory: Inventory, *, now: datetime | None = None) -> list[ExportedApp]:

@@ -23,7 +23,17 @@ from typing import Any
 from provisioner.model.desired import ROLE, SCOPE, Desired, DesiredApp
 from provisioner.model.federated import DesiredFederated, ExistingFederated
 from provisioner.model.redirects import normalize
-from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, Grant, ResourceSP, TenantState
+from provisioner.model.tenant import (
+    ALL_PRINCIPALS,
+    DEFAULT_ACCESS_ROLE,
+    ExistingApp,
+    Grant,
+    ResourceSP,
+    TenantState,
+)
+
+#: Action kinds that take access away from people: apply asks for --yes without a terminal.
+REMOVES_ACCESS = frozenset({"remove_assignment"})
 
 KIND_ORDER: tuple[str, ...] = (
     "create_app",
@@ -33,11 +43,14 @@ KIND_ORDER: tuple[str, ...] = (
     "update_federated_credential",
     "create_federated_credential",
     "create_service_principal",
+    "update_service_principal",
     "grant_delegated",
     "update_delegated_grant",
     "revoke_delegated",
     "assign_app_role",
     "revoke_app_role",
+    "assign_principal",
+    "remove_assignment",
     "mint_secret",
     "remove_secret",
     "retire_secret",  # added by provisioner.engine.rotation (secret lifecycle)
@@ -91,6 +104,11 @@ class Plan:
     @property
     def is_empty(self) -> bool:
         return not self.actions
+
+    @property
+    def removes_access(self) -> bool:
+        """Whether applying takes access away from users or groups (a deletion: needs consent)."""
+        return any(a.kind in REMOVES_ACCESS for a in self.actions)
 
     @property
     def blocked_apps(self) -> list[str]:
@@ -408,6 +426,82 @@ def _revoke_roles(
     )
 
 
+# ---------------------------------------------------------------- user and group assignment
+
+
+def _assignment_actions(want: DesiredApp, have: ExistingApp | None) -> list[Action]:
+    """``appRoleAssignmentRequired`` and the users/groups assigned to the app's service principal.
+
+    A principal counts as assigned when it holds any role of the app (a role given by hand on an adopted
+    app stays); a missing one gets default access. Principals of a managed type (``assigned_users`` or
+    ``assigned_groups`` declared) that the manifest does not list lose their assignments; so do
+    duplicates. Service principals assigned to the app's roles are never touched here.
+    """
+    actions: list[Action] = []
+    sp = have.service_principal if have else None
+    required = want.assignment_required
+    if required is not None and sp is not None and sp.assignment_required is not required:
+        before = "unknown" if sp.assignment_required is None else str(sp.assignment_required).lower()
+        actions.append(
+            Action(
+                "update_service_principal",
+                want.name,
+                f"update service principal: appRoleAssignmentRequired {before} -> {str(required).lower()}",
+                [Change("appRoleAssignmentRequired", sp.assignment_required, required)],
+                {"sp_id": sp.object_id, "assignment_required": required},
+            )
+        )
+    if not want.assigned_types:
+        return actions
+    existing = [
+        a
+        for a in ((have.principal_assignments or []) if sp is not None and have is not None else [])
+        if a.principal_type in want.assigned_types
+    ]
+    wanted = {p.id: p for p in want.assignments}
+    held: dict[str, list[str]] = {}  # principal id -> roles held (in assignment id order)
+    for assignment in sorted(existing, key=lambda a: a.id):
+        roles = held.setdefault(assignment.principal_id, [])
+        duplicate = assignment.app_role_id in roles
+        roles.append(assignment.app_role_id)
+        if assignment.principal_id in wanted and not duplicate:
+            continue
+        label = assignment.principal_name or assignment.principal_id
+        why = "duplicate assignment" if duplicate else "not in the manifest"
+        actions.append(
+            Action(
+                "remove_assignment",
+                want.name,
+                f"remove assignment of {assignment.principal_type.lower()} {label} ({why})",
+                [Change(f"appRoleAssignedTo.{label}", assignment.app_role_id, None)],
+                {
+                    "assignment_id": assignment.id,
+                    "principal_id": assignment.principal_id,
+                    "principal_type": assignment.principal_type,
+                    "name": label,
+                },
+            )
+        )
+    for principal in want.assignments:
+        if principal.id in held:
+            continue
+        actions.append(
+            Action(
+                "assign_principal",
+                want.name,
+                f"assign {principal.kind.lower()} {principal.name} (default access)",
+                [Change(f"appRoleAssignedTo.{principal.name}", None, "default access")],
+                {
+                    "principal_id": principal.id,
+                    "principal_type": principal.kind,
+                    "name": principal.name,
+                    "app_role_id": DEFAULT_ACCESS_ROLE,
+                },
+            )
+        )
+    return actions
+
+
 # ---------------------------------------------------------------- secrets
 
 
@@ -591,16 +685,22 @@ def make_plan(desired: Desired, state: TenantState, *, now: datetime | None = No
                     )
                 )
         if have is None or have.service_principal is None:
+            required = want.assignment_required
             app_actions.append(
                 Action(
                     "create_service_principal",
                     name,
-                    "create service principal (enterprise application)",
-                    [],
-                    {"app_id": have.app_id if have else None},
+                    "create service principal (enterprise application)"
+                    + (", assignment required" if required else ""),
+                    [Change("appRoleAssignmentRequired", None, True)] if required else [],
+                    {
+                        "app_id": have.app_id if have else None,
+                        **({"assignment_required": True} if required else {}),
+                    },
                 )
             )
         app_actions += _consent_actions(want, have, resources)
+        app_actions += _assignment_actions(want, have)
         app_actions += _secret_actions(want, have, now)
         app_actions += _federated_actions(want, have)
         app_actions += _certificate_actions(want, have)

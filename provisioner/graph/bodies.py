@@ -66,8 +66,12 @@ def application_body(want: DesiredApp, have: ExistingApp | None = None) -> Any:
     return body
 
 
-def service_principal_body(display_name: str) -> Any:
+def service_principal_body(display_name: str, *, assignment_required: bool = False) -> Any:
+    """``assignment_required``: created with appRoleAssignmentRequired already on (no window in which
+    unassigned users could sign in)."""
     from msgraph.generated.models.service_principal import ServicePrincipal
 
     body = ServicePrincipal(display_name=display_name, tags=list(SP_TAGS))
+    if assignment_required:
+        body.app_role_assignment_required = True
     return body

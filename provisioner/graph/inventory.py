@@ -26,6 +26,7 @@ from provisioner.graph.state import (
     APP_SELECT,
     CLIENT_SP_SELECT,
     PAGE_SIZE,
+    PRINCIPAL_ASSIGNMENT_SELECT,
     RESOURCE_SELECT,
     app_from_sdk,
     assignment_from_sdk,
@@ -36,7 +37,7 @@ from provisioner.graph.state import (
     resource_from_sdk,
 )
 from provisioner.model.federated import ExistingFederated
-from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSP, ResourceSP
+from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSP, PrincipalAssignment, ResourceSP
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient
@@ -197,7 +198,11 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
         ]
         results = await list_batched(client, queries, label="read service principals")
         sps = {
-            str(sp.app_id).lower(): ExistingSP(object_id=str(sp.id).lower(), app_id=str(sp.app_id).lower())
+            str(sp.app_id).lower(): ExistingSP(
+                object_id=str(sp.id).lower(),
+                app_id=str(sp.app_id).lower(),
+                assignment_required=sp.app_role_assignment_required,
+            )
             for batch in results[:n_clients]
             for sp in batch
         }
@@ -225,6 +230,16 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
             for sp_id in sp_ids
         ]
         n_consent = len(queries)
+        # users and groups assigned to each app (export writes them back as assigned_users/_groups)
+        queries += [
+            (
+                client.service_principals.by_service_principal_id(sp_id).app_role_assigned_to,
+                "appRoleAssignments",
+                {"select": PRINCIPAL_ASSIGNMENT_SELECT},
+            )
+            for sp_id in sp_ids
+        ]
+        n_assigned = len(queries)
         # and every app's federated identity credentials (export writes them back)
         queries += [
             (
@@ -235,7 +250,21 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
             for app in apps
         ]
         results = await list_batched(client, queries, label="read consent")
-    for app, items in zip(apps, results[n_consent:], strict=True):
+    for app, items in zip(with_sp, results[n_consent:n_assigned], strict=True):
+        app.principal_assignments = sorted(
+            (
+                PrincipalAssignment(
+                    id=str(a.id),
+                    principal_id=str(a.principal_id).lower(),
+                    principal_type=a.principal_type or "",
+                    principal_name=a.principal_display_name,
+                    app_role_id=str(a.app_role_id).lower(),
+                )
+                for a in items
+            ),
+            key=lambda a: (a.principal_type, (a.principal_name or "").lower(), a.principal_id),
+        )
+    for app, items in zip(apps, results[n_assigned:], strict=True):
         app.federated_credentials = sorted((_federated(f) for f in items), key=lambda f: f.name.lower())
     for index, app in enumerate(with_sp):
         app.delegated_grants = sorted((grant_from_sdk(g) for g in results[index]), key=lambda g: g.id)

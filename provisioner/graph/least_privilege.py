@@ -129,6 +129,32 @@ READ_ORGANIZATION = Need(
     ("Organization.ReadWrite.All", *_DIR_READ),
     ("User.Read", "Organization.Read.All", *_DIR_READ, *_USER_ANY),
 )
+# User and group assignment (assigned_users / assigned_groups): find each principal, then assign it on the
+# app's service principal (POST servicePrincipals/{id}/appRoleAssignedTo: AppRoleAssignment.ReadWrite.All
+# and Application.Read.All, which READ covers). Listing users: User.Read.All is the least privileged
+# application permission that can $filter by userPrincipalName (User.ReadBasic.All cannot filter);
+# listing groups: GroupMember.Read.All.
+ASSIGN_PRINCIPALS = Need(
+    "assign_principals",
+    "assign users and groups to applications (assigned_users / assigned_groups)",
+    "AppRoleAssignment.ReadWrite.All",
+    (),
+    ("AppRoleAssignment.ReadWrite.All", *_USER_ANY),
+)
+READ_USERS = Need(
+    "read_users",
+    "find the users assigned_users names",
+    "User.Read.All",
+    ("User.ReadWrite.All", *_DIR_READ),
+    ("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", *_DIR_READ, *_USER_ANY),
+)
+READ_GROUPS = Need(
+    "read_groups",
+    "find the groups assigned_groups names",
+    "GroupMember.Read.All",
+    ("Group.Read.All", "Group.ReadWrite.All", "GroupMember.ReadWrite.All", *_DIR_READ),
+    ("GroupMember.Read.All", "Group.Read.All", "Group.ReadWrite.All", *_DIR_READ, *_USER_ANY),
+)
 
 ALL_NEEDS: tuple[Need, ...] = (
     READ,
@@ -140,6 +166,9 @@ ALL_NEEDS: tuple[Need, ...] = (
     ADOPT_APP,
     ADD_OWNER,
     READ_ORGANIZATION,
+    ASSIGN_PRINCIPALS,
+    READ_USERS,
+    READ_GROUPS,
 )
 
 # (method, path regex relative to /v1.0) -> need; first match wins.
@@ -165,6 +194,10 @@ def need_for_request(method: str, path: str) -> Need | None:
     if method == "GET":
         if path.lower().startswith("/organization"):
             return READ_ORGANIZATION
+        if path.lower().startswith("/users"):
+            return READ_USERS
+        if path.lower().startswith("/groups"):
+            return READ_GROUPS
         return READ
     for wanted, pattern, need in _REQUESTS:
         if wanted in ("*", method) and pattern.search(path):
@@ -183,6 +216,14 @@ def needs_for_apps(apps: Sequence[Any]) -> list[Need]:
         needs.append(GRANT_DELEGATED)
     if any(p.application for a in consenting for p in a.permissions.values()):
         needs.append(GRANT_APPLICATION)
+    users = [getattr(a, "assigned_users", None) for a in apps]
+    groups = [getattr(a, "assigned_groups", None) for a in apps]
+    if any(u is not None or g is not None for u, g in zip(users, groups, strict=True)):
+        needs.append(ASSIGN_PRINCIPALS)
+    if any(users):
+        needs.append(READ_USERS)
+    if any(groups):
+        needs.append(READ_GROUPS)
     return needs
 
 

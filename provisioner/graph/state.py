@@ -57,9 +57,12 @@ from provisioner.model.tenant import (
     ExistingSecret,
     ExistingSP,
     Grant,
+    Principal,
+    PrincipalAssignment,
     ResourceSP,
     RoleAssignment,
     TenantState,
+    is_guid,
     resource_app_id_for_key,
 )
 from provisioner.model.x509 import normalize_thumbprint
@@ -293,6 +296,69 @@ def assignment_from_json(assignment: dict[str, Any]) -> RoleAssignment:
     )
 
 
+def principal_assignment_from_json(assignment: dict[str, Any]) -> PrincipalAssignment:
+    return PrincipalAssignment(
+        id=str(assignment["id"]),
+        principal_id=str(assignment.get("principalId")).lower(),
+        principal_type=str(assignment.get("principalType") or ""),
+        principal_name=assignment.get("principalDisplayName"),
+        app_role_id=str(assignment.get("appRoleId")).lower(),
+    )
+
+
+def client_sp_from_json(sp: dict[str, Any]) -> ExistingSP:
+    required = sp.get("appRoleAssignmentRequired")
+    return ExistingSP(
+        object_id=str(sp["id"]).lower(),
+        app_id=str(sp["appId"]).lower(),
+        assignment_required=required if isinstance(required, bool) else None,
+    )
+
+
+def principal_lookups(client: GraphServiceClient, apps: Sequence[Any]) -> list[tuple[str, str, _List]]:
+    """(kind, property, list read) finding every user and group the manifests assign, 15 names a request.
+
+    Users by ``userPrincipalName in (...)`` or ``id in (...)``, groups by ``displayName in (...)`` or
+    ``id in (...)``: a handful of requests for any number of apps, read in the first round.
+    """
+    wanted: dict[tuple[str, str], set[str]] = {}
+    for app in apps:
+        for kind, entries in (("User", app.assigned_users), ("Group", app.assigned_groups)):
+            for entry in entries or []:
+                by_name = "userPrincipalName" if kind == "User" else "displayName"
+                prop = "id" if is_guid(entry) else by_name
+                wanted.setdefault((kind, prop), set()).add(entry.lower() if prop == "id" else entry)
+    reads: list[tuple[str, str, _List]] = []
+    for (kind, prop), values in sorted(wanted.items()):
+        builder = client.users if kind == "User" else client.groups
+        select = USER_SELECT if kind == "User" else GROUP_SELECT
+        for chunk in chunked(sorted(values)):
+            reads.append(
+                (
+                    kind,
+                    prop,
+                    _List(builder, {"filter": in_filter(prop, chunk), "select": select, "top": PAGE_SIZE}),
+                )
+            )
+    return reads
+
+
+def principals_from(
+    found: Sequence[tuple[str, str, list[dict[str, Any]]]],
+) -> dict[tuple[str, str], list[Principal]]:
+    """Each user under its UPN and id, each group under its display name and id (all lower-cased)."""
+    out: dict[tuple[str, str], list[Principal]] = {}
+    for kind, _, items in found:
+        for item in items:
+            name = str(item.get("userPrincipalName") if kind == "User" else item.get("displayName") or "")
+            principal = Principal(id=str(item["id"]).lower(), kind=kind, name=name or str(item["id"]))
+            for key in {principal.id, name.lower()} - {""}:
+                bucket = out.setdefault((kind, key), [])
+                if principal not in bucket:
+                    bucket.append(principal)
+    return out
+
+
 # ---------------------------------------------------------------- reading
 
 APP_SELECT = [
@@ -314,7 +380,10 @@ APP_SELECT = [
     "createdDateTime",
 ]
 RESOURCE_SELECT = ["id", "appId", "displayName", "oauth2PermissionScopes", "appRoles"]
-CLIENT_SP_SELECT = ["id", "appId", "displayName"]
+CLIENT_SP_SELECT = ["id", "appId", "displayName", "appRoleAssignmentRequired"]
+USER_SELECT = ["id", "userPrincipalName", "displayName"]
+GROUP_SELECT = ["id", "displayName"]
+PRINCIPAL_ASSIGNMENT_SELECT = ["id", "principalId", "principalType", "principalDisplayName", "appRoleId"]
 
 
 @dataclass
@@ -462,14 +531,24 @@ async def _read_state(
         round1.append(_List(client.policies.default_app_management_policy, {}, optional=True, single=True))
         round1.append(_List(client.policies.app_management_policies, {}, optional=True))
     n_policy = len(round1)
+    # users and groups the manifests assign (only when some app declares assigned_users/assigned_groups)
+    lookups = principal_lookups(client, apps)
+    round1 += [spec for _, _, spec in lookups]
+    n_principals = len(round1)
     if tenant_id is None:
         # --tenant not given: learn the credential's home tenant in the same round (if it may read it).
         round1.append(_List(client.organization, {"select": ["id"]}, optional=True))
     results = await reader.round(round1)
+    principals = principals_from(
+        [
+            (kind, prop, items)
+            for (kind, prop, _), items in zip(lookups, results[n_policy:n_principals], strict=True)
+        ]
+    )
     default_policy = (results[n_adopt] or [None])[0] if wants_policy else None
     app_policies = [p for p in results[n_adopt + 1]] if wants_policy else []
-    if tenant_id is None and results[n_policy:]:
-        orgs = results[n_policy]
+    if tenant_id is None and results[n_principals:]:
+        orgs = results[n_principals]
         tenant_id = str(orgs[0]["id"]).lower() if orgs else None
 
     resources: dict[str, ResourceSP] = {}
@@ -536,6 +615,17 @@ async def _read_state(
         _List(client.applications.by_application_id(e.object_id).federated_identity_credentials, {})
         for e in with_federated
     ]
+    # users and groups assigned to apps whose manifest manages them: the app's service principal is
+    # addressed by appId (known from round 1), so this rides in round 2 (404: no service principal yet)
+    with_assignments: list[ExistingApp] = []
+    for app in apps:
+        have = state_apps.get(app.name)
+        if have is not None and (app.assigned_users is not None or app.assigned_groups is not None):
+            with_assignments.append(have)
+    assignment_reads = [
+        _List(_assigned_to_by_app_id(client, e.app_id), {}, missing_ok=True) for e in with_assignments
+    ]
+    federated_reads += assignment_reads  # read alongside (same round); split off below
     n_round2 = len(round2) + len(consent_reads)
     # which applications each enabled app management policy applies to (usually none or a few policies)
     enabled = [p for p in app_policies if p.get("isEnabled", True) and p.get("id")]
@@ -563,7 +653,12 @@ async def _read_state(
                 created = have.created if have is not None else moment
                 mine = applied.get(have.object_id, []) if have is not None else []
                 credential_limits[app.name] = limits_for(mine, default_policy, created)
-    federated_results = results[n_round2 : n_round2 + len(federated_reads)]
+    federated_results = results[n_round2 : n_round2 + len(federated_reads) - len(assignment_reads)]
+    assignment_results = results[
+        n_round2 + len(federated_reads) - len(assignment_reads) : n_round2 + len(federated_reads)
+    ]
+    for existing, items in zip(with_assignments, assignment_results, strict=True):
+        existing.principal_assignments = [principal_assignment_from_json(item) for item in items]
     for existing, items in zip(with_federated, federated_results, strict=True):
         existing.federated_credentials = sorted(
             (federated_from_json(item) for item in items), key=lambda f: f.name.lower()
@@ -571,8 +666,8 @@ async def _read_state(
     results = results[:n_round2]
     sp_by_app_id: dict[str, ExistingSP] = {}
     for sp in (sp for batch in results[:n_clients] for sp in batch):
-        app_id = str(sp["appId"]).lower()
-        sp_by_app_id[app_id] = ExistingSP(object_id=str(sp["id"]).lower(), app_id=app_id)
+        found_sp = client_sp_from_json(sp)
+        sp_by_app_id[found_sp.app_id] = found_sp
     extras: list[ResourceSP] = []
     for sp in (sp for batch in results[n_clients:n_extra] for sp in batch):
         res = resource_from_json(sp)
@@ -638,7 +733,21 @@ async def _read_state(
         requests=reader.requests,
         server_time=reader.batcher.server_time(),
         credential_limits=credential_limits,
+        principals=principals,
     )
+
+
+def _assigned_to_by_app_id(client: GraphServiceClient, app_id: str) -> Any:
+    """``servicePrincipals(appId='...')/appRoleAssignedTo`` (Graph addresses a service principal by appId
+    too), so the read needs no service principal id from an earlier round.
+
+    msgraph-sdk's ``service_principals_with_app_id`` builder has no navigation properties: the list
+    builder is given the URL instead (a raw URL carries its own query options).
+    """
+    base = str(client.request_adapter.base_url).rstrip("/")
+    select = ",".join(PRINCIPAL_ASSIGNMENT_SELECT)
+    url = f"{base}/servicePrincipals(appId='{app_id}')/appRoleAssignedTo?$select={select}&$top={PAGE_SIZE}"
+    return client.service_principals.by_service_principal_id(app_id).app_role_assigned_to.with_url(url)
 
 
 def _per_resource(client: GraphServiceClient, resources: Sequence[ResourceSP]) -> list[tuple[str, _List]]:

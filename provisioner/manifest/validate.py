@@ -83,6 +83,8 @@ from provisioner.model.sink_rules import (
 )
 
 GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+#: A user principal name: ``alias@domain``; Entra allows letters, digits and ``' . - _ ! # ^ ~`` in the alias.
+USER_PRINCIPAL_NAME = re.compile(r"^[A-Za-z0-9'._!#^~&+-]{1,113}@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+$")
 MAX_RESOURCES = 50
 MAX_PERMISSIONS = 400
 PERSONAL_DISPLAY_NAME_MAX = 90
@@ -438,6 +440,7 @@ class _Checker:
                 self.error(
                     ("owners", index), f"owner {owner!r} is neither a user principal name nor an object ID"
                 )
+        self.assignments()
         for index, sink in enumerate(app.sinks):
             if isinstance(sink, KeyVaultSink) and not sink.vault_url.lower().startswith("https://"):
                 self.error(
@@ -445,6 +448,36 @@ class _Checker:
                 )
             if isinstance(sink, GithubSecretSink):
                 self.github_secret(index, sink)
+
+    def assignments(self) -> None:
+        """``assigned_users``/``assigned_groups``: well-formed, no entry twice (Graph would refuse the second
+        assignment); whether each exists is checked at plan time, against the tenant."""
+        app = self.app
+        for key, entries in (
+            ("assigned_users", app.assigned_users),
+            ("assigned_groups", app.assigned_groups),
+        ):
+            seen: dict[str, int] = {}
+            for index, entry in enumerate(entries or []):
+                if not entry.strip() or entry != entry.strip():
+                    self.error((key, index), f"{entry!r} is empty or has leading or trailing spaces")
+                    continue
+                if key == "assigned_users" and not GUID.match(entry) and not USER_PRINCIPAL_NAME.match(entry):
+                    self.error(
+                        (key, index),
+                        f"user {entry!r} is neither a user principal name (name@domain) nor an object ID",
+                    )
+                    continue
+                folded = entry.lower()
+                if folded in seen:
+                    self.error((key, index), f"{entry!r} is listed twice (first as entry {seen[folded]})")
+                    continue
+                seen[folded] = index
+        if app.assignment_required and app.assigned_users == [] and app.assigned_groups == []:
+            self.warn(
+                ("assignment_required",),
+                "assignment_required: true with no assigned users or groups: nobody can sign in to the app",
+            )
 
     def github_secret(self, index: int, sink: GithubSecretSink) -> None:
         """Names derived from the app name must be valid GitHub names too (an app may start with a digit)."""

@@ -41,7 +41,13 @@ from provisioner.model.manifest import (
     Secret,
 )
 from provisioner.model.redirects import normalize
-from provisioner.model.tenant import MANAGED_TAG, ResourceSP, TenantState, resource_app_id_for_key
+from provisioner.model.tenant import (
+    MANAGED_TAG,
+    Principal,
+    ResourceSP,
+    TenantState,
+    resource_app_id_for_key,
+)
 
 PERSONAL = frozenset({Audience.MULTI_TENANT_AND_PERSONAL, Audience.PERSONAL})
 
@@ -76,6 +82,11 @@ class DesiredApp:
     federated_credentials: tuple[DesiredFederated, ...] | None = None
     # None: the manifest leaves certificates alone (undeclared ones are not removed)
     certificates: tuple[Certificate, ...] | None = None
+    # user/group assignment: None leaves appRoleAssignmentRequired alone
+    assignment_required: bool | None = None
+    # the users and groups assigned (default access); only principal types in assigned_types are managed
+    assignments: tuple[Principal, ...] = ()
+    assigned_types: frozenset[str] = frozenset()
 
     def required_resource_access_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
         return {k: frozenset(v) for k, v in self.required_resource_access.items() if v}
@@ -168,6 +179,7 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
                     continue
                 entries.append((role_id, ROLE))
                 roles.setdefault(resource.app_id, set()).add(role_id)
+        assignments, assigned_types = _assignments(app, state, error, errors)
         out[app.name] = DesiredApp(
             name=app.name,
             display_name=app.display_name,
@@ -196,10 +208,43 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             certificates=None
             if app.certificates is None
             else tuple(_resolve_max_cert(c, state.credential_limits.get(app.name)) for c in app.certificates),
+            assignment_required=app.assignment_required,
+            assignments=assignments,
+            assigned_types=assigned_types,
         )
     if errors:
         raise ManifestErrors(errors)
     return Desired(apps=out, resources=dict(sorted(used.items())))
+
+
+def _assignments(
+    app: App, state: TenantState, error: Any, errors: list[ManifestError]
+) -> tuple[tuple[Principal, ...], frozenset[str]]:
+    """The users and groups an app assigns, found in ``state.principals``; unknown or ambiguous ones are
+    located errors (plan stops before any write). A principal named twice (UPN and object ID) counts once."""
+    found: dict[str, Principal] = {}
+    types: set[str] = set()
+    for key, kind, entries in (
+        ("assigned_users", "User", app.assigned_users),
+        ("assigned_groups", "Group", app.assigned_groups),
+    ):
+        if entries is None:
+            continue
+        types.add(kind)
+        for index, entry in enumerate(entries):
+            matches = state.principals.get((kind, entry.lower()), [])
+            if not matches:
+                errors.append(error((key, index), f"{kind.lower()} {entry!r} does not exist in this tenant"))
+            elif len(matches) > 1:
+                errors.append(
+                    error(
+                        (key, index),
+                        f"{len(matches)} groups are named {entry!r}; name the group by its object ID",
+                    )
+                )
+            else:
+                found.setdefault(matches[0].id, matches[0])
+    return tuple(found.values()), frozenset(types)
 
 
 def _tags(app: App, state: TenantState) -> tuple[str, ...]:

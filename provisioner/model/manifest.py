@@ -546,6 +546,23 @@ class App(_Strict):
         "Client secret'); rotate prints it and writes a hand-over file per app.",
     )
 
+    # -- user and group assignment (issue 17): who may sign in to the app --
+    assignment_required: bool | None = Field(
+        default=None,
+        description="Require user assignment (the service principal's appRoleAssignmentRequired): only assigned "
+        "users, and members of assigned groups, can sign in (others get AADSTS50105). Left out: left alone.",
+    )
+    assigned_users: list[str] | None = Field(
+        default=None,
+        description="Users assigned to the app (default access), by user principal name or object ID. Left out: "
+        "user assignments are left alone; [] removes them.",
+    )
+    assigned_groups: list[str] | None = Field(
+        default=None,
+        description="Groups assigned to the app (default access; their direct members may sign in), by display "
+        "name or object ID. Left out: group assignments are left alone; [] removes them.",
+    )
+
     @field_validator("secrets")
     @classmethod
     def _unique_secret_names(cls, secrets: list[Secret]) -> list[Secret]:

@@ -74,6 +74,31 @@ class ExistingSecret:
 class ExistingSP:
     object_id: str
     app_id: str
+    assignment_required: bool | None = None  # appRoleAssignmentRequired (None: not read)
+
+
+#: appRoleId of the default access role: assigns a user or group to an app that defines no app roles.
+DEFAULT_ACCESS_ROLE = "00000000-0000-0000-0000-000000000000"
+
+
+@dataclass(frozen=True)
+class Principal:
+    """A user or group a manifest assigns to an app, as found in the tenant."""
+
+    id: str
+    kind: str  # "User" or "Group" (an appRoleAssignment's principalType)
+    name: str  # userPrincipalName or displayName
+
+
+@dataclass(frozen=True)
+class PrincipalAssignment:
+    """A user or group assigned to an app's service principal (an appRoleAssignment on it)."""
+
+    id: str
+    principal_id: str
+    principal_type: str  # "User", "Group" or "ServicePrincipal"
+    principal_name: str | None
+    app_role_id: str
 
 
 @dataclass(frozen=True)
@@ -119,6 +144,8 @@ class ExistingApp:
     service_principal: ExistingSP | None = None
     delegated_grants: list[Grant] = field(default_factory=list)
     role_assignments: list[RoleAssignment] = field(default_factory=list)
+    # users, groups (and apps) assigned to the app's service principal; None: not read
+    principal_assignments: list[PrincipalAssignment] | None = None
     # None: not read (the manifest does not manage them); [] : read, none there
     federated_credentials: list[ExistingFederated] | None = None
     created: datetime | None = None  # createdDateTime (app management policies date their restrictions)
@@ -141,6 +168,9 @@ class TenantState:
     server_time: datetime | None = None
     # app management policy limits per manifest app that declares secrets (None: no limit found/readable)
     credential_limits: dict[str, CredentialLimits | None] = field(default_factory=dict)
+    # users and groups manifests assign, by (kind "User"/"Group", manifest entry lower-cased); a list
+    # because several groups may share a display name
+    principals: dict[tuple[str, str], list[Principal]] = field(default_factory=dict)
 
     def resource_by_id(self, object_id: str) -> ResourceSP | None:
         return next((r for r in self.resources.values() if r.id == object_id), None)

@@ -114,6 +114,12 @@ RULES: dict[str, Rule] = {
         ("AppRoleAssignment.ReadWrite.All",),
         ("AppRoleAssignment.ReadWrite.All", "Directory.AccessAsUser.All"),
     ),
+    # GET /users/{id}/appRoleAssignments: application Directory.Read.All (least) or
+    # AppRoleAssignment.ReadWrite.All; delegated AppRoleAssignment.ReadWrite.All (least) or Directory.Read.All
+    "userAssignments.read": _rule(
+        ("Directory.Read.All", "Directory.ReadWrite.All", "AppRoleAssignment.ReadWrite.All"),
+        ("AppRoleAssignment.ReadWrite.All", *_DIR_READ_SCOPES),
+    ),
     "users.read": _rule(
         ("User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", *_DIR_READ_ROLES),
         ("User.Read.All", "User.ReadWrite.All", "User.ReadBasic.All", *_DIR_READ_SCOPES),
@@ -135,6 +141,37 @@ RULES: dict[str, Rule] = {
     ),
     "me.revokeSessions": _rule(
         (), ("User.RevokeSessions.All", "User.ReadWrite", "User.ReadWrite.All", "Directory.AccessAsUser.All")
+    ),
+    # groups: list/get least privileged GroupMember.Read.All; create Group.ReadWrite.All; add or remove
+    # members GroupMember.ReadWrite.All (the group pages' permission tables)
+    "groups.read": _rule(
+        (
+            "GroupMember.Read.All",
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+            "GroupMember.ReadWrite.All",
+            *_DIR_READ_ROLES,
+        ),
+        (
+            "GroupMember.Read.All",
+            "Group.Read.All",
+            "Group.ReadWrite.All",
+            "GroupMember.ReadWrite.All",
+            *_DIR_READ_SCOPES,
+        ),
+    ),
+    "groups.write": _rule(
+        ("Group.ReadWrite.All", "Directory.ReadWrite.All"),
+        ("Group.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"),
+    ),
+    "groups.members.write": _rule(
+        ("GroupMember.ReadWrite.All", "Group.ReadWrite.All", "Directory.ReadWrite.All"),
+        (
+            "GroupMember.ReadWrite.All",
+            "Group.ReadWrite.All",
+            "Directory.ReadWrite.All",
+            "Directory.AccessAsUser.All",
+        ),
     ),
     # GET /directoryObjects/{id} and getByIds: Directory.Read.All is the least privileged permission.
     "directory.read": _rule(_DIR_READ_ROLES, _DIR_READ_SCOPES),

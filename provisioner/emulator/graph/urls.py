@@ -16,6 +16,7 @@ from provisioner.emulator.graph.applications import responses as applications
 from provisioner.emulator.graph.audit_logs import responses as audit_logs
 from provisioner.emulator.graph.deleted_items import responses as deleted_items
 from provisioner.emulator.graph.directory_objects import responses as directory_objects
+from provisioner.emulator.graph.groups import responses as groups
 from provisioner.emulator.graph.mail import responses as mail
 from provisioner.emulator.graph.oauth2_permission_grants import responses as oauth2_permission_grants
 from provisioner.emulator.graph.organization import responses as organization
@@ -35,6 +36,7 @@ RESOURCES = (
     oauth2_permission_grants,
     directory_objects,
     users,
+    groups,
     mail,
     organization,
     policies,

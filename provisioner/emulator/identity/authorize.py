@@ -25,6 +25,7 @@ from provisioner.emulator.identity import authorize_page, errors
 from provisioner.emulator.identity.directory import (
     MULTI_TENANT_AUDIENCES,
     MULTI_TENANT_SEGMENTS,
+    assignment_refusal,
     ensure_client_service_principal,
     find_application,
     find_application_home,
@@ -285,6 +286,7 @@ def _continue(
 ) -> Response:
     """Signed in: consent page if anything is missing (or prompt=consent), else the code."""
     assert target.scopes is not None
+    _require_assignment(ctx, target, user)
     client_sp = find_service_principal(ctx, target.tenant_id, target.app["appId"])
     missing = missing_consent(
         ctx, target.tenant_id, target.app, client_sp["id"] if client_sp else None, user["id"], target.scopes
@@ -369,8 +371,16 @@ def _after_validation(ctx: EmulatorContext, request: Request, target: Target) ->
         return _error_page(err)
 
 
+def _require_assignment(ctx: EmulatorContext, target: Target, user: dict[str, Any]) -> None:
+    """An app requiring assignment turns an unassigned user away (AADSTS50105, ``access_denied``)."""
+    refusal = assignment_refusal(ctx, target.tenant_id, target.app, user, "access_denied")
+    if refusal is not None:
+        raise RedirectError(refusal)
+
+
 def _silent(ctx: EmulatorContext, target: Target, user: dict[str, Any], auth_time: str) -> Response:
     assert target.scopes is not None
+    _require_assignment(ctx, target, user)
     client_sp = find_service_principal(ctx, target.tenant_id, target.app["appId"])
     missing = missing_consent(
         ctx, target.tenant_id, target.app, client_sp["id"] if client_sp else None, user["id"], target.scopes

@@ -117,6 +117,38 @@ def find_user_by_upn(ctx: EmulatorContext, tenant_id: str, upn: str) -> dict[str
     return None
 
 
+def held_by_user(ctx: EmulatorContext, tenant_id: str, user_id: str) -> list[dict[str, Any]]:
+    """App role assignments (store views) held by the user directly or by a group the user is a direct
+    member of: what ``/users/{id}/appRoleAssignments`` lists and what a sign-in to an app requiring
+    assignment looks for. Here (not in the Graph layer, which depends on this package) it reads the
+    store kinds ``groups`` (internal ``_members``) and ``appRoleAssignments`` directly."""
+    principals = {user_id}
+    principals.update(
+        g["id"] for g in ctx.store.views(tenant_id, "groups") if user_id in (g.get("_members") or [])
+    )
+    return [a for a in ctx.store.views(tenant_id, "appRoleAssignments") if a.get("principalId") in principals]
+
+
+def assignment_refusal(
+    ctx: EmulatorContext,
+    tenant_id: str,
+    app: dict[str, Any],
+    user: dict[str, Any],
+    error: str = "invalid_grant",
+) -> Any:
+    """AADSTS50105 when the app's service principal requires assignment and ``user`` holds no role of it,
+    directly or through a group they are a direct member of; None when the user may sign in."""
+    from provisioner.emulator.identity.errors import user_not_assigned
+
+    sp = find_service_principal(ctx, tenant_id, app["appId"])
+    if sp is None or not sp.get("appRoleAssignmentRequired"):
+        return None
+    if any(a.get("resourceId") == sp["id"] for a in held_by_user(ctx, tenant_id, user["id"])):
+        return None
+    name = str(app.get("displayName") or app["appId"])
+    return user_not_assigned(app["appId"], name, str(user.get("userPrincipalName")), error)
+
+
 def is_admin_user(user: dict[str, Any]) -> bool:
     """Whether the user may grant tenant-wide (admin) consent.
 

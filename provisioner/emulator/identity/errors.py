@@ -223,6 +223,20 @@ def consent_declined() -> OAuthError:
     return _err(65004, "access_denied", "User declined to consent to access the app.")
 
 
+def user_not_assigned(app_id: str, name: str, upn: str, error: str = "invalid_grant") -> OAuthError:
+    """The app's service principal requires assignment (appRoleAssignmentRequired) and the user holds none,
+    directly or through a group; the authorize endpoint sends it back as ``access_denied``."""
+    return _err(
+        50105,
+        error,
+        f"Your administrator has configured the application {name} ('{app_id}') to block users unless they "
+        "are specifically granted ('assigned') access to the application. The signed in user "
+        f"'{upn}' is blocked because they are not a direct member of a group with access, nor had access "
+        "directly assigned by an administrator. Please contact your administrator to assign access to this "
+        "application.",
+    )
+
+
 def login_required() -> OAuthError:
     return _err(50058, "login_required", "A silent sign-in request was sent but no user is signed in.")
 

@@ -20,7 +20,7 @@ from provisioner.emulator.clock import iso, parse_iso
 from provisioner.emulator.context import EmulatorContext
 from provisioner.emulator.identity import errors
 from provisioner.emulator.identity.clients import ClientCredentials, authenticate
-from provisioner.emulator.identity.directory import find_service_principal, get_user
+from provisioner.emulator.identity.directory import assignment_refusal, find_service_principal, get_user
 from provisioner.emulator.identity.models import (
     ACCESS_TOKEN_LIFETIME_SECONDS,
     AUTH_CODES,
@@ -308,6 +308,9 @@ def _user_tokens(
     offline: bool,
     spa_expires: datetime | None,
 ) -> TokenResult:
+    refusal = assignment_refusal(ctx, g.tenant_id, g.app, user)  # code, refresh token: checked each time
+    if refusal is not None:
+        raise refusal
     client_sp = find_service_principal(ctx, g.tenant_id, g.app["appId"])
     delegated = delegated_token(
         ctx, g.tenant_id, g.tenant_name, g.app, client_sp["id"] if client_sp else None, user["id"], request

@@ -61,10 +61,11 @@ def create(
     resource = ctx.store.view(tenant, "servicePrincipals", resource_id)  # read only: no copy
     if not replication.visible(ctx, resource):
         raise not_found(resource_id)
-    principal = directory_objects.find(ctx, tenant, principal_id)
+    principal = directory_objects.find(ctx, tenant, principal_id, ("users", "servicePrincipals", "groups"))
     if principal is None or not replication.visible(ctx, principal[1]):
         raise not_found(principal_id)
     kind, principal_obj = principal
+    # allowedMemberTypes "User" covers users and groups (app roles are assigned to either)
     member_type = "Application" if kind == "servicePrincipals" else "User"
     roles = resource.get("appRoles") or []
     role = next((r for r in roles if str(r.get("id", "")).lower() == role_id), None)
@@ -102,6 +103,13 @@ def list_for(
     if resource_id is not None:
         return ctx.store.find_views(tenant, KIND, resourceId=resource_id)
     return ctx.store.find_views(tenant, KIND, principalId=principal_id)
+
+
+def held_by_user(ctx: EmulatorContext, tenant: str, user_id: str) -> list[dict[str, Any]]:
+    """The user's own assignments and those of the groups the user is a direct member of."""
+    from provisioner.emulator.identity.directory import held_by_user as held
+
+    return held(ctx, tenant, user_id)
 
 
 def get_for(

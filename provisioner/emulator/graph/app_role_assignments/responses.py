@@ -14,6 +14,7 @@ from provisioner.emulator.graph.auth import require
 from provisioner.emulator.graph.envelopes import collection_response, entity_response
 from provisioner.emulator.graph.lookups import service_principal_in_path as target
 from provisioner.emulator.graph.routing import ID, SP, Call, GraphResponse, Router
+from provisioner.emulator.graph.users import models as users
 
 _ASSIGNMENT_TYPE = app_role_assignments.TYPE_NAME
 
@@ -65,7 +66,18 @@ def _delete_assignment(call: Call, side: str) -> GraphResponse:
     return GraphResponse(204)
 
 
+def _list_user_assignments(call: Call) -> GraphResponse:
+    """``/users/{id | userPrincipalName}/appRoleAssignments``: direct ones and those of the user's groups."""
+    require(call.caller, "userAssignments.read")
+    user = users.get(call.ctx, call.tenant, call.params["user"])
+    items = app_role_assignments.held_by_user(call.ctx, call.tenant, user["id"])
+    return collection_response(
+        call, f"users('{user['id']}')/appRoleAssignments", items, call.query(), type_name=_ASSIGNMENT_TYPE
+    )
+
+
 def register(router: Router) -> None:
+    router.add("GET", r"/users/" + ID.format(name="user") + r"/appRoleAssignments", _list_user_assignments)
     for nav, side in (("appRoleAssignedTo", "resource"), ("appRoleAssignments", "principal")):
         collection = SP + "/" + nav
         item = collection + "/" + ID.format(name="assignment")

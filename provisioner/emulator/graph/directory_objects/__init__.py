@@ -16,6 +16,7 @@ KINDS = {
     "users": "#microsoft.graph.user",
     "servicePrincipals": "#microsoft.graph.servicePrincipal",
     "applications": "#microsoft.graph.application",
+    "groups": "#microsoft.graph.group",
 }
 
 
@@ -35,4 +36,4 @@ def annotated(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
 
 
 def principal_type(kind: str) -> str:
-    return {"users": "User", "servicePrincipals": "ServicePrincipal"}[kind]
+    return {"users": "User", "servicePrincipals": "ServicePrincipal", "groups": "Group"}[kind]

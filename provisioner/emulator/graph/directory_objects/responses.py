@@ -29,9 +29,15 @@ _READ_RULE = {
     "users": "users.read",
     "servicePrincipals": "servicePrincipals.read",
     "applications": "applications.read",
+    "groups": "groups.read",
 }
 # getByIds "types" values, by the OData type name's last segment (lower case).
-_TYPE_KINDS = {"user": "users", "serviceprincipal": "servicePrincipals", "application": "applications"}
+_TYPE_KINDS = {
+    "user": "users",
+    "serviceprincipal": "servicePrincipals",
+    "application": "applications",
+    "group": "groups",
+}
 
 
 def shown(kind: str, obj: dict[str, Any]) -> dict[str, Any]:
@@ -84,7 +90,7 @@ def get_by_ids(call: Call) -> GraphResponse:
     if types is not None:
         if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
             raise bad_request("Invalid value specified for property 'types' of resource 'DirectoryObject'.")
-        # Types the emulator has no objects of (group, device, ...) are valid and match nothing.
+        # Types the emulator has no objects of (device, ...) are valid and match nothing.
         wanted = {t.rsplit(".", 1)[-1].lower() for t in types}
         kinds = tuple(k for name, k in _TYPE_KINDS.items() if name in wanted or "directoryobject" in wanted)
     items = []

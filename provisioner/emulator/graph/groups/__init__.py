@@ -1,0 +1,1 @@
+"""The group resource (``/groups``): :mod:`.models` (state) and :mod:`.responses` (HTTP)."""
