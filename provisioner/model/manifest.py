@@ -246,6 +246,14 @@ _OVERWRITE = (
 _ALLOW_OUTSIDE = (
     "Allow a path outside the folder sink paths resolve against (absolute, '..', '~' or through a symlink)."
 )
+_RENAME_JSON = (
+    "Connection-value name -> the key the product expects (e.g. client_id: ClientId); top-level keys only, "
+    "other keys keep their names."
+)
+_RENAME_DOTENV = (
+    "Connection-value name -> the full variable name the product reads (e.g. client_secret: MAIL_PASSWORD); "
+    "the prefix is not applied to renamed values; app, display_name and audience are written when renamed."
+)
 
 
 class JsonSink(_Strict):
@@ -255,6 +263,7 @@ class JsonSink(_Strict):
     path: str = Field(description="File path; relative paths resolve against the run's folder.")
     overwrite: bool = Field(default=False, description=_OVERWRITE)
     allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+    rename: dict[str, str] = Field(default_factory=dict, description=_RENAME_JSON)
 
     _check_path = field_validator("path")(_sink_path)
 
@@ -275,6 +284,7 @@ class DotenvSink(_Strict):
     )
     overwrite: bool = Field(default=False, description=_OVERWRITE)
     allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+    rename: dict[str, str] = Field(default_factory=dict, description=_RENAME_DOTENV)
 
     _check_path = field_validator("path")(_sink_path)
 
