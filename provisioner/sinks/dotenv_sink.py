@@ -14,7 +14,9 @@ where one exists, so ``DefaultAzureCredential`` works straight from the file:
 then ``AZURE_CLIENT_SECRET_ID, AZURE_CLIENT_SECRET_EXPIRES, AUTHORIZATION_URL,
 TOKEN_URL, TENANT_AUTHORIZATION_URL, TENANT_TOKEN_URL, SCOPES, APP_SCOPES,
 REDIRECT_URI, REDIRECT_URIS, GRAPH_ENDPOINT``; extra values upper-cased
-(``mailbox`` -> ``MAILBOX``).
+(``mailbox`` -> ``MAILBOX``). A sink's ``rename`` gives a value its whole variable name instead
+(no prefix; :func:`provisioner.model.dotenv_format.block_name`), and every read of the block
+(held keyId, secret recovery) looks there first.
 
 Spelling of values: the sink's ``dialect`` (:mod:`provisioner.model.dotenv_format`).
 ``portable`` (the default) writes every value bare so ``set -a; . file`` (bash,

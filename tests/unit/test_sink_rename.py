@@ -43,8 +43,17 @@ def test_valid_renames_pass(tmp_path: Path) -> None:
     result = run(
         tmp_path,
         [
-            {"type": "json", "path": "out/a.json", "rename": {"client_id": "ClientId", "client_secret": "Secret"}},
-            {"type": "dotenv", "path": "out/a.env", "prefix": "X_", "rename": {"client_secret": "MAIL_PASSWORD"}},
+            {
+                "type": "json",
+                "path": "out/a.json",
+                "rename": {"client_id": "ClientId", "client_secret": "Secret"},
+            },
+            {
+                "type": "dotenv",
+                "path": "out/a.env",
+                "prefix": "X_",
+                "rename": {"client_secret": "MAIL_PASSWORD"},
+            },
         ],
     )
     assert result.errors == []
@@ -114,7 +123,9 @@ def test_token_sink_rename_knows_the_token_keys(tmp_path: Path) -> None:
         [],
         permissions={"Microsoft Graph": {"delegated": ["Mail.Read"]}},
         redirect_uris={"public_client": ["http://localhost"]},
-        token_sinks=[{"type": "json", "path": "out/t.json", "rename": {"refresh_token": "rt", "client_secret": "x"}}],
+        token_sinks=[
+            {"type": "json", "path": "out/t.json", "rename": {"refresh_token": "rt", "client_secret": "x"}}
+        ],
     )
     assert [m for m in lines(result) if "rename" in m] and all("'client_secret'" in m for m in lines(result))
 
