@@ -190,6 +190,20 @@ def test_assignment_required_users_and_groups_apply_sign_in_drift_export_and_rem
     write_manifest(tmp_path, users="", groups=GROUP)
     refused_apply = ok(world.cli("apply", "manifests"), 1)
     assert "--yes" in refused_apply.stderr and "assignments" in refused_apply.stderr, refused_apply.stderr
+    # ... and with --tenants: the same one line, not a tenant failure and "cancelled"
+    (tmp_path / "tenants.yaml").write_text(
+        f"tenants:\n  - name: only\n    tenant_id: {world.tenant.tenant_id}\n    emulator: true\n"
+        f"    client_id: {world.tenant.admin_client_id}\n    client_secret_env: ONLY_SECRET\n"
+    )
+    env = {k: v for k, v in world.env.items() if k not in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID")}
+    env["ONLY_SECRET"] = world.tenant.admin_client_secret
+    fanned = run_cli(
+        "apply", "manifests", "--tenants", "tenants.yaml", "--state-dir", "state", cwd=tmp_path, env=env
+    )
+    assert fanned.returncode == 1, fanned.stdout + fanned.stderr
+    said = [line for line in fanned.stderr.splitlines() if "--yes" in line]
+    assert said == [line for line in refused_apply.stderr.splitlines() if "--yes" in line], fanned.stderr
+    assert "cancelled" not in fanned.stderr + fanned.stdout and "failed" not in fanned.stderr, fanned.stderr
     assert "Emulator User" in world.assigned_to()  # nothing was changed
     ok(world.cli("apply", "manifests", "--yes"))
     assert set(world.assigned_to()) == {GROUP}
