@@ -436,11 +436,6 @@ class _Checker:
             self.error(
                 ("app_id",), f"app_id {app.app_id!r} is not a GUID (the registration's Application ID)"
             )
-        for index, owner in enumerate(app.owners):
-            if not GUID.match(owner) and "@" not in owner:
-                self.error(
-                    ("owners", index), f"owner {owner!r} is neither a user principal name nor an object ID"
-                )
         self.assignments()
         for index, sink in enumerate(app.sinks):
             if isinstance(sink, KeyVaultSink) and not sink.vault_url.lower().startswith("https://"):
@@ -451,22 +446,29 @@ class _Checker:
                 self.github_secret(index, sink)
 
     def assignments(self) -> None:
-        """``assigned_users``/``assigned_groups``: well-formed, no entry twice (Graph would refuse the second
-        assignment); whether each exists is checked at plan time, against the tenant."""
+        """``assigned_users``/``assigned_groups``/``owners``: well-formed, no entry twice (Graph would refuse
+        the second assignment or owner reference); whether each exists is checked at plan time, against the
+        tenant."""
         app = self.app
         for key, entries in (
             ("assigned_users", app.assigned_users),
             ("assigned_groups", app.assigned_groups),
+            ("owners", app.owners),
         ):
             seen: dict[str, int] = {}
             for index, entry in enumerate(entries or []):
                 if not entry.strip() or entry != entry.strip():
                     self.error((key, index), f"{entry!r} is empty or has leading or trailing spaces")
                     continue
-                if key == "assigned_users" and not GUID.match(entry) and not USER_PRINCIPAL_NAME.match(entry):
+                if (
+                    key != "assigned_groups"
+                    and not GUID.match(entry)
+                    and not USER_PRINCIPAL_NAME.match(entry)
+                ):
+                    what = "owner" if key == "owners" else "user"
                     self.error(
                         (key, index),
-                        f"user {entry!r} is neither a user principal name (name@domain) nor an object ID",
+                        f"{what} {entry!r} is neither a user principal name (name@domain) nor an object ID",
                     )
                     continue
                 folded = entry.lower()

@@ -500,7 +500,12 @@ class App(_Strict):
     )
     secrets: list[Secret] = Field(default_factory=list)
     sinks: list[Sink] = Field(default_factory=list)
-    owners: list[str] = Field(default_factory=list, description="User principal names or object IDs.")
+    owners: list[str] | None = Field(
+        default=None,
+        description="Users who own the registration, by user principal name or object ID. Left out: owners are "
+        "left alone; a list manages the user owners exactly ([] removes them); service principal owners (e.g. "
+        "this tool's own identity) are never touched.",
+    )
     notes: str | None = Field(default=None, max_length=1024)
     tags: list[str] = Field(default_factory=list)
     extra_values: dict[str, str] = Field(
