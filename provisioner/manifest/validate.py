@@ -457,6 +457,8 @@ class _Checker:
         ):
             seen: dict[str, int] = {}
             for index, entry in enumerate(entries or []):
+                if _unsafe_char(entry):
+                    continue  # reported by text()
                 if not entry.strip() or entry != entry.strip():
                     self.error((key, index), f"{entry!r} is empty or has leading or trailing spaces")
                     continue
