@@ -74,8 +74,8 @@ def apply(
             else:
                 print_plans(plans, results)
         if any(p.removes_access for p in plans.values()):
-            # removing a user's or group's assignment takes their access away: a deletion
-            require_consent_to_delete(yes, "apply removes user or group assignments (see the plan)")
+            # removing a user's or group's assignment (or an owner) takes their access away: a deletion
+            require_consent_to_delete(yes, "apply removes user or group assignments or owners (see the plan)")
         return all(p.is_empty for p in plans.values()) or confirmed(yes)
 
     outcome = engine.apply(options, approve_all, progress=None if json_output else print_progress)

@@ -143,6 +143,11 @@ def _already_exists(exc: BaseException) -> bool:
     return error_status(exc) in (400, 409) and "already exists" in error_message(exc).lower()
 
 
+def _owner_exists(exc: BaseException) -> bool:
+    """Graph: 400 "One or more added object references already exist ..." (the user already owns the app)."""
+    return error_status(exc) == 400 and "already exist" in error_message(exc).lower()
+
+
 def _gone(exc: BaseException) -> bool:
     return error_status(exc) == 404
 
@@ -604,6 +609,39 @@ class _AppRun:
             return Request(builder.to_delete_request_information(), None)
 
         return [_Step(action, build, needs="sp", tolerate=_gone)]
+
+    # -- owners
+
+    def _add_owner(self, action: Action) -> list[_Step]:
+        """``POST applications/{id}/owners/$ref`` naming the user as a directory object."""
+        from msgraph.generated.models.reference_create import ReferenceCreate
+
+        def build() -> Request:
+            base = str(self.client.request_adapter.base_url).rstrip("/")
+            body = ReferenceCreate(odata_id=f"{base}/directoryObjects/{action.details['owner_id']}")
+            builder = self.client.applications.by_application_id(str(self.object_id)).owners.ref
+            return Request(builder.to_post_request_information(body), None)
+
+        return [
+            _Step(
+                action,
+                build,
+                needs="app",
+                tolerate=_owner_exists,
+                lag=self._lag_if(lambda: self.fresh_app, "application"),
+            )
+        ]
+
+    def _remove_owner(self, action: Action) -> list[_Step]:
+        def build() -> Request:
+            builder = (
+                self.client.applications.by_application_id(str(self.object_id))
+                .owners.by_directory_object_id(action.details["owner_id"])
+                .ref
+            )
+            return Request(builder.to_delete_request_information(), None)
+
+        return [_Step(action, build, needs="app", tolerate=_gone)]
 
     # -- secrets
 

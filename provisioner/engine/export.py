@@ -316,6 +316,7 @@ def export_app(app: ExistingApp, name: str, resources: dict[str, ResourceSP], no
     _secrets(out, app, now, note, d)
     _federated(out, app, note, d)
     _assignments(out, app, d)
+    _owners(out, app, d)
     if app.service_principal is None:
         note(d, "no service principal (enterprise application) yet: apply creates one")
     return ExportedApp(name=name, app=app, yaml=out.text(), notes=notes)
@@ -505,6 +506,18 @@ def _assignments(out: _Lines, app: ExistingApp, d: int) -> None:
             out.add(d + 1, f"- {scalar(principal_id)}{tail}")
 
 
+def _owners(out: _Lines, app: ExistingApp, d: int) -> None:
+    """The users owning the app, by object ID with the user principal name as a comment; absent (owners
+    left alone) when no user owns it. Service principal owners are not managed, so not written."""
+    users = [o for o in app.owners or [] if o.kind == "User"]
+    if not users:
+        return
+    out.add(d, "owners:")
+    for owner in users:
+        tail = f"  {_comment(printable(owner.name, one_line=True))}" if owner.name != owner.id else ""
+        out.add(d + 1, f"- {scalar(owner.id)}{tail}")
+
+
 def export_manifest(inventory: Inventory, *, now: datetime | None = None) -> list[ExportedApp]:
     """Every app of ``inventory`` as an exported list item, names unique across the export."""
     now = now or datetime.now(UTC)
@@ -530,7 +543,7 @@ def manifest_text(apps: list[ExportedApp], *, tenant_id: str | None, now: dateti
         _comment(
             "Secret values are never exported. `provisioner plan` with this file should show no changes"
         ),
-        _comment("except where a comment below says otherwise. Sinks, owners and extra_values exist only in"),
+        _comment("except where a comment below says otherwise. Sinks and extra_values exist only in"),
         _comment("manifests (Entra does not know them): add them back as needed."),
         "version: 1",
         "apps:",

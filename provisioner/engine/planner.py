@@ -33,7 +33,7 @@ from provisioner.model.tenant import (
 )
 
 #: Action kinds that take access away from people: apply asks for --yes without a terminal.
-REMOVES_ACCESS = frozenset({"remove_assignment"})
+REMOVES_ACCESS = frozenset({"remove_assignment", "remove_owner"})
 
 KIND_ORDER: tuple[str, ...] = (
     "create_app",
@@ -42,6 +42,8 @@ KIND_ORDER: tuple[str, ...] = (
     "remove_federated_credential",
     "update_federated_credential",
     "create_federated_credential",
+    "add_owner",
+    "remove_owner",  # after the additions: an app replacing its owner is never left without one
     "create_service_principal",
     "update_service_principal",
     "grant_delegated",
@@ -502,6 +504,45 @@ def _assignment_actions(want: DesiredApp, have: ExistingApp | None) -> list[Acti
     return actions
 
 
+# ---------------------------------------------------------------- owners
+
+
+def _owner_actions(want: DesiredApp, have: ExistingApp | None) -> list[Action]:
+    """The app's user owners, exactly as the manifest lists them (when it lists them).
+
+    Only users are managed: a service principal owner (this tool's own identity when it created the app
+    with Application.ReadWrite.OwnedBy, or an automation's) is never removed.
+    """
+    if want.owners is None:
+        return []
+    current = [o for o in (have.owners or []) if o.kind == "User"] if have is not None else []
+    wanted = {o.id for o in want.owners}
+    actions = [
+        Action(
+            "remove_owner",
+            want.name,
+            f"remove owner {owner.name} (not in the manifest)",
+            [Change(f"owners.{owner.name}", owner.id, None)],
+            {"owner_id": owner.id, "name": owner.name},
+        )
+        for owner in current
+        if owner.id not in wanted
+    ]
+    held = {o.id for o in current}
+    actions += [
+        Action(
+            "add_owner",
+            want.name,
+            f"add owner {owner.name}",
+            [Change(f"owners.{owner.name}", None, owner.id)],
+            {"owner_id": owner.id, "name": owner.name},
+        )
+        for owner in want.owners
+        if owner.id not in held
+    ]
+    return actions
+
+
 # ---------------------------------------------------------------- secrets
 
 
@@ -701,6 +742,7 @@ def make_plan(desired: Desired, state: TenantState, *, now: datetime | None = No
             )
         app_actions += _consent_actions(want, have, resources)
         app_actions += _assignment_actions(want, have)
+        app_actions += _owner_actions(want, have)
         app_actions += _secret_actions(want, have, now)
         app_actions += _federated_actions(want, have)
         app_actions += _certificate_actions(want, have)

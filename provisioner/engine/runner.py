@@ -256,6 +256,7 @@ def _run_approved(
     with _targets(run) as (targets, tenant_ids):
         results = _start(targets, tenant_ids)
         runnable = {n: t for n, t in targets.items() if not isinstance(t, ProvisionerError)}
+        refused: list[Exception] = []
 
         async def all_tenants() -> bool:
             plans: dict[str, Plan] = {}
@@ -269,6 +270,11 @@ def _run_approved(
                 if waiting == 0:  # every tenant has planned (or failed): one question for all of them
                     try:
                         verdict["ok"] = approve_all(dict(plans), results) if plans else True
+                    except Exception as exc:
+                        # a refusal (e.g. a deletion without --yes and no terminal) is the run's answer,
+                        # not the failure of whichever tenant planned last: every tenant stops unchanged
+                        # and the refusal is raised once, after all of them have
+                        refused.append(exc)
                     finally:
                         decided.set()  # never leave the other tenants waiting
 
@@ -283,6 +289,8 @@ def _run_approved(
                     arrived = True
                     arrive()
                     await decided.wait()
+                    if refused:
+                        raise refused[0]  # stops this tenant before any write (re-raised once below)
                     return verdict["ok"]
 
                 try:
@@ -300,6 +308,8 @@ def _run_approved(
             return verdict["ok"] or not runnable
 
         approved = asyncio.run(all_tenants())
+    if refused:
+        raise refused[0]
     if not approved and run.fan_out:
         raise ProvisionerError(f"{command} cancelled; nothing was changed in any tenant")
     return results

@@ -37,7 +37,14 @@ from provisioner.graph.state import (
     resource_from_sdk,
 )
 from provisioner.model.federated import ExistingFederated
-from provisioner.model.tenant import MANAGED_TAG, ExistingApp, ExistingSP, PrincipalAssignment, ResourceSP
+from provisioner.model.tenant import (
+    MANAGED_TAG,
+    ExistingApp,
+    ExistingSP,
+    Principal,
+    PrincipalAssignment,
+    ResourceSP,
+)
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient
@@ -69,6 +76,9 @@ def _pages(kind: str) -> Any:
         AppRoleAssignmentCollectionResponse,
     )
     from msgraph.generated.models.application_collection_response import ApplicationCollectionResponse
+    from msgraph.generated.models.directory_object_collection_response import (
+        DirectoryObjectCollectionResponse,
+    )
     from msgraph.generated.models.federated_identity_credential_collection_response import (
         FederatedIdentityCredentialCollectionResponse,
     )
@@ -85,6 +95,7 @@ def _pages(kind: str) -> Any:
         "servicePrincipals": ServicePrincipalCollectionResponse,
         "oauth2PermissionGrants": OAuth2PermissionGrantCollectionResponse,
         "appRoleAssignments": AppRoleAssignmentCollectionResponse,
+        "directoryObjects": DirectoryObjectCollectionResponse,
     }[kind]
 
 
@@ -249,6 +260,12 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
             )
             for app in apps
         ]
+        n_federated = len(queries)
+        # and every app's owners (export writes the users back as owners)
+        queries += [
+            (client.applications.by_application_id(app.object_id).owners, "directoryObjects", {})
+            for app in apps
+        ]
         results = await list_batched(client, queries, label="read consent")
     for app, items in zip(with_sp, results[n_consent:n_assigned], strict=True):
         app.principal_assignments = sorted(
@@ -264,14 +281,24 @@ async def complete(client: GraphServiceClient, apps: list[ExistingApp], tenant_i
             ),
             key=lambda a: (a.principal_type, (a.principal_name or "").lower(), a.principal_id),
         )
-    for app, items in zip(apps, results[n_assigned:], strict=True):
+    for app, items in zip(apps, results[n_assigned:n_federated], strict=True):
         app.federated_credentials = sorted((_federated(f) for f in items), key=lambda f: f.name.lower())
+    for app, items in zip(apps, results[n_federated:], strict=True):
+        app.owners = [_owner(o) for o in items]
     for index, app in enumerate(with_sp):
         app.delegated_grants = sorted((grant_from_sdk(g) for g in results[index]), key=lambda g: g.id)
         app.role_assignments = sorted(
             (assignment_from_sdk(r) for r in results[len(with_sp) + index]), key=lambda r: r.id
         )
     return Inventory(tenant_id=tenant_id, apps=apps, resources=resources)
+
+
+def _owner(item: Any) -> Principal:
+    """An owner as msgraph-sdk decodes it (a ``User``, a ``ServicePrincipal``, ... by ``@odata.type``)."""
+    kind = str(getattr(item, "odata_type", None) or "").rsplit(".", 1)[-1]
+    kind = {"user": "User", "servicePrincipal": "ServicePrincipal"}.get(kind, kind or "DirectoryObject")
+    name = getattr(item, "user_principal_name", None) or getattr(item, "display_name", None) or str(item.id)
+    return Principal(id=str(item.id).lower(), kind=kind, name=str(name))
 
 
 def _federated(item: Any) -> ExistingFederated:

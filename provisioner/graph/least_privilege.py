@@ -117,7 +117,7 @@ GRANT_APPLICATION = Need(
 )
 ADD_OWNER = Need(
     "add_owner",
-    "add owners to applications",
+    "add and remove the owners of applications (owners)",
     "Application.ReadWrite.All",
     (),
     ("Application.ReadWrite.All", *_USER_ANY),
@@ -143,7 +143,7 @@ ASSIGN_PRINCIPALS = Need(
 )
 READ_USERS = Need(
     "read_users",
-    "find the users assigned_users names",
+    "find the users assigned_users and owners name",
     "User.Read.All",
     ("User.ReadWrite.All", *_DIR_READ),
     ("User.ReadBasic.All", "User.Read.All", "User.ReadWrite.All", *_DIR_READ, *_USER_ANY),
@@ -176,7 +176,7 @@ _ID = r"[^/]+"
 _REQUESTS: tuple[tuple[str, re.Pattern[str], Need], ...] = tuple(
     (method, re.compile(pattern, re.IGNORECASE), need)
     for method, pattern, need in (
-        ("POST", rf"^/applications/{_ID}/owners", ADD_OWNER),
+        ("*", rf"^/applications/{_ID}/owners", ADD_OWNER),
         ("POST", r"^/applications/?$", CREATE_APP),
         ("PATCH", r"^/applications\(uniqueName=", CREATE_APP),
         ("*", r"^/applications", UPDATE_APP),
@@ -220,7 +220,10 @@ def needs_for_apps(apps: Sequence[Any]) -> list[Need]:
     groups = [getattr(a, "assigned_groups", None) for a in apps]
     if any(u is not None or g is not None for u, g in zip(users, groups, strict=True)):
         needs.append(ASSIGN_PRINCIPALS)
-    if any(users):
+    owners = [getattr(a, "owners", None) for a in apps]
+    if any(o is not None for o in owners):
+        needs.append(ADD_OWNER)
+    if any(users) or any(owners):
         needs.append(READ_USERS)
     if any(groups):
         needs.append(READ_GROUPS)

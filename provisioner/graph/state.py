@@ -306,6 +306,14 @@ def principal_assignment_from_json(assignment: dict[str, Any]) -> PrincipalAssig
     )
 
 
+def owner_from_json(item: dict[str, Any]) -> Principal:
+    """One entry of ``applications/{id}/owners``: a user (by UPN) or another directory object."""
+    kind = str(item.get("@odata.type") or "").rsplit(".", 1)[-1]
+    kind = {"user": "User", "servicePrincipal": "ServicePrincipal"}.get(kind, kind or "DirectoryObject")
+    name = item.get("userPrincipalName") or item.get("displayName") or item["id"]
+    return Principal(id=str(item["id"]).lower(), kind=kind, name=str(name))
+
+
 def client_sp_from_json(sp: dict[str, Any]) -> ExistingSP:
     required = sp.get("appRoleAssignmentRequired")
     return ExistingSP(
@@ -323,7 +331,10 @@ def principal_lookups(client: GraphServiceClient, apps: Sequence[Any]) -> list[t
     """
     wanted: dict[tuple[str, str], set[str]] = {}
     for app in apps:
-        for kind, entries in (("User", app.assigned_users), ("Group", app.assigned_groups)):
+        for kind, entries in (
+            ("User", [*(app.assigned_users or []), *(app.owners or [])]),
+            ("Group", app.assigned_groups),
+        ):
             for entry in entries or []:
                 by_name = "userPrincipalName" if kind == "User" else "displayName"
                 prop = "id" if is_guid(entry) else by_name
@@ -625,7 +636,13 @@ async def _read_state(
     assignment_reads = [
         _List(_assigned_to_by_app_id(client, e.app_id), {}, missing_ok=True) for e in with_assignments
     ]
-    federated_reads += assignment_reads  # read alongside (same round); split off below
+    # owners of apps whose manifest manages them (users and service principals; few per app)
+    with_owners = [
+        have for app in apps if app.owners is not None and (have := state_apps.get(app.name)) is not None
+    ]
+    owner_reads = [_List(client.applications.by_application_id(e.object_id).owners, {}) for e in with_owners]
+    assignment_reads += owner_reads  # read alongside (same round); split off below
+    federated_reads += assignment_reads
     n_round2 = len(round2) + len(consent_reads)
     # which applications each enabled app management policy applies to (usually none or a few policies)
     enabled = [p for p in app_policies if p.get("isEnabled", True) and p.get("id")]
@@ -657,6 +674,10 @@ async def _read_state(
     assignment_results = results[
         n_round2 + len(federated_reads) - len(assignment_reads) : n_round2 + len(federated_reads)
     ]
+    owner_results = assignment_results[len(assignment_results) - len(owner_reads) :]
+    assignment_results = assignment_results[: len(assignment_results) - len(owner_reads)]
+    for existing, items in zip(with_owners, owner_results, strict=True):
+        existing.owners = [owner_from_json(item) for item in items]
     for existing, items in zip(with_assignments, assignment_results, strict=True):
         existing.principal_assignments = [principal_assignment_from_json(item) for item in items]
     for existing, items in zip(with_federated, federated_results, strict=True):

@@ -37,7 +37,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,7 +57,7 @@ from provisioner.model.catalog import (
     suggest,
 )
 from provisioner.model.connections import COMPUTED_KEYS, OIDC_SCOPES, TOKEN_KEYS
-from provisioner.model.dotenv_format import NAME
+from provisioner.model.dotenv_format import NAME, SKIPPED_KEYS, block_name
 from provisioner.model.dotenv_format import problem as dotenv_problem
 from provisioner.model.manifest import (
     EXPIRES_MAX,
@@ -74,6 +74,7 @@ from provisioner.model.sink_rules import (
     bad_github_outputs,
     destination_key,
     dotenv_names,
+    flat_values,
     is_within,
     offline_values,
     outside_root,
@@ -435,11 +436,6 @@ class _Checker:
             self.error(
                 ("app_id",), f"app_id {app.app_id!r} is not a GUID (the registration's Application ID)"
             )
-        for index, owner in enumerate(app.owners):
-            if not GUID.match(owner) and "@" not in owner:
-                self.error(
-                    ("owners", index), f"owner {owner!r} is neither a user principal name nor an object ID"
-                )
         self.assignments()
         for index, sink in enumerate(app.sinks):
             if isinstance(sink, KeyVaultSink) and not sink.vault_url.lower().startswith("https://"):
@@ -450,22 +446,31 @@ class _Checker:
                 self.github_secret(index, sink)
 
     def assignments(self) -> None:
-        """``assigned_users``/``assigned_groups``: well-formed, no entry twice (Graph would refuse the second
-        assignment); whether each exists is checked at plan time, against the tenant."""
+        """``assigned_users``/``assigned_groups``/``owners``: well-formed, no entry twice (Graph would refuse
+        the second assignment or owner reference); whether each exists is checked at plan time, against the
+        tenant."""
         app = self.app
         for key, entries in (
             ("assigned_users", app.assigned_users),
             ("assigned_groups", app.assigned_groups),
+            ("owners", app.owners),
         ):
             seen: dict[str, int] = {}
             for index, entry in enumerate(entries or []):
+                if _unsafe_char(entry):
+                    continue  # reported by text()
                 if not entry.strip() or entry != entry.strip():
                     self.error((key, index), f"{entry!r} is empty or has leading or trailing spaces")
                     continue
-                if key == "assigned_users" and not GUID.match(entry) and not USER_PRINCIPAL_NAME.match(entry):
+                if (
+                    key != "assigned_groups"
+                    and not GUID.match(entry)
+                    and not USER_PRINCIPAL_NAME.match(entry)
+                ):
+                    what = "owner" if key == "owners" else "user"
                     self.error(
                         (key, index),
-                        f"user {entry!r} is neither a user principal name (name@domain) nor an object ID",
+                        f"{what} {entry!r} is neither a user principal name (name@domain) nor an object ID",
                     )
                     continue
                 folded = entry.lower()
@@ -614,6 +619,8 @@ class _Checker:
                     f"the same file as sinks[{taken[key]}] (line {line}): tokens and connection values need "
                     "files of their own",
                 )
+            if isinstance(sink, JsonSink | DotenvSink):
+                self.rename(base, sink, token_keys)
             if isinstance(sink, TemplateSink):
                 where = (*base, "template" if sink.template is not None else "template_file")
                 try:
@@ -683,6 +690,8 @@ class _Checker:
             base = ("sinks", index)
             if isinstance(sink, JsonSink | DotenvSink | TemplateSink):
                 self.sink_path(index, sink)
+            if isinstance(sink, JsonSink | DotenvSink):
+                self.rename(base, sink, sample)
             if isinstance(sink, TemplateSink):
                 self.template(base, sink, sample)
             if isinstance(sink, DotenvSink):
@@ -696,7 +705,6 @@ class _Checker:
 
     def template(self, base: tuple[Any, ...], sink: TemplateSink, sample: dict[str, Any]) -> None:
         """The template reads (template_file) and names connection values only."""
-        from provisioner.model.sink_rules import flat_values
         from provisioner.model.template_rules import template_problems, template_text
 
         where = (*base, "template" if sink.template is not None else "template_file")
@@ -726,7 +734,9 @@ class _Checker:
     def dotenv(
         self, base: tuple[Any, ...], sink: DotenvSink, sample: dict[str, Any], offline: dict[str, str]
     ) -> None:
-        for name, keys in dotenv_names(self.app, sample, sink.prefix).items():
+        for name, keys in dotenv_names(self.app, sample, sink.prefix, sink.rename).items():
+            if any(k in sink.rename for k in keys):
+                continue  # reported by rename(), at the rename entry
             where = next(((("extra_values", k)) for k in keys if k in self.app.extra_values), base)
             if not NAME.match(name):
                 self.error(
@@ -739,6 +749,8 @@ class _Checker:
                     f"{' and '.join(repr(k) for k in keys)} both give dotenv variable {name}; rename one",
                     key=True,
                 )
+        flat = flat_values(sample)
+        offline = {**offline, **{k: flat[k] for k in SKIPPED_KEYS & set(sink.rename) if k in flat}}
         for key, value in offline.items():
             why = dotenv_problem(value, sink.dialect)
             if why is None:
@@ -752,14 +764,59 @@ class _Checker:
             )
             self.error(
                 base,
-                f"dotenv ({sink.dialect}) cannot carry {_variable(key, sink.prefix)}{origin}: {why}; {hint}",
+                f"dotenv ({sink.dialect}) cannot carry {block_name(key, sink.prefix, sink.rename)}{origin}: "
+                f"{why}; {hint}",
             )
 
+    def rename(self, base: tuple[Any, ...], sink: JsonSink | DotenvSink, sample: Mapping[str, Any]) -> None:
+        """A sink's ``rename``: known source names, one value per name, and names its format can carry.
 
-def _variable(key: str, prefix: str) -> str:
-    from provisioner.model.dotenv_format import variable_name
-
-    return variable_name(key, prefix)
+        ``sample`` holds the keys a delivery writes (the connection values, or a token sink's keys).
+        JSON renames top-level keys; a dotenv rename gives the whole variable name (no prefix).
+        """
+        dotenv = isinstance(sink, DotenvSink)
+        known = set(flat_values(sample)) if dotenv else set(sample)
+        kept: dict[str, str] = {}  # name written -> the key that is not renamed
+        for key in known - set(sink.rename):
+            name = block_name(key, sink.prefix, None) if isinstance(sink, DotenvSink) else key
+            if name is not None:
+                kept[name] = key
+        targets: dict[str, str] = {}
+        what = "dotenv variable" if dotenv else "json key"
+        for key, name in sink.rename.items():
+            where = (*base, "rename", key)
+            if key not in known:
+                carried = "a dotenv block carries" if dotenv else "this sink writes"
+                self.error(
+                    where,
+                    f"rename: {key!r} names no value {carried} (known: {', '.join(sorted(known))})",
+                    key=True,
+                )
+                continue
+            if not name.strip():
+                self.error(where, f"rename: {key!r} is renamed to an empty name")
+                continue
+            if dotenv and not NAME.match(name):
+                self.error(
+                    where,
+                    f"rename: {name!r} is not a valid dotenv variable name (in every dialect: letters, digits "
+                    "and '_', not starting with a digit)",
+                )
+                continue
+            if name in targets:
+                self.error(
+                    where,
+                    f"rename: {targets[name]!r} and {key!r} are both renamed to {what} {name!r}; "
+                    "give each its own name",
+                )
+                continue
+            targets[name] = key
+            if name in kept and kept[name] != key:
+                self.error(
+                    where,
+                    f"rename: {key!r} -> {name!r} collides with the {what} {name!r} that {kept[name]!r} "
+                    "already gives; rename that value too or pick another name",
+                )
 
 
 def _unsafe_char(text: str, *, multi_line: bool = False) -> str | None:
@@ -819,8 +876,8 @@ def _clash(item: LoadedApp, index: int, other: LoadedApp, other_index: int) -> t
             "one file has one reader: use one dialect",
         )
     try:
-        ours = set(dotenv_names(item.app, sample_values(item.app), sink.prefix))
-        theirs = set(dotenv_names(other.app, sample_values(other.app), first.prefix))
+        ours = set(dotenv_names(item.app, sample_values(item.app), sink.prefix, sink.rename))
+        theirs = set(dotenv_names(other.app, sample_values(other.app), first.prefix, first.rename))
     except ProvisionerError:  # values only the tenant can build
         return None
     common = sorted(ours & theirs)

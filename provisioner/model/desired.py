@@ -87,6 +87,8 @@ class DesiredApp:
     # the users and groups assigned (default access); only principal types in assigned_types are managed
     assignments: tuple[Principal, ...] = ()
     assigned_types: frozenset[str] = frozenset()
+    # the users owning the app; None leaves owners alone (service principal owners are never managed)
+    owners: tuple[Principal, ...] | None = None
 
     def required_resource_access_sets(self) -> dict[str, frozenset[tuple[str, str]]]:
         return {k: frozenset(v) for k, v in self.required_resource_access.items() if v}
@@ -211,6 +213,7 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             assignment_required=app.assignment_required,
             assignments=assignments,
             assigned_types=assigned_types,
+            owners=_owners(app, state, error, errors),
         )
     if errors:
         raise ManifestErrors(errors)
@@ -245,6 +248,23 @@ def _assignments(
             else:
                 found.setdefault(matches[0].id, matches[0])
     return tuple(found.values()), frozenset(types)
+
+
+def _owners(
+    app: App, state: TenantState, error: Any, errors: list[ManifestError]
+) -> tuple[Principal, ...] | None:
+    """The users an app's ``owners`` names, found in ``state.principals`` (read with the assigned users);
+    an unknown one is a located error (plan stops before any write)."""
+    if app.owners is None:
+        return None
+    found: dict[str, Principal] = {}
+    for index, entry in enumerate(app.owners):
+        matches = state.principals.get(("User", entry.lower()), [])
+        if not matches:
+            errors.append(error(("owners", index), f"owner {entry!r}: no such user in this tenant"))
+        else:
+            found.setdefault(matches[0].id, matches[0])
+    return tuple(found.values())
 
 
 def _tags(app: App, state: TenantState) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ Whatever the dialect, a file holds ``\\n`` as its only line break, so a reader s
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from typing import Literal
 
 from provisioner.core.text import BIDI, SEPARATORS
@@ -78,6 +79,19 @@ def variable_name(key: str, prefix: str = "") -> str:
     """The dotenv variable for a connection-values key."""
     base = DOTENV_NAMES.get(key) or re.sub(r"[^A-Za-z0-9_]", "_", key).upper()
     return f"{prefix}{base}"
+
+
+def block_name(key: str, prefix: str = "", rename: Mapping[str, str] | None = None) -> str | None:
+    """The variable a dotenv block writes for a connection-values key; None: the block leaves the key out.
+
+    A sink's ``rename`` names the whole variable (its prefix is not applied) and also brings in
+    a key the block otherwise skips (``app``, ``display_name``, ``audience``): the user asked for it.
+    """
+    if rename and key in rename:
+        return rename[key]
+    if key in SKIPPED_KEYS:
+        return None
+    return variable_name(key, prefix)
 
 
 def _bare_ok(value: str) -> bool:

@@ -246,6 +246,14 @@ _OVERWRITE = (
 _ALLOW_OUTSIDE = (
     "Allow a path outside the folder sink paths resolve against (absolute, '..', '~' or through a symlink)."
 )
+_RENAME_JSON = (
+    "Connection-value name -> the key the product expects (e.g. client_id: ClientId); top-level keys only, "
+    "other keys keep their names."
+)
+_RENAME_DOTENV = (
+    "Connection-value name -> the full variable name the product reads (e.g. client_secret: MAIL_PASSWORD); "
+    "the prefix is not applied to renamed values; app, display_name and audience are written when renamed."
+)
 
 
 class JsonSink(_Strict):
@@ -255,6 +263,7 @@ class JsonSink(_Strict):
     path: str = Field(description="File path; relative paths resolve against the run's folder.")
     overwrite: bool = Field(default=False, description=_OVERWRITE)
     allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+    rename: dict[str, str] = Field(default_factory=dict, description=_RENAME_JSON)
 
     _check_path = field_validator("path")(_sink_path)
 
@@ -275,6 +284,7 @@ class DotenvSink(_Strict):
     )
     overwrite: bool = Field(default=False, description=_OVERWRITE)
     allow_outside: bool = Field(default=False, description=_ALLOW_OUTSIDE)
+    rename: dict[str, str] = Field(default_factory=dict, description=_RENAME_DOTENV)
 
     _check_path = field_validator("path")(_sink_path)
 
@@ -490,7 +500,12 @@ class App(_Strict):
     )
     secrets: list[Secret] = Field(default_factory=list)
     sinks: list[Sink] = Field(default_factory=list)
-    owners: list[str] = Field(default_factory=list, description="User principal names or object IDs.")
+    owners: list[str] | None = Field(
+        default=None,
+        description="Users who own the registration, by user principal name or object ID. Left out: owners are "
+        "left alone; a list manages the user owners exactly ([] removes them); service principal owners (e.g. "
+        "this tool's own identity) are never touched.",
+    )
     notes: str | None = Field(default=None, max_length=1024)
     tags: list[str] = Field(default_factory=list)
     extra_values: dict[str, str] = Field(

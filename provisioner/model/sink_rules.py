@@ -25,9 +25,9 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from provisioner.core.errors import ProvisionerError
+from provisioner.core.errors import ProvisionerError, SinkError
 from provisioner.model.connections import MintedCertificate, MintedSecret, connection_values, resolve_resource
-from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
+from provisioner.model.dotenv_format import block_name
 from provisioner.model.manifest import (
     App,
     DotenvSink,
@@ -204,13 +204,51 @@ def bad_github_outputs(values: Mapping[str, Any], prefix: str) -> list[str]:
     return [f"{prefix}{key}" for key in flat_values(values) if not GITHUB_OUTPUT_NAME.match(f"{prefix}{key}")]
 
 
-def dotenv_names(app: App, values: Mapping[str, Any], prefix: str) -> dict[str, list[str]]:
+def dotenv_names(
+    app: App, values: Mapping[str, Any], prefix: str, rename: Mapping[str, str] | None = None
+) -> dict[str, list[str]]:
     """Variable name -> the connection-values keys that map to it, for one dotenv block."""
     names: dict[str, list[str]] = {}
     for key in flat_values(values):
-        if key not in SKIPPED_KEYS:
-            names.setdefault(variable_name(key, prefix), []).append(key)
+        name = block_name(key, prefix, rename)
+        if name is not None:
+            names.setdefault(name, []).append(key)
     return names
+
+
+def renamed(values: Mapping[str, Any], rename: Mapping[str, str]) -> dict[str, Any]:
+    """``values`` with the top-level keys a JSON sink's ``rename`` names under their new names (order kept).
+
+    SinkError when two keys would land on one name (``validate`` refuses what the manifest shows;
+    this catches a value only the tenant brings), naming keys, never values.
+    """
+    if not rename:
+        return dict(values)
+    out: dict[str, Any] = {}
+    origin: dict[str, str] = {}
+    for key, value in values.items():
+        name = rename.get(key, key)
+        if name in out:
+            raise SinkError(
+                f"json rename: values {origin[name]!r} and {key!r} would both be written as {name!r}"
+            )
+        out[name] = value
+        origin[name] = key
+    return out
+
+
+def original(data: Mapping[str, Any], rename: Mapping[str, str]) -> dict[str, Any]:
+    """A JSON sink's file read back under connection-value names (the inverse of :func:`renamed`).
+
+    A key that is no rename target keeps its name, so a file written before the sink had a
+    ``rename`` still reads (its ``client_secret`` is still seen); a renamed key wins over it.
+    """
+    if not rename:
+        return dict(data)
+    inverse = {new: old for old, new in rename.items()}
+    out = {key: value for key, value in data.items() if key not in inverse}
+    out.update({inverse[key]: value for key, value in data.items() if key in inverse})
+    return out
 
 
 __all__ = [
@@ -222,8 +260,10 @@ __all__ = [
     "flat_values",
     "is_within",
     "offline_values",
+    "original",
     "outside_root",
     "real_path",
+    "renamed",
     "resolve_path",
     "root_of",
     "sample_values",

@@ -86,7 +86,9 @@ class Principal:
     """A user or group a manifest assigns to an app, as found in the tenant."""
 
     id: str
-    kind: str  # "User" or "Group" (an appRoleAssignment's principalType)
+    kind: (
+        str  # "User" or "Group" (an appRoleAssignment's principalType); an owner may be a "ServicePrincipal"
+    )
     name: str  # userPrincipalName or displayName
 
 
@@ -139,7 +141,8 @@ class ExistingApp:
     notes: str | None = None
     tags: list[str] = field(default_factory=list)
     requested_access_token_version: int | None = None
-    owners: list[str] | None = None  # not read yet (needs $expand); None = unknown
+    # users and service principals owning the app (kind "User", "ServicePrincipal", ...); None: not read
+    owners: list[Principal] | None = None
     secrets: list[ExistingSecret] = field(default_factory=list)
     service_principal: ExistingSP | None = None
     delegated_grants: list[Grant] = field(default_factory=list)

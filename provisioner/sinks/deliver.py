@@ -24,7 +24,6 @@ from typing import Any
 from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.core.layout import default_sink_path, resolve_state_dir
-from provisioner.model.dotenv_format import SKIPPED_KEYS, variable_name
 from provisioner.model.manifest import (
     App,
     DotenvSink,
@@ -37,10 +36,12 @@ from provisioner.model.manifest import (
 )
 from provisioner.model.sink_rules import (
     bad_github_outputs,
+    dotenv_names,
     flat_values,
     is_within,
     outside_root,
     real_path,
+    renamed,
     root_of,
     sample_values,
     shown_path,
@@ -284,6 +285,8 @@ def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str
                     notes.append(f"prefix {sink.prefix}")
                 if sink.dialect != "portable":
                     notes.append(f"dialect {sink.dialect}")
+            if sink.rename:
+                notes.append(f"{len(sink.rename)} renamed")
             if outside_root(sink.path, base_dir):
                 notes.append("outside the base folder")
             if sink.overwrite:
@@ -441,12 +444,13 @@ def _preflight_file(
             read_connection_file(path)  # SinkError when unreadable or not a JSON object
         elif isinstance(sink, JsonSink):
             json_sink.check_existing(sink, app, path)
+            renamed(values, sink.rename)  # SinkError when a tenant-made value meets a renamed key
     except SinkError as exc:
         add(_without_app(exc.message, app))
     if isinstance(sink, DotenvSink):
-        for reason_text in dotenv_sink.problems(app, values, sink.prefix, sink.dialect):
+        for reason_text in dotenv_sink.problems(app, values, sink.prefix, sink.dialect, sink.rename):
             add(_without_app(reason_text, app))
-        names = {variable_name(key, sink.prefix) for key in flat_values(values) if key not in SKIPPED_KEYS}
+        names = set(dotenv_names(app, values, sink.prefix, sink.rename))
         try:
             dotenv_sink.inspect(sink, app, path, names)
         except SinkError as exc:

@@ -14,7 +14,9 @@ where one exists, so ``DefaultAzureCredential`` works straight from the file:
 then ``AZURE_CLIENT_SECRET_ID, AZURE_CLIENT_SECRET_EXPIRES, AUTHORIZATION_URL,
 TOKEN_URL, TENANT_AUTHORIZATION_URL, TENANT_TOKEN_URL, SCOPES, APP_SCOPES,
 REDIRECT_URI, REDIRECT_URIS, GRAPH_ENDPOINT``; extra values upper-cased
-(``mailbox`` -> ``MAILBOX``).
+(``mailbox`` -> ``MAILBOX``). A sink's ``rename`` gives a value its whole variable name instead
+(no prefix; :func:`provisioner.model.dotenv_format.block_name`), and every read of the block
+(held keyId, secret recovery) looks there first.
 
 Spelling of values: the sink's ``dialect`` (:mod:`provisioner.model.dotenv_format`).
 ``portable`` (the default) writes every value bare so ``set -a; . file`` (bash,
@@ -43,8 +45,8 @@ from provisioner.model.dotenv_format import (
     DOTENV_NAMES,
     NAME,
     PREFIX,
-    SKIPPED_KEYS,
     Dialect,
+    block_name,
     problem,
     quote,
     unquote,
@@ -70,29 +72,39 @@ Items = list[str | tuple[str, list[str]]]
 
 
 def render_lines(
-    app: App, values: Mapping[str, Any], prefix: str, dialect: Dialect = "portable"
+    app: App,
+    values: Mapping[str, Any],
+    prefix: str,
+    dialect: Dialect = "portable",
+    rename: Mapping[str, str] | None = None,
 ) -> list[str]:
     """``NAME=value`` lines for the app's block (without the markers); SinkError names the variable, never the value."""
-    trouble = problems(app, values, prefix, dialect)
+    trouble = problems(app, values, prefix, dialect, rename)
     if trouble:
         raise SinkError(trouble[0])
     return [
-        f"{variable_name(key, prefix)}={quote(value, dialect)}"
+        f"{name}={quote(value, dialect)}"
         for key, value in flat_values(values).items()
-        if key not in SKIPPED_KEYS
+        if (name := block_name(key, prefix, rename)) is not None
     ]
 
 
-def problems(app: App, values: Mapping[str, Any], prefix: str, dialect: Dialect = "portable") -> list[str]:
+def problems(
+    app: App,
+    values: Mapping[str, Any],
+    prefix: str,
+    dialect: Dialect = "portable",
+    rename: Mapping[str, str] | None = None,
+) -> list[str]:
     """Every reason the app's block could not be written (one line each, naming variables, never values)."""
     if not PREFIX.match(prefix):
         return [f"app {app.name!r}: dotenv prefix {prefix!r} is not a valid variable name prefix"]
     found: list[str] = []
     seen: dict[str, str] = {}
     for key, value in flat_values(values).items():
-        if key in SKIPPED_KEYS:
+        name = block_name(key, prefix, rename)
+        if name is None:
             continue
-        name = variable_name(key, prefix)
         if not NAME.match(name):
             found.append(f"app {app.name!r}: value {key!r} gives no valid dotenv variable name ({name!r})")
             continue
@@ -206,7 +218,7 @@ def deliver(
     sink: DotenvSink, app: App, values: Mapping[str, Any], *, base_dir: str | os.PathLike[str] | None = None
 ) -> DeliveryReceipt:
     path = resolve_path(sink.path, base_dir)
-    ours = render_lines(app, values, sink.prefix, sink.dialect)
+    ours = render_lines(app, values, sink.prefix, sink.dialect, sink.rename)
     our_names = {name for line in ours if (name := _assigned(line))}
     existing, items = inspect(sink, app, path, our_names)
     block = [_begin_marker(app.name), *ours, _end_marker(app.name)]
@@ -249,12 +261,25 @@ def read_block(
     return found
 
 
+def _block_value(sink: DotenvSink, block: Mapping[str, str], key: str) -> str | None:
+    """The value the block holds for a connection-values key, under the sink's ``rename`` if it has one.
+
+    A block written before the sink had its ``rename`` still holds the key under the default
+    name: it is read there too, so the secret it holds is not taken for unheld (and removed).
+    """
+    name = block_name(key, sink.prefix, sink.rename)
+    if name is not None and name in block:
+        return block[name]
+    fallback = variable_name(key, sink.prefix)
+    return None if fallback in sink.rename.values() else block.get(fallback)
+
+
 def held_key_id(sink: DotenvSink, app: App, *, base_dir: str | os.PathLike[str] | None = None) -> str | None:
     block = read_block(sink, app, base_dir=base_dir)
     return held_secret_id(
         {
-            "client_secret": block.get(variable_name("client_secret", sink.prefix)),
-            "client_secret_id": block.get(variable_name("client_secret_id", sink.prefix)),
+            "client_secret": _block_value(sink, block, "client_secret"),
+            "client_secret_id": _block_value(sink, block, "client_secret_id"),
         }
     )
 
@@ -265,7 +290,7 @@ def held_secret(
     """The secret fields (and the ids they belong to) of the app's block, when it holds a value."""
     block = read_block(sink, app, base_dir=base_dir)
     keys = ("tenant_id", "client_id", "client_secret", "client_secret_id", "client_secret_expires")
-    found = {key: block.get(variable_name(key, sink.prefix)) for key in keys}
+    found = {key: _block_value(sink, block, key) for key in keys}
     return {k: v for k, v in found.items() if v} if found["client_secret"] else None
 
 

@@ -134,9 +134,7 @@ def read_holdings(
     journal: Journal | None = None,
 ) -> AppHoldings:
     """Ask every sink of ``app`` (default connection file first) which keyIds it holds."""
-    from provisioner.model.connections import read_connection_file
-    from provisioner.sinks import all_sinks, describe, held_key_id
-    from provisioner.sinks.common import resolve_path
+    from provisioner.sinks import all_sinks, describe, held_key_id, json_sink
 
     found: list[SinkHolding] = []
     for sink in all_sinks(app, base_dir, state_dir):
@@ -145,7 +143,7 @@ def read_holdings(
             if isinstance(sink, GithubSink):
                 found.append(SinkHolding(where, frozenset(), remembers=False))
             elif isinstance(sink, JsonSink):
-                values = read_connection_file(resolve_path(sink.path, base_dir))
+                values = json_sink.read_back(sink, app, base_dir=base_dir)
                 # a certificate whose key file is gone is not held (its key is lost)
                 held = (json_key_ids(values) - certificate_key_ids(values)) | certificate_key_ids(
                     values, exists=lambda p: Path(p).is_file()

@@ -3,7 +3,9 @@
 The default sink (``.provisioner/connections/<app>.json``) is a JSON sink too;
 it is the tool's own memory of secret values between runs (see
 ``connections.merge_previous``). JSON keys are exactly the keys of
-``connections.connection_values``.
+``connections.connection_values``, except those the sink's ``rename`` maps to the product's
+own names; everything that reads the file back (held keyIds, secret recovery, provenance)
+undoes the rename first.
 
 Provenance: every file this sink writes carries ``"app": "<app name>"`` (a key
 ``connection_values`` always sets, so files written by earlier versions qualify
@@ -23,6 +25,7 @@ from typing import Any
 from provisioner.core.errors import SinkError
 from provisioner.model.connections import read_connection_file
 from provisioner.model.manifest import App, JsonSink
+from provisioner.model.sink_rules import original, renamed
 from provisioner.sinks.common import (
     DeliveryReceipt,
     ExistingFile,
@@ -52,6 +55,8 @@ def check_existing(sink: JsonSink, app: App, path: Path) -> ExistingFile:
             f"app {app.name!r}: json file {path} is not valid JSON (line {exc.lineno}) and was not written by "
             "provisioner; fix or delete it, or set overwrite: true on the sink"
         ) from None
+    if isinstance(data, dict):
+        data = original(data, sink.rename)
     owner = data.get("app") if isinstance(data, dict) else None
     if owner == app.name or sink.overwrite:
         return existing
@@ -71,7 +76,7 @@ def deliver(
 ) -> DeliveryReceipt:
     path = resolve_path(sink.path, base_dir)
     existing = check_existing(sink, app, path)
-    text = json.dumps(dict(values), indent=2, ensure_ascii=False) + "\n"
+    text = json.dumps(renamed(values, sink.rename), indent=2, ensure_ascii=False) + "\n"
     try:
         write_file(path, text, existing)
     except OSError as exc:
@@ -79,8 +84,16 @@ def deliver(
     return DeliveryReceipt(describe(sink, base_dir), held_secret_id(values))
 
 
-def held_key_id(sink: JsonSink, app: App, *, base_dir: str | os.PathLike[str] | None = None) -> str | None:
+def read_back(
+    sink: JsonSink, app: App, *, base_dir: str | os.PathLike[str] | None = None
+) -> dict[str, Any] | None:
+    """The file's connection values under their own names (the sink's ``rename`` undone); None: no file."""
     previous = read_connection_file(resolve_path(sink.path, base_dir))
+    return original(previous, sink.rename) if previous is not None else None
+
+
+def held_key_id(sink: JsonSink, app: App, *, base_dir: str | os.PathLike[str] | None = None) -> str | None:
+    previous = read_back(sink, app, base_dir=base_dir)
     return held_secret_id(previous) if previous else None
 
 
@@ -88,5 +101,5 @@ def held_secret(
     sink: JsonSink, app: App, *, base_dir: str | os.PathLike[str] | None = None
 ) -> dict[str, Any] | None:
     """The connection values the file holds, when they include a secret value."""
-    previous = read_connection_file(resolve_path(sink.path, base_dir))
+    previous = read_back(sink, app, base_dir=base_dir)
     return previous if previous and previous.get("client_secret") else None

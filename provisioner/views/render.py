@@ -37,6 +37,8 @@ _SYMBOL = {
     "update_service_principal": ("~", "yellow"),
     "assign_principal": ("+", "green"),
     "remove_assignment": ("-", "red"),
+    "add_owner": ("+", "green"),
+    "remove_owner": ("-", "red"),
     "create_federated_credential": ("+", "green"),
     "update_federated_credential": ("~", "yellow"),
     "remove_federated_credential": ("-", "red"),

@@ -38,13 +38,14 @@ apps:
     assignment_required: true
     assigned_users: [{users}]
     assigned_groups: [{groups}]
+    owners: [{owners}]
 """
 
 
-def write_manifest(folder: Path, *, users: str, groups: str) -> None:
+def write_manifest(folder: Path, *, users: str, groups: str, owners: str = "") -> None:
     (folder / "manifests").mkdir(exist_ok=True)
     (folder / "manifests" / "app.yaml").write_text(
-        MANIFEST.format(redirect=REDIRECT, users=users, groups=groups)
+        MANIFEST.format(redirect=REDIRECT, users=users, groups=groups, owners=owners)
     )
 
 
@@ -98,6 +99,12 @@ class World:
         assert answer.status_code == 200, answer.text
         return {a["principalDisplayName"]: a["id"] for a in answer.json()["value"]}
 
+    def owners(self) -> dict[str, str]:
+        """The app's owners as Graph lists them: id -> @odata.type."""
+        answer = self.graph.get(f"/applications(appId='{self.values['client_id']}')/owners")
+        assert answer.status_code == 200, answer.text
+        return {o["id"]: o["@odata.type"] for o in answer.json()["value"]}
+
     def sign_in(self, upn: str) -> dict[str, str]:
         """Authorization code on the emulator's page as ``upn``: the redirect's query (not followed)."""
         params = {
@@ -145,16 +152,20 @@ def test_assignment_required_users_and_groups_apply_sign_in_drift_export_and_rem
     emulator: Any, tmp_path: Path
 ) -> None:
     world = World(emulator, tmp_path)
-    write_manifest(tmp_path, users=world.assigned, groups=GROUP)
+    write_manifest(tmp_path, users=world.assigned, groups=GROUP, owners=world.member)
 
-    # -- apply creates the service principal requiring assignment, and both assignments
+    # -- apply creates the service principal requiring assignment, both assignments and the owner
     planned = ok(world.cli("plan", "manifests"), 0, 2)
     assert f"assign user {world.assigned} (default access)" in planned.stdout
     assert f"assign group {GROUP} (default access)" in planned.stdout
+    assert f"add owner {world.member}" in planned.stdout
     ok(world.cli("apply", "manifests", "--yes"))
     world.load_values()
     assert world.sp()["appRoleAssignmentRequired"] is True
     assert set(world.assigned_to()) == {"Emulator User", GROUP}
+    owners = world.owners()
+    member_id = next(i for i, t in owners.items() if t == "#microsoft.graph.user")
+    assert list(owners.values()).count("#microsoft.graph.user") == 1, owners
     assert "No changes" in ok(world.cli("plan", "manifests", "--detailed-exitcode")).stdout
 
     # -- the people: assigned directly, through the group, and not at all
@@ -184,13 +195,31 @@ def test_assignment_required_users_and_groups_apply_sign_in_drift_export_and_rem
     ok(world.cli("export", "--app-id", world.values["client_id"], "--out", "exported"))
     exported = (tmp_path / "exported" / "assigned-app.yaml").read_text()
     assert "assignment_required: true" in exported and world.group_id in exported, exported
+    assert f"owners:\n      - {member_id}  # {world.member}" in exported, exported
     assert "No changes" in ok(world.cli("plan", "exported", "--detailed-exitcode")).stdout
 
     # -- taking access away is a deletion: refused without a terminal unless --yes
-    write_manifest(tmp_path, users="", groups=GROUP)
+    write_manifest(tmp_path, users="", groups=GROUP, owners="")
     refused_apply = ok(world.cli("apply", "manifests"), 1)
     assert "--yes" in refused_apply.stderr and "assignments" in refused_apply.stderr, refused_apply.stderr
-    assert "Emulator User" in world.assigned_to()  # nothing was changed
-    ok(world.cli("apply", "manifests", "--yes"))
+    # ... and with --tenants: the same one line, not a tenant failure and "cancelled"
+    (tmp_path / "tenants.yaml").write_text(
+        f"tenants:\n  - name: only\n    tenant_id: {world.tenant.tenant_id}\n    emulator: true\n"
+        f"    client_id: {world.tenant.admin_client_id}\n    client_secret_env: ONLY_SECRET\n"
+    )
+    env = {k: v for k, v in world.env.items() if k not in ("AZURE_TENANT_ID", "AZURE_CLIENT_ID")}
+    env["ONLY_SECRET"] = world.tenant.admin_client_secret
+    fanned = run_cli(
+        "apply", "manifests", "--tenants", "tenants.yaml", "--state-dir", "state", cwd=tmp_path, env=env
+    )
+    assert fanned.returncode == 1, fanned.stdout + fanned.stderr
+    said = [line for line in fanned.stderr.splitlines() if "--yes" in line]
+    assert said == [line for line in refused_apply.stderr.splitlines() if "--yes" in line], fanned.stderr
+    assert "cancelled" not in fanned.stderr + fanned.stdout and "failed" not in fanned.stderr, fanned.stderr
+    assert "Emulator User" in world.assigned_to() and member_id in world.owners()  # nothing was changed
+    removed_owner = ok(world.cli("apply", "manifests", "--yes"))
+    assert f"remove owner {world.member}" in removed_owner.stdout, removed_owner.stdout
     assert set(world.assigned_to()) == {GROUP}
+    # the user owner is gone; the tool's own service principal (its creator) still owns the app
+    assert list(world.owners().values()) == ["#microsoft.graph.servicePrincipal"], world.owners()
     assert world.sign_in(world.assigned).get("error") == "access_denied"

@@ -349,3 +349,46 @@ def test_unreadable_sink_blocks_retirement_until_it_is_readable(tmp_emulator: An
     retired = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]
     assert retired["status"] == "retired" and [r["key_id"] for r in retired["removed"]] == [old_id]
     assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [new_id]
+
+
+@pytest.mark.slow
+def test_renamed_dotenv_sink_is_seen_holding_its_secret(tmp_emulator: Any, workdir: Path) -> None:
+    """A dotenv sink with ``rename`` holds its secret under the product's names: rotation past the overlap
+    keeps the old secret while that sink still holds it, and retires it once the sink holds the new one."""
+    write_manifest(workdir)
+    manifest = workdir / "manifests" / "rot.yaml"
+    manifest.write_text(
+        manifest.read_text().replace(
+            "        prefix: DAEMON_\n",
+            "        prefix: DAEMON_\n"
+            "        rename: {client_secret: DAEMON_PASSWORD, client_secret_id: DAEMON_PASSWORD_ID}\n",
+        )
+    )
+    ok(cli(tmp_emulator, workdir, "apply", "manifests", "--yes"))
+    dotenv = workdir / "out" / "daemon.env"
+    old_id = read_json(workdir / "out" / "daemon.json")["client_secret_id"]
+    assert dotenv_value(dotenv, "DAEMON_PASSWORD_ID") == old_id
+    assert (
+        dotenv_value(dotenv, "DAEMON_PASSWORD") and dotenv_value(dotenv, "DAEMON_AZURE_CLIENT_SECRET") is None
+    )
+    holding_old = dotenv.read_text()
+
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    new_id = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]["current"]["key_id"]
+    holding_new = dotenv.read_text()
+    assert dotenv_value(dotenv, "DAEMON_PASSWORD_ID") == new_id
+    dotenv.write_text(holding_old)  # e.g. a copy restored from backup: the product still runs on the old one
+
+    tmp_emulator.ctx.clock.advance(8 * DAY)  # past the 7-day overlap
+    status = json.loads(cli(tmp_emulator, workdir, "status", "manifests", "--json").stdout)
+    held = {r["key_id"]: r["held_by"] for r in status["apps"][0]["secrets"]}
+    assert [w for w in held[old_id] if w.endswith("daemon.env")], held
+    kept = json_out(ok(rotate_json(tmp_emulator, workdir)))["secrets"][0]
+    assert kept["removed"] == [], kept
+    assert sorted(s["keyId"] for s in entra_secrets(tmp_emulator)) == sorted([old_id, new_id])
+    # that run delivered the current secret to the stale sink: it now holds the new one
+    assert dotenv.read_text() == holding_new
+
+    retired = json_out(ok(rotate_json(tmp_emulator, workdir), 3))["secrets"][0]
+    assert retired["status"] == "retired" and [r["key_id"] for r in retired["removed"]] == [old_id]
+    assert [s["keyId"] for s in entra_secrets(tmp_emulator)] == [new_id]

@@ -165,3 +165,34 @@ def test_least_privilege_names_what_assignment_needs() -> None:
     assert lp.ASSIGN_PRINCIPALS not in lp.needs_for_apps([make_app()])
     assert lp.need_for_request("GET", "/groups?$filter=x") is lp.READ_GROUPS
     assert lp.need_for_request("GET", "/users") is lp.READ_USERS
+    # owners: adding one needs Application.ReadWrite.All (OwnedBy cannot add another owner), and the users
+    assert lp.minimal_set(lp.needs_for_apps([make_app(owners=[ALICE.name])])) == [
+        "Application.ReadWrite.All",
+        "User.Read.All",
+    ]
+    assert lp.minimal_set(lp.needs_for_apps([make_app(owners=[])])) == ["Application.ReadWrite.All"]
+    assert lp.need_for_request("DELETE", "/applications/x/owners/y/$ref") is lp.ADD_OWNER
+
+
+def test_owners_are_users_managed_exactly_and_service_principal_owners_stay() -> None:
+    tool = Principal("99999999-0000-0000-0000-000000000009", "ServicePrincipal", "provisioner")
+    have = existing(None)
+    have.owners = [tool, BOB]
+    # left out: owners alone
+    assert plan_for(make_app(), have) == []
+    # a new app gets its owners, each once
+    new = plan_for(make_app(owners=[ALICE.name, ALICE.id.upper()]), None)
+    assert [(k, d.get("owner_id")) for k, d in new if k == "add_owner"] == [("add_owner", ALICE.id)]
+    # listed: Alice added, Bob removed (after the addition), the tool's own identity never touched
+    app = make_app(owners=[ALICE.name])
+    actions = plan_for(app, have)
+    assert actions == [
+        ("add_owner", {"owner_id": ALICE.id, "name": ALICE.name}),
+        ("remove_owner", {"owner_id": BOB.id, "name": BOB.name}),
+    ]
+    assert make_plan(build_desired([app], state(have)), state(have)).removes_access
+    have.owners = [tool, ALICE]
+    assert plan_for(app, have) == []
+    with pytest.raises(ManifestErrors) as caught:
+        build_desired([make_app(owners=["carol@contoso.example"])], state(have))
+    assert "owner 'carol@contoso.example': no such user in this tenant" in str(caught.value)
