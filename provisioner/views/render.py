@@ -49,41 +49,62 @@ def print_plan(
     plan: Any, warnings: list[Any] | None = None, destinations: dict[str, list[str]] | None = None
 ) -> None:
     """The plan; ``destinations`` (app -> sink descriptions) is listed below it when given."""
-    out = console()
-    for warning in warnings or []:
-        console(stderr=True).print(f"[yellow]warning:[/] {safe(warning)}")
+    if warnings:
+        print_lines(console(stderr=True), [f"[yellow]warning:[/] {safe(warning)}" for warning in warnings])
+    lines: list[str] = []
     if plan.is_empty:
-        out.print("No changes. The tenant matches the manifests.")
+        lines.append("No changes. The tenant matches the manifests.")
     else:
         current_app = None
         for action in plan.actions:
             if action.app != current_app:
                 current_app = action.app
-                out.print(f"\n[bold]{safe(action.app)}[/]")
+                lines.append(f"\n[bold]{safe(action.app)}[/]")
             symbol, colour = _SYMBOL.get(action.kind, ("*", "cyan"))
-            out.print(f"  [{colour}]{symbol}[/] {safe(action.summary)}")
+            lines.append(f"  [{colour}]{symbol}[/] {safe(action.summary)}")
             for change in getattr(action, "changes", []) or []:
-                out.print(
+                lines.append(
                     f"      {safe(change.field)}: {safe(_short(change.before))} → {safe(_short(change.after))}"
                 )
         counts: dict[str, int] = {}
         for action in plan.actions:
             symbol = _SYMBOL.get(action.kind, ("*", ""))[0]
             counts[symbol] = counts.get(symbol, 0) + 1
-        out.print(
+        lines.append(
             f"\nPlan: {counts.get('+', 0)} to add, {counts.get('~', 0)} to change, {counts.get('-', 0)} to remove."
         )
+    print_lines(console(), lines)
     if destinations:
         print_destinations(destinations)
 
 
 def print_destinations(destinations: dict[str, list[str]]) -> None:
     """Where each app's connection values go (``sinks.describe_destination`` lines), one line per sink."""
-    out = console()
-    out.print("\nConnection values go to:")
+    lines = ["\nConnection values go to:"]
     for app, places in destinations.items():
-        for place in places:
-            out.print(f"  {safe(app)} → {safe(place)}")
+        lines += [f"  {safe(app)} → {safe(place)}" for place in places]
+    print_lines(console(), lines)
+
+
+def print_lines(out: Console, lines: list[str]) -> None:
+    """``lines`` (rich markup, each closing its own tags) as one block: the same output as one
+    ``out.print`` per line, at a fraction of the cost for a 1,000-app plan.
+
+    On a terminal rich styles the block in one ``print`` (its per-call work, options, terminal
+    checks and render pipeline, is paid once, not per line). Elsewhere (a pipe, a CI log) rich
+    writes the markup's plain text and nothing else, so that text is written directly: rendering
+    thousands of lines through rich's pipeline cost more CPU than the run's own work.
+    """
+    if not lines:
+        return
+    text = "\n".join(lines)
+    if out.is_terminal:
+        out.print(text)
+        return
+    from rich.markup import render
+
+    out.file.write(render(text).plain + "\n")
+    out.file.flush()
 
 
 def confirm_plan() -> bool:
@@ -115,8 +136,13 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
     ):
         table.add_row(safe(app), safe(client_id), safe(secret), safe(str(expires)[:10]))
     out.print(table)
-    for conn in outcome.connections:
-        out.print(f"{safe(conn.name)} → " + ", ".join(safe(relative_path(w)) for w in conn.written_to))
+    print_lines(
+        out,
+        [
+            f"{safe(conn.name)} → " + ", ".join(safe(relative_path(w)) for w in conn.written_to)
+            for conn in outcome.connections
+        ],
+    )
 
 
 def relative_path(description: str) -> str:
