@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from provisioner.engine.rotation.policy import days_left, stamp
-from provisioner.views.render import console, print_lines, relative_path, safe
+from provisioner.views.render import console, print_lines, print_table, relative_path, safe
 
 _STATUS_STYLE = {
     "rotated": "green",
@@ -41,21 +41,28 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
     if not outcome.secrets:
         out.print("No declared secrets to rotate.")
         return
-    table = Table(title=f"Secrets at {stamp(outcome.now)}", title_justify="left")
-    for column in ("app", "secret", "status", "keyId", "hint", "expires"):
-        table.add_column(column, overflow="fold")
+
+    def make_table() -> Table:
+        table = Table(title=f"Secrets at {stamp(outcome.now)}", title_justify="left")
+        for column in ("app", "secret", "status", "keyId", "hint", "expires"):
+            table.add_column(column, overflow="fold")
+        return table
+
+    rows = []
     for item in outcome.secrets:
         current = item.current or {}
         style = _STATUS_STYLE.get(item.status, "")
-        table.add_row(
-            safe(item.app),
-            safe(item.name),
-            f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
-            _short(current.get("key_id")),
-            safe(str(current.get("hint") or "-")),
-            _day(current.get("expires")),
+        rows.append(
+            (
+                safe(item.app),
+                safe(item.name),
+                f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
+                _short(current.get("key_id")),
+                safe(str(current.get("hint") or "-")),
+                _day(current.get("expires")),
+            )
         )
-    out.print(table)
+    print_table(out, make_table, rows)
     lines: list[str] = []
     for item in outcome.secrets:
         label = f"{safe(item.app)} / {safe(item.name)}"
