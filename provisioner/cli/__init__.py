@@ -8,6 +8,7 @@ options object, calls one engine function and hands the outcome to :mod:`provisi
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import sys
@@ -45,8 +46,20 @@ def _skip_unused_imports() -> None:
     os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 
+def _collect_less_often() -> None:
+    """Run the cyclic garbage collector less often than Python's default (every 700 allocations).
+
+    msgraph-sdk's models keep their values in a backing store full of reference cycles
+    (subscription lambdas), so a 1,000-app apply allocates millions of tracked objects and the
+    default thresholds spent ~10% of its CPU in collections that free little. Collections still
+    run (every 50,000 allocations), so peak memory barely moves.
+    """
+    gc.set_threshold(50_000, 20, 20)
+
+
 def main() -> None:
     _skip_unused_imports()
+    _collect_less_often()
     # Libraries (azure-identity above all) log failures as warnings with the whole token-endpoint
     # response; with no handler, Python would print them to stderr beside our one-line error.
     # The CLI reports every failure itself, so library logs stay silent unless asked for.

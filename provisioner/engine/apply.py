@@ -357,13 +357,17 @@ class _AppRun:
         return [self._upsert_app(action, created=False)]
 
     def _upsert_app(self, action: Action, *, created: bool) -> _Step:
-        body = application_body(self.want, self.have)
+        # The SDK body is built when the request goes out, not here: kept from planning to the wave
+        # that sends it, a 5,000-app apply held every app's model at once (tens of MB).
+        def body() -> Any:
+            return application_body(self.want, self.have)
+
         have = self.have
         if have is not None and (have.unique_name or "").lower() != self.want.name.lower():
             # adopted registration (no uniqueName, or one that is not this name): PATCH by object id,
             # an upsert by this name would create a second registration
             builder = self.client.applications.by_application_id(have.object_id)
-            return _Step(action, lambda: Request(builder.to_patch_request_information(body), None))
+            return _Step(action, lambda: Request(builder.to_patch_request_information(body()), None))
         upsert = _alt_key(self.client.applications_with_unique_name, self.want.name)
 
         def done(outcome: Outcome) -> list[_Step]:
@@ -391,16 +395,12 @@ class _AppRun:
 
         return _Step(
             action,
-            lambda: Request(upsert.to_patch_request_information(body, _prefer_create())),
+            lambda: Request(upsert.to_patch_request_information(body(), _prefer_create())),
             done=done,
             lag=self._race_or_lag(lambda: False, "object another run created"),
         )
 
     def _create_service_principal(self, action: Action) -> list[_Step]:
-        body = service_principal_body(
-            self.want.display_name, assignment_required=bool(action.details.get("assignment_required"))
-        )
-
         def builder() -> Any:
             return _alt_key(self.client.service_principals_with_app_id, str(self.app_id))
 
@@ -430,7 +430,15 @@ class _AppRun:
         return [
             _Step(
                 action,
-                lambda: Request(builder().to_patch_request_information(body, _prefer_create())),
+                lambda: Request(
+                    builder().to_patch_request_information(
+                        service_principal_body(
+                            self.want.display_name,
+                            assignment_required=bool(action.details.get("assignment_required")),
+                        ),
+                        _prefer_create(),
+                    )
+                ),
                 needs="app",
                 done=done,
                 lag=self._race_or_lag(lambda: self.fresh_app, f"application {self.name}"),

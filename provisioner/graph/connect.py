@@ -6,8 +6,13 @@ SDK's default middleware (redirects, telemetry, ...) except its RetryHandler,
 which is replaced by :class:`provisioner.graph.http_retry.GraphRetryHandler` (bounded,
 jittered, honours Retry-After, retries connection resets, and says what it waited
 for). Proxies: both HTTP stacks read ``HTTPS_PROXY``/``NO_PROXY`` — httpx
-(``trust_env=True``) for Graph, aiohttp (azure-core's default async transport,
+(``trust_env=True``) for Graph, requests (azure-core's ``AsyncioRequestsTransport``,
 ``trust_env``) for the token endpoint.
+
+The token endpoint goes through requests rather than azure-core's default async
+transport, aiohttp: msal imports requests anyway, while aiohttp costs about 100 ms
+of CPU to import (it builds TLS contexts at import), a sixth of a one-app ``plan``.
+A run asks for a token once, so running that call in a worker thread costs nothing.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ def make_credential(target: Target) -> Any:
         kwargs["disable_instance_discovery"] = True
     if target.ca_cert_path:
         kwargs["connection_verify"] = target.ca_cert_path
+    kwargs["transport"] = token_transport(target)
     if target.client_id and target.client_secret:
         if not target.tenant_id:
             raise CredentialError(
@@ -59,6 +65,19 @@ def make_credential(target: Target) -> Any:
         # --tenant may differ from AZURE_TENANT_ID / the CLI's default tenant.
         kwargs["additionally_allowed_tenants"] = ["*"]
     return DefaultAzureCredential(**kwargs)
+
+
+def token_transport(target: Target) -> Any:
+    """azure-core's requests-based async transport for the credential (see the module docstring).
+
+    One per credential; DefaultAzureCredential shares it between the credentials it tries in turn
+    (each sends through it, and closing it twice is harmless).
+    """
+    from azure.core.pipeline.transport import AsyncioRequestsTransport
+
+    if target.ca_cert_path:
+        return AsyncioRequestsTransport(connection_verify=target.ca_cert_path)
+    return AsyncioRequestsTransport()
 
 
 def login_host(target: Target) -> str:

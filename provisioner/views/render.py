@@ -13,6 +13,7 @@ through :func:`safe`: control, bidi and line-separator characters are shown as
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.console import Console
@@ -54,41 +55,117 @@ def print_plan(
     plan: Any, warnings: list[Any] | None = None, destinations: dict[str, list[str]] | None = None
 ) -> None:
     """The plan; ``destinations`` (app -> sink descriptions) is listed below it when given."""
-    out = console()
-    for warning in warnings or []:
-        console(stderr=True).print(f"[yellow]warning:[/] {safe(warning)}")
+    if warnings:
+        print_lines(console(stderr=True), [f"[yellow]warning:[/] {safe(warning)}" for warning in warnings])
+    lines: list[str] = []
     if plan.is_empty:
-        out.print("No changes. The tenant matches the manifests.")
+        lines.append("No changes. The tenant matches the manifests.")
     else:
         current_app = None
         for action in plan.actions:
             if action.app != current_app:
                 current_app = action.app
-                out.print(f"\n[bold]{safe(action.app)}[/]")
+                lines.append(f"\n[bold]{safe(action.app)}[/]")
             symbol, colour = _SYMBOL.get(action.kind, ("*", "cyan"))
-            out.print(f"  [{colour}]{symbol}[/] {safe(action.summary)}")
+            lines.append(f"  [{colour}]{symbol}[/] {safe(action.summary)}")
             for change in getattr(action, "changes", []) or []:
-                out.print(
+                lines.append(
                     f"      {safe(change.field)}: {safe(_short(change.before))} → {safe(_short(change.after))}"
                 )
         counts: dict[str, int] = {}
         for action in plan.actions:
             symbol = _SYMBOL.get(action.kind, ("*", ""))[0]
             counts[symbol] = counts.get(symbol, 0) + 1
-        out.print(
+        lines.append(
             f"\nPlan: {counts.get('+', 0)} to add, {counts.get('~', 0)} to change, {counts.get('-', 0)} to remove."
         )
+    print_lines(console(), lines)
     if destinations:
         print_destinations(destinations)
 
 
 def print_destinations(destinations: dict[str, list[str]]) -> None:
     """Where each app's connection values go (``sinks.describe_destination`` lines), one line per sink."""
-    out = console()
-    out.print("\nConnection values go to:")
+    lines = ["\nConnection values go to:"]
     for app, places in destinations.items():
-        for place in places:
-            out.print(f"  {safe(app)} → {safe(place)}")
+        lines += [f"  {safe(app)} → {safe(place)}" for place in places]
+    print_lines(console(), lines)
+
+
+def print_lines(out: Console, lines: list[str]) -> None:
+    """``lines`` (rich markup, each closing its own tags) as one block: the same output as one
+    ``out.print`` per line, at a fraction of the cost for a 1,000-app plan.
+
+    On a terminal rich styles the block in one ``print`` (its per-call work, options, terminal
+    checks and render pipeline, is paid once, not per line). Elsewhere (a pipe, a CI log) rich
+    writes the markup's plain text and nothing else, so that text is written directly: rendering
+    thousands of lines through rich's pipeline cost more CPU than the run's own work.
+    """
+    if not lines:
+        return
+    text = "\n".join(lines)
+    if out.is_terminal:
+        out.print(text)
+        return
+    from rich.markup import render
+
+    out.file.write(render(text).plain + "\n")
+    out.file.flush()
+
+
+def print_table(out: Console, make_table: Callable[[], Table], rows: Sequence[Sequence[str]]) -> None:
+    """``make_table()`` with ``rows`` (rich markup cells) added, printed: the same output as rich's.
+
+    Rich lays a table out row by row, cell by cell (~0.3 ms a row): a 1,000-app apply or rotate
+    spent a sixth of its CPU printing its table. On a terminal, or when the table does not fit
+    the console's width (rich then folds cells over several lines), rich prints it. Otherwise
+    every row is one line with fixed column positions, so rich lays out the table with one
+    placeholder row whose cells are as wide as each column's widest cell, and each real row is
+    written into that row's column positions.
+    """
+    if out.is_terminal or not rows:
+        _rich_table(out, make_table, rows)
+        return
+    from rich.cells import cell_len
+    from rich.markup import render
+
+    cells = [[render(cell).plain for cell in row] for row in rows]
+    columns = len(cells[0])
+    widths = [max(cell_len(row[index]) for row in cells) for index in range(columns)]
+    if min(widths) == 0 or any("\n" in cell for row in cells for cell in row):
+        _rich_table(out, make_table, rows)
+        return
+    marks = [chr(0xE000 + index) for index in range(columns)]  # private-use characters, one cell wide
+    probe = make_table()
+    probe.add_row(*(mark * width for mark, width in zip(marks, widths, strict=True)))
+    with out.capture() as captured:
+        out.print(probe)
+    lines = captured.get().split("\n")
+    found = [number for number, line in enumerate(lines) if any(mark in line for mark in marks)]
+    template = lines[found[0]] if len(found) == 1 else ""
+    starts = [template.find(mark * width) for mark, width in zip(marks, widths, strict=True)]
+    if not template or any(
+        start < 0 or template.count(mark) != width
+        for start, mark, width in zip(starts, marks, widths, strict=True)
+    ):
+        _rich_table(out, make_table, rows)  # folded: rich lays it out
+        return
+    body = []
+    for row in cells:
+        line, end = [], 0
+        for start, width, cell in zip(starts, widths, row, strict=True):
+            line += [template[end:start], cell, " " * (width - cell_len(cell))]
+            end = start + width
+        body.append("".join(line) + template[end:])
+    out.file.write("\n".join([*lines[: found[0]], *body, *lines[found[0] + 1 :]]))
+    out.file.flush()
+
+
+def _rich_table(out: Console, make_table: Callable[[], Table], rows: Sequence[Sequence[str]]) -> None:
+    table = make_table()
+    for row in rows:
+        table.add_row(*row)
+    out.print(table)
 
 
 def confirm_plan() -> bool:
@@ -108,20 +185,34 @@ def print_apply_result(outcome: Any, *, show_secrets: bool) -> None:
 
     # No vertical rules and no edge padding: a 36-character client ID, an 18-character app name, a
     # secret hint and a date fit 80 columns; the client ID never wraps (it gets copied), names fold.
-    table = Table(
-        title="Connection values", title_justify="left", box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False
+    def make_table() -> Table:
+        table = Table(
+            title="Connection values",
+            title_justify="left",
+            box=box.SIMPLE_HEAD,
+            show_edge=False,
+            pad_edge=False,
+        )
+        table.add_column("app", overflow="fold")
+        table.add_column("client ID", no_wrap=True, min_width=36)
+        table.add_column("secret", overflow="fold")
+        table.add_column("expires", no_wrap=True)
+        return table
+
+    rows = [
+        (safe(app), safe(client_id), safe(secret), safe(str(expires)[:10]))
+        for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
+            show_secrets=show_secrets
+        )
+    ]
+    print_table(out, make_table, rows)
+    print_lines(
+        out,
+        [
+            f"{safe(conn.name)} → " + ", ".join(safe(relative_path(w)) for w in conn.written_to)
+            for conn in outcome.connections
+        ],
     )
-    table.add_column("app", overflow="fold")
-    table.add_column("client ID", no_wrap=True, min_width=36)
-    table.add_column("secret", overflow="fold")
-    table.add_column("expires", no_wrap=True)
-    for app, client_id, _tenant, secret, _secret_id, expires, _written in outcome.rows(
-        show_secrets=show_secrets
-    ):
-        table.add_row(safe(app), safe(client_id), safe(secret), safe(str(expires)[:10]))
-    out.print(table)
-    for conn in outcome.connections:
-        out.print(f"{safe(conn.name)} → " + ", ".join(safe(relative_path(w)) for w in conn.written_to))
 
 
 def relative_path(description: str) -> str:

@@ -12,7 +12,7 @@ from typing import Any
 from rich.table import Table
 
 from provisioner.engine.rotation.policy import days_left, stamp
-from provisioner.views.render import console, relative_path, safe
+from provisioner.views.render import console, print_lines, print_table, relative_path, safe
 
 _STATUS_STYLE = {
     "rotated": "green",
@@ -33,9 +33,7 @@ def _day(value: str | None) -> str:
 
 
 def print_warnings(warnings: list[Any]) -> None:
-    err = console(stderr=True)
-    for warning in warnings:
-        err.print(f"[yellow]warning:[/] {safe(str(warning))}")
+    print_lines(console(stderr=True), [f"[yellow]warning:[/] {safe(str(warning))}" for warning in warnings])
 
 
 def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
@@ -43,36 +41,45 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
     if not outcome.secrets:
         out.print("No declared secrets to rotate.")
         return
-    table = Table(title=f"Secrets at {stamp(outcome.now)}", title_justify="left")
-    for column in ("app", "secret", "status", "keyId", "hint", "expires"):
-        table.add_column(column, overflow="fold")
+
+    def make_table() -> Table:
+        table = Table(title=f"Secrets at {stamp(outcome.now)}", title_justify="left")
+        for column in ("app", "secret", "status", "keyId", "hint", "expires"):
+            table.add_column(column, overflow="fold")
+        return table
+
+    rows = []
     for item in outcome.secrets:
         current = item.current or {}
         style = _STATUS_STYLE.get(item.status, "")
-        table.add_row(
-            safe(item.app),
-            safe(item.name if item.kind == "secret" else f"certificate {item.name}"),
-            f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
-            _short(current.get("key_id")),
-            safe(str(current.get("hint") or "-")),
-            _day(current.get("expires")),
+        rows.append(
+            (
+                safe(item.app),
+                safe(item.name if item.kind == "secret" else f"certificate {item.name}"),
+                f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
+                _short(current.get("key_id")),
+                safe(str(current.get("hint") or "-")),
+                _day(current.get("expires")),
+            )
         )
-    out.print(table)
+    print_table(out, make_table, rows)
+    lines: list[str] = []
     for item in outcome.secrets:
         label = f"{safe(item.app)} / {safe(item.name)}"
         if item.status == "rotated" and item.previous:
-            out.print(
+            lines.append(
                 f"{label}: previous {item.kind} {_short(item.previous['key_id'])} stays valid until about "
                 f"{safe(item.previous['retire_after'])} (overlap), then a later run retires it"
             )
         for gone in item.removed:
-            out.print(f"{label}: removed {_short(gone['key_id'])} ({safe(gone['reason'])})")
+            lines.append(f"{label}: removed {_short(gone['key_id'])} ({safe(gone['reason'])})")
         if item.error:
-            out.print(f"{label}: [red]{safe(item.error)}[/]")
+            lines.append(f"{label}: [red]{safe(item.error)}[/]")
         if show_secrets and item.value:
-            out.print(f"{label}: value {safe(item.value)}")
+            lines.append(f"{label}: value {safe(item.value)}")
     if outcome.status == "unchanged":
-        out.print("Nothing to rotate: every secret is outside its rotate_before window.")
+        lines.append("Nothing to rotate: every secret is outside its rotate_before window.")
+    print_lines(out, lines)
 
 
 def print_status(outcome: Any) -> None:
