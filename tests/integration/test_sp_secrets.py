@@ -9,7 +9,9 @@ principal makes ``plan`` fail with one line before any write; no output carries 
 from __future__ import annotations
 
 import json
+import resource
 import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ pytestmark = pytest.mark.slow
 DAY = 86400
 APP = "sp-daemon"
 GRAPH_DEFAULT = "https://graph.microsoft.com/.default"
+FILE_LIMIT = 1000  # bytes: below the connection file with two secrets (~1.4 kB), above the journal (~0.6 kB)
 
 MANIFEST = """\
 version: 1
@@ -98,7 +101,6 @@ def app_passwords(running: Any) -> list[dict[str, Any]]:
 
 def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -> None:
     (tmp_path / "m.yaml").write_text(MANIFEST)
-    ok(cli(tmp_emulator, tmp_path, "validate", "m.yaml"))
     planned = ok(cli(tmp_emulator, tmp_path, "plan", "m.yaml"))
     assert "mint service principal secret 'principal secret'" in planned.stdout
 
@@ -119,8 +121,12 @@ def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -
     assert [p["keyId"] for p in sp_passwords(tmp_emulator, client_id)] == [first_kid]
     assert app_passwords(tmp_emulator) == []  # minted on the principal, not the registration
     assert "access_token" in token(tmp_emulator, client_id, first).json()
+    tmp_emulator.ctx.counters.clear()
     quiet = cli(tmp_emulator, tmp_path, "plan", "m.yaml", "--detailed-exitcode")
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
+    # the principal's secrets and policy ride in the existing read rounds (1: apps + policies,
+    # 2: principals + appliesTo, 3: the principal's consent): no round of their own
+    assert tmp_emulator.ctx.counters.get("graph_requests") == 3, dict(tmp_emulator.ctx.counters)
 
     # -- inside rotate_before: a new secret; both sign in during the overlap
     tmp_emulator.ctx.clock.advance(61 * DAY)
@@ -150,6 +156,22 @@ def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -
     refused = token(tmp_emulator, client_id, first)
     assert refused.status_code == 401 and refused.json()["error"] == "invalid_client"
     assert "access_token" in token(tmp_emulator, client_id, second).json()
+
+    # -- a delivery that fails (a file size limit) takes the new secret back out of the principal
+    full = subprocess.run(
+        [sys.executable, "-m", "provisioner", "rotate", "m.yaml", "--force", "--yes"],
+        cwd=tmp_path,
+        env={**base_env(), **tmp_emulator.env(), "PYTHONDONTWRITEBYTECODE": "1"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        stdin=subprocess.DEVNULL,
+        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT)),
+    )
+    assert full.returncode == 1 and "removed again" in full.stderr, full.stdout + full.stderr
+    assert "Traceback" not in full.stderr
+    assert [p["keyId"] for p in sp_passwords(tmp_emulator, client_id)] == [second_kid]
+    assert json.loads(connection_file(tmp_path / ".provisioner", APP).read_text())["sp_client_secret"] == second
 
     # -- a 30-day policy applied to the principal: plan refuses a 90-day secret in one line, nothing written
     capped = graph(
@@ -185,6 +207,6 @@ def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -
     assert len(lines) == 1 and capped["id"] in lines[0], refused_plan.stderr
     assert [p["keyId"] for p in sp_passwords(tmp_emulator, client_id)] == [second_kid]
 
-    for proc in (planned, applied, rotated, status, retired, forced, refused_plan):
+    for proc in (planned, applied, rotated, status, retired, full, forced, refused_plan):
         text = proc.stdout + proc.stderr
         assert first not in text and second not in text
