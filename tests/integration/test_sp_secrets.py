@@ -171,7 +171,9 @@ def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -
     assert full.returncode == 1 and "removed again" in full.stderr, full.stdout + full.stderr
     assert "Traceback" not in full.stderr
     assert [p["keyId"] for p in sp_passwords(tmp_emulator, client_id)] == [second_kid]
-    assert json.loads(connection_file(tmp_path / ".provisioner", APP).read_text())["sp_client_secret"] == second
+    assert (
+        json.loads(connection_file(tmp_path / ".provisioner", APP).read_text())["sp_client_secret"] == second
+    )
 
     # -- a 30-day policy applied to the principal: plan refuses a 90-day secret in one line, nothing written
     capped = graph(

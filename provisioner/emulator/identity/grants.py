@@ -193,9 +193,7 @@ def authorization_code(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     if not value:
         raise errors.missing_parameter("code")
     # A wrong secret is reported before anything about the code.
-    method = (
-        _authenticate(ctx, g) if g.creds.presented else None
-    )
+    method = _authenticate(ctx, g) if g.creds.presented else None
     record = ctx.store.get(g.tenant_id, AUTH_CODES, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_code()
@@ -244,9 +242,7 @@ def refresh_token(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     value = g.form.get("refresh_token")
     if not value:
         raise errors.missing_parameter("refresh_token")
-    method = (
-        _authenticate(ctx, g) if g.creds.presented else None
-    )
+    method = _authenticate(ctx, g) if g.creds.presented else None
     record = ctx.store.get(g.tenant_id, REFRESH_TOKENS, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_refresh_token()
