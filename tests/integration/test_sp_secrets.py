@@ -9,9 +9,7 @@ principal makes ``plan`` fail with one line before any write; no output carries 
 from __future__ import annotations
 
 import json
-import resource
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -48,8 +46,12 @@ apps:
 """
 
 
-def cli(running: Any, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, cwd=workdir, env={**base_env(), **running.env()}, timeout=120)
+def cli(
+    running: Any, workdir: Path, *args: str, file_limit: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        *args, cwd=workdir, env={**base_env(), **running.env()}, timeout=120, file_limit=file_limit
+    )
 
 
 def token(running: Any, client_id: str, secret: str) -> httpx.Response:
@@ -158,16 +160,7 @@ def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -
     assert "access_token" in token(tmp_emulator, client_id, second).json()
 
     # -- a delivery that fails (a file size limit) takes the new secret back out of the principal
-    full = subprocess.run(
-        [sys.executable, "-m", "provisioner", "rotate", "m.yaml", "--force", "--yes"],
-        cwd=tmp_path,
-        env={**base_env(), **tmp_emulator.env(), "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (FILE_LIMIT, FILE_LIMIT)),
-    )
+    full = cli(tmp_emulator, tmp_path, "rotate", "m.yaml", "--force", "--yes", file_limit=FILE_LIMIT)
     assert full.returncode == 1 and "removed again" in full.stderr, full.stdout + full.stderr
     assert "Traceback" not in full.stderr
     assert [p["keyId"] for p in sp_passwords(tmp_emulator, client_id)] == [second_kid]
