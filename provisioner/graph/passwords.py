@@ -61,11 +61,14 @@ async def remove_password(
         RemovePasswordPostRequestBody,
     )
 
+    from provisioner.graph.failures import graph_errors
+
     body = RemovePasswordPostRequestBody(key_id=UUID(key_id))
-    try:
-        await password_builder(client, owner, app_object_id).remove_password.post(body)
-    except APIError as exc:
-        if error_status(exc) == 404:
-            return False
-        raise
+    async with graph_errors(f"remove secret {key_id}"):  # any other failure: one ProvisionerError line
+        try:
+            await password_builder(client, owner, app_object_id).remove_password.post(body)
+        except APIError as exc:
+            if error_status(exc) == 404:
+                return False
+            raise
     return True

@@ -114,6 +114,8 @@ def test_service_principal_secret_lifecycle(tmp_emulator: Any, tmp_path: Path) -
         values["client_id"],
     )
     assert "client_secret" not in values and values["sp_client_secret_expires"].endswith("Z")
+    (shown,) = json.loads(applied.stdout)["apps"]
+    assert shown["connection"]["sp_client_secret"] == first[:3] + "****"  # masked like client_secret
     assert [e["key_id"] for e in values["sp_secrets"]] == [first_kid]
     env_text = (tmp_path / "out" / "daemon.env").read_text()
     assert (
