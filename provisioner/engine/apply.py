@@ -51,7 +51,12 @@ from provisioner.graph.consent import scope_string
 from provisioner.graph.failures import error_code, error_message, error_status, graph_errors
 from provisioner.graph.retry import RetryPolicy, is_replication_lag
 from provisioner.graph.state import graph_time, odata_quote
-from provisioner.model.connections import MintedCertificate, MintedSecret
+from provisioner.model.connections import (
+    APPLICATION,
+    SERVICE_PRINCIPAL,
+    MintedCertificate,
+    MintedSecret,
+)
 from provisioner.model.desired import Desired, DesiredApp
 from provisioner.model.tenant import ALL_PRINCIPALS, ExistingApp, TenantState
 
@@ -654,19 +659,33 @@ class _AppRun:
     # -- secrets
 
     def _mint_secret(self, action: Action) -> list[_Step]:
+        return self._mint_password(action, APPLICATION)
+
+    def _mint_sp_secret(self, action: Action) -> list[_Step]:
+        return self._mint_password(action, SERVICE_PRINCIPAL)
+
+    def _mint_password(self, action: Action, owner: str) -> list[_Step]:
+        """addPassword on the application or (``owner`` SERVICE_PRINCIPAL) on its service principal."""
         from msgraph.generated.applications.item.add_password.add_password_post_request_body import (
             AddPasswordPostRequestBody,
         )
         from msgraph.generated.models.password_credential import PasswordCredential
 
-        secret = next(s for s in self.want.secrets if s.name == action.details["name"])
+        from provisioner.graph.passwords import password_builder
+
+        on_sp = owner == SERVICE_PRINCIPAL
+        specs = self.want.sp_secrets if on_sp else self.want.secrets
+        secret = next(s for s in specs if s.name == action.details["name"])
         expires = (self.now + secret.lifetime).astimezone(UTC)
+
+        def owner_id() -> str:
+            return str(self.sp_id if on_sp else self.object_id)
 
         def build() -> Request:
             body = AddPasswordPostRequestBody(
                 password_credential=PasswordCredential(display_name=secret.name, end_date_time=expires)
             )
-            builder = self.client.applications.by_application_id(str(self.object_id)).add_password
+            builder = password_builder(self.client, owner, owner_id()).add_password
             return Request(builder.to_post_request_information(body))
 
         def done(outcome: Outcome) -> list[_Step]:
@@ -684,17 +703,24 @@ class _AppRun:
                     value=value,
                     hint=created.get("hint") or value[:3],
                     expires=graph_time(created.get("endDateTime")) or expires,
+                    owner=owner,
+                    owner_id=owner_id(),
                 )
             )
             return []
 
+        fresh, what = (
+            (lambda: self.fresh_sp, f"service principal of {self.name}")
+            if on_sp
+            else (lambda: self.fresh_app, f"application {self.name}")
+        )
         return [
             _Step(
                 action,
                 build,
-                needs="app",
+                needs="sp" if on_sp else "app",
                 done=done,
-                lag=self._lag_if(lambda: self.fresh_app, f"application {self.name}"),
+                lag=self._lag_if(fresh, what),
             )
         ]
 

@@ -20,6 +20,7 @@ from provisioner.model.tenant import TenantState
 
 MINT = "mint_secret"
 MINT_CERT = "mint_certificate"
+MINT_SP = "mint_sp_secret"
 
 
 def check_credential_policies(pending: Plan, desired: Desired, state: TenantState) -> None:
@@ -28,32 +29,34 @@ def check_credential_policies(pending: Plan, desired: Desired, state: TenantStat
         if action.kind == MINT_CERT:
             _check_certificate(pending, action, desired, state)
             continue
-        if action.kind != MINT:
+        if action.kind not in (MINT, MINT_SP):
             continue
-        limits = state.credential_limits.get(action.app)
+        on_sp = action.kind == MINT_SP
+        limits = (state.sp_credential_limits if on_sp else state.credential_limits).get(action.app)
         want = desired.apps.get(action.app)
         if limits is None or want is None:
             continue
         name = action.details.get("name")
-        secret = next((s for s in want.secrets if s.name == name), None)
+        secret = next((s for s in (want.sp_secrets if on_sp else want.secrets) if s.name == name), None)
         if secret is None:
             continue
+        what = f"service principal secret {name!r}" if on_sp else f"secret {name!r}"
         line: str | None = None
         if limits.passwords_blocked:
             line = (
-                f"app {action.app!r}: secret {name!r}: tenant credential policy {limits.label} blocks client "
+                f"app {action.app!r}: {what}: tenant credential policy {limits.label} blocks client "
                 "secrets (passwordAddition); use a certificate or a federated credential instead"
             )
         elif limits.password_max is not None and secret.lifetime > limits.password_max:
             allowed = duration_text(limits.password_max)
             line = (
-                f"app {action.app!r}: secret {name!r}: expires_in {secret.expires_in} exceeds tenant credential "
+                f"app {action.app!r}: {what}: expires_in {secret.expires_in} exceeds tenant credential "
                 f"policy {limits.label} passwordLifetime maximum {limits.password_max_text}; use expires_in: "
                 f"{allowed} (or expires_in: max), or a certificate"
             )
         elif secret.rotate_window >= secret.lifetime:
             line = (
-                f"app {action.app!r}: secret {name!r}: expires_in resolves to {secret.expires_in} under tenant "
+                f"app {action.app!r}: {what}: expires_in resolves to {secret.expires_in} under tenant "
                 f"credential policy {limits.label}, not longer than rotate_before {secret.rotate_before}; "
                 "shorten rotate_before"
             )

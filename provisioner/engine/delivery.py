@@ -109,6 +109,8 @@ async def deliver_connections(
             live |= {c.key_id for c in (existing.certificates if existing else [])} | {
                 c.key_id for c in certs
             }
+            sp = existing.service_principal if existing else None
+            live |= {s.key_id for s in (sp.secrets if sp else [])}
             values = connection_values(
                 app,
                 tenant_id=tenant_id,
@@ -247,9 +249,9 @@ async def _take_back(
     if not minted and not certs:
         return SinkError(f"{app_name}: {cause}")
     lost: list[str] = []
-    for secret in minted:
+    for secret in minted:  # on the object it was minted on: the application or its service principal
         try:
-            await remove_password(client, object_id, secret.key_id)
+            await remove_password(client, secret.owner_id or object_id, secret.key_id, owner=secret.owner)
         except ProvisionerError:
             lost.append(secret.key_id)
     if certs:
@@ -288,7 +290,8 @@ def note_mint_intents(pending: Plan, state_dir: Path, now: datetime) -> None:
     recognisably this tool's orphan on the next run, even for an app nothing was ever
     delivered for. A journal that cannot be written stops the run before the first write.
     """
-    apps = {action.app for action in pending.actions if action.kind in ("mint_secret", "mint_certificate")}
+    mints = ("mint_secret", "mint_certificate", "mint_sp_secret")
+    apps = {action.app for action in pending.actions if action.kind in mints}
     if not apps:
         return
     try:

@@ -62,6 +62,10 @@ KIND_ORDER: tuple[str, ...] = (
     "remove_certificate",
     "retire_certificate",
     "replace_orphan_certificate",
+    # the service principal's own secrets (servicePrincipals/{id}/addPassword): the same lifecycle
+    "mint_sp_secret",
+    "retire_sp_secret",
+    "replace_orphan_sp_secret",
     "delete_app",  # prune / destroy (provisioner.engine.prune, provisioner.engine.destroy): apps no manifest keeps
 )
 

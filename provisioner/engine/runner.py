@@ -146,7 +146,7 @@ def _prepare(options: RunOptions, *, secrets_only: bool = False) -> _Run:
     loaded, warnings = load_manifests(options.paths)
     loaded = select_apps(loaded, options.apps)
     if secrets_only:
-        loaded = [item for item in loaded if item.app.secrets or item.app.certificates]
+        loaded = [item for item in loaded if item.app.secrets or item.app.certificates or item.app.sp_secrets]
     fan_out = options.tenants_file is not None
     if fan_out:
         loaded, sink_warnings = _without_sinks(loaded)

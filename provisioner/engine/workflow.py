@@ -45,7 +45,7 @@ from provisioner.graph.state import read_state
 from provisioner.graph.target import Target
 from provisioner.manifest.loader import LoadedApp
 from provisioner.model.adoption import warnings as adoption_warnings
-from provisioner.model.connections import mask_secret
+from provisioner.model.connections import APPLICATION, SECRET_KEYS_BY_OWNER, SERVICE_PRINCIPAL, mask_secret
 from provisioner.model.desired import Desired, build_desired
 from provisioner.model.tenant import TenantState
 
@@ -68,16 +68,19 @@ class ApplyOutcome:
         rows: list[tuple[str, ...]] = []
         for conn in self.connections:
             values = conn.values
-            secret = values.get("client_secret")
+            # the app's secret, else (an app with principal secrets only) the service principal's
+            keys = SECRET_KEYS_BY_OWNER[SERVICE_PRINCIPAL if "client_secret" not in values else APPLICATION]
+            secret = values.get(keys.value)
             shown = (secret if show_secrets else mask_secret(secret)) if secret else "-"
+            key_id = values.get(keys.key_id, "-")
             rows.append(
                 (
                     conn.name,
                     values.get("client_id", "-"),
                     values.get("tenant_id", "-"),
                     shown,
-                    values.get("client_secret_id", "-"),
-                    values.get("client_secret_expires", "-"),
+                    f"{key_id} (service principal)" if secret and keys.value != "client_secret" else key_id,
+                    values.get(keys.expires, "-"),
                     ", ".join(conn.written_to),
                 )
             )

@@ -1,4 +1,4 @@
-"""Client secrets on an application: addPassword / removePassword.
+"""Client secrets on an application or its service principal: addPassword / removePassword.
 
 Graph returns a secret's value exactly once, in the addPassword response; it
 goes straight into a :class:`~provisioner.model.connections.MintedSecret` (whose repr
@@ -8,15 +8,23 @@ hides it) and is never logged or put in an error message.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from provisioner.core.errors import GraphError
 from provisioner.graph.failures import error_status
-from provisioner.model.connections import MintedSecret
+from provisioner.model.connections import SERVICE_PRINCIPAL, MintedSecret
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient
+
+
+def password_builder(client: GraphServiceClient, owner: str, object_id: str) -> Any:
+    """The request builder of the object whose secrets these are (its ``add_password``/``remove_password``
+    build the same bodies for an application and a service principal)."""
+    if owner == SERVICE_PRINCIPAL:
+        return client.service_principals.by_service_principal_id(object_id)
+    return client.applications.by_application_id(object_id)
 
 
 async def add_password(
@@ -43,18 +51,24 @@ async def add_password(
     )
 
 
-async def remove_password(client: GraphServiceClient, app_object_id: str, key_id: str) -> bool:
-    """Remove one secret; False when it was already gone (a concurrent run removed it)."""
+async def remove_password(
+    client: GraphServiceClient, app_object_id: str, key_id: str, *, owner: str = "application"
+) -> bool:
+    """Remove one secret (of the service principal ``app_object_id`` when ``owner`` says so); False when
+    it was already gone (a concurrent run removed it)."""
     from kiota_abstractions.api_error import APIError
     from msgraph.generated.applications.item.remove_password.remove_password_post_request_body import (
         RemovePasswordPostRequestBody,
     )
 
+    from provisioner.graph.failures import graph_errors
+
     body = RemovePasswordPostRequestBody(key_id=UUID(key_id))
-    try:
-        await client.applications.by_application_id(app_object_id).remove_password.post(body)
-    except APIError as exc:
-        if error_status(exc) == 404:
-            return False
-        raise
+    async with graph_errors(f"remove secret {key_id}"):  # any other failure: one ProvisionerError line
+        try:
+            await password_builder(client, owner, app_object_id).remove_password.post(body)
+        except APIError as exc:
+            if error_status(exc) == 404:
+                return False
+            raise
     return True

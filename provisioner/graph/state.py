@@ -222,6 +222,20 @@ def resource_from_json(sp: dict[str, Any]) -> ResourceSP:
     )
 
 
+def passwords_from_json(owner: dict[str, Any]) -> list[ExistingSecret]:
+    """The ``passwordCredentials`` of an application or a service principal."""
+    return [
+        ExistingSecret(
+            key_id=str(p.get("keyId")).lower(),
+            display_name=p.get("displayName"),
+            hint=p.get("hint"),
+            start=graph_time(p.get("startDateTime")),
+            end=graph_time(p.get("endDateTime")),
+        )
+        for p in owner.get("passwordCredentials") or []
+    ]
+
+
 def app_from_json(app: dict[str, Any]) -> ExistingApp:
     web = app.get("web") or None
     implicit = (web or {}).get("implicitGrantSettings") or {}
@@ -230,16 +244,7 @@ def app_from_json(app: dict[str, Any]) -> ExistingApp:
         bucket = rra.setdefault(str(entry.get("resourceAppId")).lower(), set())
         for access in entry.get("resourceAccess") or []:
             bucket.add((str(access.get("id")).lower(), access.get("type") or "Scope"))
-    secrets = [
-        ExistingSecret(
-            key_id=str(p.get("keyId")).lower(),
-            display_name=p.get("displayName"),
-            hint=p.get("hint"),
-            start=graph_time(p.get("startDateTime")),
-            end=graph_time(p.get("endDateTime")),
-        )
-        for p in app.get("passwordCredentials") or []
-    ]
+    secrets = passwords_from_json(app)
     certificates = [
         ExistingSecret(
             key_id=str(k.get("keyId")).lower(),
@@ -320,6 +325,7 @@ def client_sp_from_json(sp: dict[str, Any]) -> ExistingSP:
         object_id=str(sp["id"]).lower(),
         app_id=str(sp["appId"]).lower(),
         assignment_required=required if isinstance(required, bool) else None,
+        secrets=passwords_from_json(sp),
     )
 
 
@@ -537,7 +543,7 @@ async def _read_state(
         round1.append(_List(client.applications, {"filter": flt, "select": APP_SELECT}))
     n_adopt = len(round1)
     # Tenant credential policy (only when secrets are declared; without Policy.Read.All: not checked).
-    wants_policy = any(app.secrets or app.certificates for app in apps)
+    wants_policy = any(app.secrets or app.certificates or app.sp_secrets for app in apps)
     if wants_policy:
         round1.append(_List(client.policies.default_app_management_policy, {}, optional=True, single=True))
         round1.append(_List(client.policies.app_management_policies, {}, optional=True))
@@ -603,10 +609,12 @@ async def _read_state(
     )
     per_client = len(client_app_ids) <= threshold
 
+    # the principals' own secrets only when some manifest declares service_principal secrets
+    sp_select = CLIENT_SP_SELECT + (["passwordCredentials"] if any(a.sp_secrets for a in apps) else [])
     round2: list[_List] = [
         _List(
             client.service_principals,
-            {"filter": in_filter("appId", c), "select": CLIENT_SP_SELECT, "top": PAGE_SIZE},
+            {"filter": in_filter("appId", c), "select": sp_select, "top": PAGE_SIZE},
         )
         for c in chunked(client_app_ids)
     ]
@@ -697,6 +705,13 @@ async def _read_state(
             extras.append(res)
     for existing in existing_apps:
         existing.service_principal = sp_by_app_id.get(existing.app_id)
+    sp_credential_limits: dict[str, CredentialLimits | None] = {}
+    for app in apps:
+        if app.sp_secrets:  # a principal has no createdDateTime: every restriction counts
+            have = state_apps.get(app.name)
+            sp = have.service_principal if have is not None else None
+            mine = applied.get(sp.object_id, []) if sp is not None else []
+            sp_credential_limits[app.name] = limits_for(mine, default_policy, None, principal=True)
     consent = list(zip([kind for kind, _ in consent_reads], results[n_extra:], strict=True))
 
     # -- round 3 (only when needed): consent per client service principal, or on the extra resources
@@ -754,6 +769,7 @@ async def _read_state(
         requests=reader.requests,
         server_time=reader.batcher.server_time(),
         credential_limits=credential_limits,
+        sp_credential_limits=sp_credential_limits,
         principals=principals,
     )
 

@@ -66,6 +66,7 @@ from provisioner.model.manifest import (
     GithubSink,
     JsonSink,
     KeyVaultSink,
+    Secret,
     TemplateSink,
     github_name_problem,
 )
@@ -358,8 +359,14 @@ class _Checker:
     # ------------------------------------------------------------------------------------ secrets
 
     def secrets(self) -> None:
-        for index, secret in enumerate(self.app.secrets):
-            base = ("secrets", index)
+        listed: list[tuple[tuple[object, ...], Secret]] = [
+            (("secrets", index), secret) for index, secret in enumerate(self.app.secrets)
+        ]
+        listed += [
+            (("service_principal", "secrets", index), secret)
+            for index, secret in enumerate(self.app.sp_secrets)
+        ]
+        for base, secret in listed:
             # Policy, not shape: checked here (not in the model) so the error points at the line.
             if secret.lifetime > MAX_LIFETIME and not secret.allow_long_lifetime:
                 self.error(

@@ -42,6 +42,7 @@ OIDC_SCOPES: tuple[str, ...] = ("openid", "profile", "email", "offline_access")
 SECRET_KEYS: frozenset[str] = frozenset(
     {
         "client_secret",
+        "sp_client_secret",
         "value",
         "access_token",
         "refresh_token",
@@ -50,8 +51,32 @@ SECRET_KEYS: frozenset[str] = frozenset(
     }
 )
 
-# The fields describing the current client secret (carried forward together).
-_SECRET_FIELDS = ("client_secret", "client_secret_id", "client_secret_expires")
+#: Who a client secret belongs to: the application (registration) or its service principal.
+APPLICATION = "application"
+SERVICE_PRINCIPAL = "servicePrincipal"
+
+
+@dataclass(frozen=True)
+class SecretKeys:
+    """The connection-value keys of one owner's secrets: the current one's value, keyId and expiry, and
+    the list of every held secret (carried forward together)."""
+
+    value: str
+    key_id: str
+    expires: str
+    entries: str
+
+    @property
+    def current(self) -> tuple[str, str, str]:
+        return (self.value, self.key_id, self.expires)
+
+
+SECRET_KEYS_BY_OWNER: dict[str, SecretKeys] = {
+    APPLICATION: SecretKeys("client_secret", "client_secret_id", "client_secret_expires", "secrets"),
+    SERVICE_PRINCIPAL: SecretKeys(
+        "sp_client_secret", "sp_client_secret_id", "sp_client_secret_expires", "sp_secrets"
+    ),
+}
 # ... and the current certificate (non-secret but for the PFX password; the private key is in a file).
 _CERT_FIELDS = (
     "client_certificate_key_id",
@@ -81,8 +106,7 @@ COMPUTED_KEYS: frozenset[str] = frozenset(
         "app_scopes",
         "redirect_uri",
         "redirect_uris",
-        *_SECRET_FIELDS,
-        "secrets",
+        *(key for keys in SECRET_KEYS_BY_OWNER.values() for key in (*keys.current, keys.entries)),
         *_CERT_FIELDS,
         "certificates",
         *(
@@ -134,6 +158,9 @@ class MintedSecret:
     value: str = field(repr=False)
     hint: str
     expires: datetime
+    #: :data:`APPLICATION` or :data:`SERVICE_PRINCIPAL`, and that object's id (a take-back removes it there).
+    owner: str = APPLICATION
+    owner_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -407,12 +434,14 @@ def connection_values(
     if uris:
         values["redirect_uri"] = uris[0]
         values["redirect_uris"] = uris
-    if minted:
-        newest = _newest(minted)
-        values["client_secret"] = newest.value
-        values["client_secret_id"] = newest.key_id
-        values["client_secret_expires"] = iso_utc(newest.expires)
-        values["secrets"] = [_secret_entry(secret) for secret in minted]
+    for owner, keys in SECRET_KEYS_BY_OWNER.items():
+        mine = [secret for secret in minted if secret.owner == owner]
+        if mine:
+            newest = _newest(mine)
+            values[keys.value] = newest.value
+            values[keys.key_id] = newest.key_id
+            values[keys.expires] = iso_utc(newest.expires)
+            values[keys.entries] = [_secret_entry(secret) for secret in mine]
     certs = sorted(certificates, key=lambda c: c.expires)
     if certs:
         # The newest certificate is the client's (a rotation's replacement outlives the old one).
@@ -469,26 +498,23 @@ def merge_previous(
     def alive(key_id: object) -> bool:
         return isinstance(key_id, str) and (live_key_ids is None or key_id in live_key_ids)
 
-    new_secrets = list(new.get("secrets", []))
-    new_names = {entry.get("name") for entry in new_secrets}
-    kept = [
-        dict(entry)
-        for entry in previous.get("secrets", []) or []
-        if isinstance(entry, Mapping)
-        and entry.get("name") not in new_names
-        and entry.get("value")
-        and alive(entry.get("key_id"))
-    ]
-    if kept or new_secrets:
-        merged["secrets"] = sorted(kept + new_secrets, key=lambda entry: str(entry.get("name")))
-    if (
-        "client_secret" not in new
-        and previous.get("client_secret")
-        and alive(previous.get("client_secret_id"))
-    ):
-        for key in _SECRET_FIELDS:
-            if key in previous:
-                merged[key] = previous[key]
+    for keys in SECRET_KEYS_BY_OWNER.values():
+        new_secrets = list(new.get(keys.entries, []))
+        new_names = {entry.get("name") for entry in new_secrets}
+        kept = [
+            dict(entry)
+            for entry in previous.get(keys.entries, []) or []
+            if isinstance(entry, Mapping)
+            and entry.get("name") not in new_names
+            and entry.get("value")
+            and alive(entry.get("key_id"))
+        ]
+        if kept or new_secrets:
+            merged[keys.entries] = sorted(kept + new_secrets, key=lambda entry: str(entry.get("name")))
+        if keys.value not in new and previous.get(keys.value) and alive(previous.get(keys.key_id)):
+            for key in keys.current:
+                if key in previous:
+                    merged[key] = previous[key]
     new_certs = list(new.get("certificates", []))
     new_cert_names = {entry.get("name") for entry in new_certs}
     kept_certs = [

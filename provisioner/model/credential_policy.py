@@ -80,11 +80,18 @@ def _counts(rule: dict[str, Any], created: datetime | None) -> bool:
 
 
 def limits_for(
-    applied: list[dict[str, Any]], default: dict[str, Any] | None, created: datetime | None
+    applied: list[dict[str, Any]],
+    default: dict[str, Any] | None,
+    created: datetime | None,
+    *,
+    principal: bool = False,
 ) -> CredentialLimits | None:
     """The limits for an app with ``applied`` policies (JSON) under the tenant ``default`` (JSON or None).
 
-    ``created`` is the app's createdDateTime (now, for an app this run creates).
+    ``created`` is the app's createdDateTime (now, for an app this run creates). ``principal``: the
+    limits of a service principal's own credentials (``applied`` are the policies applied to the
+    principal; the default policy's ``servicePrincipalRestrictions`` count instead of
+    ``applicationRestrictions``).
     """
     policy: dict[str, Any] | None = next((p for p in applied if p.get("isEnabled", True)), None)
     restrictions: dict[str, Any] = {}
@@ -92,7 +99,9 @@ def limits_for(
         restrictions = policy.get("restrictions") or {}
     elif default is not None and default.get("isEnabled"):
         policy = default
-        restrictions = default.get("applicationRestrictions") or {}
+        restrictions = (
+            default.get("servicePrincipalRestrictions" if principal else "applicationRestrictions") or {}
+        )
     if policy is None:
         return None
     passwords = [r for r in restrictions.get("passwordCredentials") or [] if _counts(r, created)]

@@ -75,6 +75,8 @@ class DesiredApp:
     delegated_grants: dict[str, frozenset[str]] = field(default_factory=dict)
     app_roles: dict[str, frozenset[str]] = field(default_factory=dict)
     secrets: tuple[Secret, ...] = ()
+    # the service principal's own secrets (manifest ``service_principal.secrets``)
+    sp_secrets: tuple[Secret, ...] = ()
     admin_consent: bool = False
     app_id: str | None = None  # adopted registration (manifest app_id)
     adopt: bool = False
@@ -201,6 +203,9 @@ def build_desired(apps: Sequence[Any], state: TenantState) -> Desired:
             else {},
             app_roles={k: frozenset(v) for k, v in roles.items() if v} if app.admin_consent else {},
             secrets=tuple(_resolve_max(s, state.credential_limits.get(app.name)) for s in app.secrets),
+            sp_secrets=tuple(
+                _resolve_max(s, state.sp_credential_limits.get(app.name)) for s in app.sp_secrets
+            ),
             admin_consent=app.admin_consent,
             app_id=app.app_id.lower() if app.app_id else None,
             adopt=app.adopt,

@@ -239,6 +239,36 @@ class Certificate(Secret):
         return parse_duration(self.expires_in)
 
 
+class ServicePrincipalCredentials(_Strict):
+    """Credentials of the app's service principal (its enterprise application), not of the registration.
+
+    Entra accepts a service principal's password for the app's client id at the token endpoint of
+    the principal's tenant; tenants that restrict application secrets by policy judge these by the
+    policy applied to the principal, else the default policy's ``servicePrincipalRestrictions``.
+    """
+
+    secrets: list[Secret] = Field(
+        default_factory=list,
+        description="Client secrets minted on the service principal (servicePrincipals/{id}/addPassword), "
+        "with the same lifecycle as app secrets; delivered as sp_client_secret, sp_client_secret_id, "
+        "sp_client_secret_expires (and sp_secrets).",
+    )
+
+    @field_validator("secrets")
+    @classmethod
+    def _unique_names(cls, secrets: list[Secret]) -> list[Secret]:
+        return _unique_secret_names(secrets)
+
+
+def _unique_secret_names(secrets: list[Secret]) -> list[Secret]:
+    seen: set[str] = set()
+    for secret in secrets:
+        if secret.name in seen:
+            raise ValueError(f"duplicate secret name {secret.name!r}")
+        seen.add(secret.name)
+    return secrets
+
+
 _OVERWRITE = (
     "Allow writing to an existing file this tool did not write (JSON: replaced; dotenv: the app's block "
     "is added and other lines kept). The file's mode is kept."
@@ -578,15 +608,22 @@ class App(_Strict):
         "name or object ID. Left out: group assignments are left alone; [] removes them.",
     )
 
+    # -- service principal credentials (issue 14): secrets of the enterprise application itself
+    service_principal: ServicePrincipalCredentials | None = Field(
+        default=None,
+        description="Credentials minted on the app's service principal instead of the registration "
+        "(secrets: [...], same fields as app secrets). Left out: the principal's credentials are left alone.",
+    )
+
+    @property
+    def sp_secrets(self) -> list[Secret]:
+        """The service principal's declared secrets ([] when ``service_principal`` is left out)."""
+        return list(self.service_principal.secrets) if self.service_principal is not None else []
+
     @field_validator("secrets")
     @classmethod
     def _unique_secret_names(cls, secrets: list[Secret]) -> list[Secret]:
-        seen: set[str] = set()
-        for secret in secrets:
-            if secret.name in seen:
-                raise ValueError(f"duplicate secret name {secret.name!r}")
-            seen.add(secret.name)
-        return secrets
+        return _unique_secret_names(secrets)
 
     @field_validator("certificates")
     @classmethod

@@ -26,7 +26,13 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from provisioner.core.errors import ProvisionerError, SinkError
-from provisioner.model.connections import MintedCertificate, MintedSecret, connection_values, resolve_resource
+from provisioner.model.connections import (
+    SERVICE_PRINCIPAL,
+    MintedCertificate,
+    MintedSecret,
+    connection_values,
+    resolve_resource,
+)
 from provisioner.model.dotenv_format import block_name
 from provisioner.model.manifest import (
     App,
@@ -167,6 +173,17 @@ def sample_values(app: App) -> dict[str, Any]:
         if app.secrets
         else []
     )
+    if app.sp_secrets:
+        minted.append(
+            MintedSecret(
+                "placeholder",
+                _PLACEHOLDER_ID,
+                "placeholder",
+                "pla",
+                datetime(2000, 1, 1, tzinfo=UTC),
+                owner=SERVICE_PRINCIPAL,
+            )
+        )
     certificates = [
         MintedCertificate(
             cert.name,

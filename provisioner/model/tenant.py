@@ -75,6 +75,8 @@ class ExistingSP:
     object_id: str
     app_id: str
     assignment_required: bool | None = None  # appRoleAssignmentRequired (None: not read)
+    # the principal's own client secrets (passwordCredentials; read when a manifest declares them)
+    secrets: list[ExistingSecret] = field(default_factory=list)
 
 
 #: appRoleId of the default access role: assigns a user or group to an app that defines no app roles.
@@ -171,6 +173,9 @@ class TenantState:
     server_time: datetime | None = None
     # app management policy limits per manifest app that declares secrets (None: no limit found/readable)
     credential_limits: dict[str, CredentialLimits | None] = field(default_factory=dict)
+    # ... and for its service principal's secrets (policy applied to the principal, else the default
+    # policy's servicePrincipalRestrictions), per manifest app that declares service_principal secrets
+    sp_credential_limits: dict[str, CredentialLimits | None] = field(default_factory=dict)
     # users and groups manifests assign, by (kind "User"/"Group", manifest entry lower-cased); a list
     # because several groups may share a display name
     principals: dict[tuple[str, str], list[Principal]] = field(default_factory=dict)

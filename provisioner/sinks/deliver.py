@@ -24,6 +24,7 @@ from typing import Any
 from provisioner.core import settings
 from provisioner.core.errors import SinkError
 from provisioner.core.layout import default_sink_path, resolve_state_dir
+from provisioner.model.connections import APPLICATION, SECRET_KEYS_BY_OWNER, SERVICE_PRINCIPAL
 from provisioner.model.manifest import (
     App,
     DotenvSink,
@@ -399,8 +400,10 @@ def _preflight_template(
     try:
         text = template_sink.template_text(sink, base_dir)
         known = dict(flat_values(values))
-        if app.secrets:  # the values of a run that mints nothing may come without the secret fields
-            known.update(dict.fromkeys(("client_secret", "client_secret_id", "client_secret_expires"), ""))
+        # the values of a run that mints nothing may come without the secret fields
+        for declared, keys in ((app.secrets, APPLICATION), (app.sp_secrets, SERVICE_PRINCIPAL)):
+            if declared:
+                known.update(dict.fromkeys(SECRET_KEYS_BY_OWNER[keys].current, ""))
         for problem in template_sink.template_problems(text, known):
             add(problem)
         template_sink.check_existing(sink, app, path, state)

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import ProvisionerError
+from provisioner.model.connections import SECRET_KEYS_BY_OWNER
 from provisioner.model.manifest import App, GithubSink, JsonSink
 from provisioner.sinks.journal import Journal, load_journal
 
@@ -77,16 +78,18 @@ class AppHoldings:
 
 
 def json_key_ids(values: Mapping[str, Any] | None) -> frozenset[str]:
-    """keyIds whose *value* a connection-values dict carries: ``client_secret_id`` and ``secrets[]``."""
+    """keyIds whose *value* a connection-values dict carries: ``client_secret_id`` and ``secrets[]``, and
+    the service principal's ``sp_client_secret_id`` and ``sp_secrets[]`` (keyIds are unique across both)."""
     if not values:
         return frozenset()
     found: set[str] = set()
-    key_id = values.get("client_secret_id")
-    if values.get("client_secret") and isinstance(key_id, str):
-        found.add(key_id.lower())
-    for entry in values.get("secrets") or []:
-        if isinstance(entry, Mapping) and entry.get("value") and isinstance(entry.get("key_id"), str):
-            found.add(str(entry["key_id"]).lower())
+    for keys in SECRET_KEYS_BY_OWNER.values():
+        key_id = values.get(keys.key_id)
+        if values.get(keys.value) and isinstance(key_id, str):
+            found.add(key_id.lower())
+        for entry in values.get(keys.entries) or []:
+            if isinstance(entry, Mapping) and entry.get("value") and isinstance(entry.get("key_id"), str):
+                found.add(str(entry["key_id"]).lower())
     return frozenset(found) | certificate_key_ids(values)
 
 
@@ -173,6 +176,6 @@ def read_all_holdings(
     journal = load_journal(Path(state_dir) if state_dir is not None else Path(base_dir) / ".provisioner")
     for item in apps:
         app: App = getattr(item, "app", item)
-        if app.secrets or app.certificates:
+        if app.secrets or app.certificates or app.sp_secrets:
             out[app.name] = read_holdings(app, Path(base_dir), state_dir=state_dir, journal=journal)
     return out

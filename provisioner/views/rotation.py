@@ -11,7 +11,7 @@ from typing import Any
 
 from rich.table import Table
 
-from provisioner.engine.rotation.policy import days_left, stamp
+from provisioner.engine.rotation.policy import KIND_NOUNS, days_left, kind_label, stamp
 from provisioner.views.render import console, print_lines, print_table, relative_path, safe
 
 _STATUS_STYLE = {
@@ -55,7 +55,7 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
         rows.append(
             (
                 safe(item.app),
-                safe(item.name if item.kind == "secret" else f"certificate {item.name}"),
+                safe(kind_label(item.kind, item.name)),
                 f"[{style}]{safe(item.status)}[/]" if style else safe(item.status),
                 _short(current.get("key_id")),
                 safe(str(current.get("hint") or "-")),
@@ -68,7 +68,8 @@ def print_rotate(outcome: Any, *, show_secrets: bool) -> None:
         label = f"{safe(item.app)} / {safe(item.name)}"
         if item.status == "rotated" and item.previous:
             lines.append(
-                f"{label}: previous {item.kind} {_short(item.previous['key_id'])} stays valid until about "
+                f"{label}: previous {KIND_NOUNS.get(item.kind, item.kind)} {_short(item.previous['key_id'])} "
+                "stays valid until about "
                 f"{safe(item.previous['retire_after'])} (overlap), then a later run retires it"
             )
         for gone in item.removed:
@@ -101,7 +102,7 @@ def print_status(outcome: Any) -> None:
                 colour = "red" if days is not None and days < 0 else "yellow" if "due" in row.state else ""
                 state = f"[{colour}]{safe(row.state)}[/]" if colour else safe(row.state)
                 table.add_row(
-                    safe(row.name or "(no description)"),
+                    safe(kind_label(row.kind, row.name)),
                     _short(row.key_id),
                     safe(row.hint or "?"),
                     _day(stamp(row.end) if row.end else None),

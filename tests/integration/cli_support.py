@@ -33,17 +33,37 @@ def tenant_env(
 
 
 def run_cli(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, check: bool = False, timeout: float = 240
+    *args: str,
+    cwd: Path,
+    env: dict[str, str] | None = None,
+    check: bool = False,
+    timeout: float = 240,
+    file_limit: int | None = None,
 ) -> subprocess.CompletedProcess[str]:
-    """``python -m provisioner ARGS`` with no stdin (as in CI); ``check`` fails with both streams shown."""
+    """``python -m provisioner ARGS`` with no stdin (as in CI); ``check`` fails with both streams shown.
+
+    ``file_limit``: no file the run writes may grow past this many bytes (RLIMIT_FSIZE), a full disk
+    for files above it (no bytecode is written, so only the tool's own files meet the limit).
+    """
+    environment = base_env() if env is None else env
+    limit: Any = None
+    if file_limit is not None:
+        import resource
+
+        environment = {**environment, "PYTHONDONTWRITEBYTECODE": "1"}
+
+        def limit() -> None:
+            resource.setrlimit(resource.RLIMIT_FSIZE, (file_limit, file_limit))
+
     proc = subprocess.run(
         [sys.executable, "-m", "provisioner", *args],
         cwd=cwd,
-        env=base_env() if env is None else env,
+        env=environment,
         capture_output=True,
         text=True,
         timeout=timeout,
         stdin=subprocess.DEVNULL,
+        preexec_fn=limit,
     )
     if check:
         ok(proc)

@@ -9,10 +9,8 @@ refuses it), ``verify`` signs its own assertion, and no output ever carries the 
 from __future__ import annotations
 
 import json
-import resource
 import stat
 import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -56,8 +54,12 @@ def no_ca_bundle_override(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def cli(running: Any, workdir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, cwd=workdir, env={**base_env(), **running.env()}, timeout=120)
+def cli(
+    running: Any, workdir: Path, *args: str, file_limit: int | None = None
+) -> subprocess.CompletedProcess[str]:
+    return run_cli(
+        *args, cwd=workdir, env={**base_env(), **running.env()}, timeout=120, file_limit=file_limit
+    )
 
 
 def admin_headers(running: Any) -> dict[str, str]:
@@ -166,16 +168,7 @@ def test_certificate_create_rotate_verify_retire(tmp_emulator: Any, tmp_path: Pa
 
     texts: list[subprocess.CompletedProcess[str]] = []
     # -- a delivery that fails (no room for the key file) takes the new certificate back out of Entra
-    full = subprocess.run(
-        [sys.executable, "-m", "provisioner", "rotate", "m.yaml", "--force", "--yes"],
-        cwd=tmp_path,
-        env={**base_env(), **tmp_emulator.env(), "PYTHONDONTWRITEBYTECODE": "1"},
-        capture_output=True,
-        text=True,
-        timeout=120,
-        stdin=subprocess.DEVNULL,
-        preexec_fn=lambda: resource.setrlimit(resource.RLIMIT_FSIZE, (1500, 1500)),
-    )
+    full = cli(tmp_emulator, tmp_path, "rotate", "m.yaml", "--force", "--yes", file_limit=1500)
     assert full.returncode == 1 and "removed again" in full.stderr, full.stdout + full.stderr
     assert "Traceback" not in full.stderr
     assert [c["keyId"] for c in entra_certs(tmp_emulator)] == [second_kid]

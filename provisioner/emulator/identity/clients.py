@@ -80,11 +80,14 @@ def authenticate(
     *,
     audiences: set[str],
     used: dict[str, Any] | None = None,
+    principal: dict[str, Any] | None = None,
 ) -> str:
     """Check the presented credential; returns the method ("secret" or "certificate") or raises.
 
     ``used`` receives the keyId (and a certificate's thumbprint) of the credential that matched:
-    the sign-in log records it, as Entra's ``servicePrincipalCredentialKeyId`` does.
+    the sign-in log records it, as Entra's ``servicePrincipalCredentialKeyId`` does. ``principal``:
+    the app's service principal in the tenant of the request, whose own password credentials
+    (``servicePrincipals/{id}/addPassword``) Entra accepts for the app's client id too.
     """
     sink: dict[str, Any] = used if used is not None else {}
     if creds.assertion:
@@ -96,17 +99,26 @@ def authenticate(
         )
         return "certificate"
     if creds.secret:
-        sink.update(method="secret", keyId=_check_secret(ctx, app, creds.secret), thumbprint=None)
+        holder = app
+        if principal is not None and _matching_key(principal, creds.secret) is not None:
+            holder = principal  # the principal's own secret (the app's are checked otherwise)
+        sink.update(method="secret", keyId=_check_secret(ctx, holder, creds.secret, app), thumbprint=None)
         return "secret"
     raise errors.credential_required()
 
 
-def _check_secret(ctx: EmulatorContext, app: dict[str, Any], secret: str) -> str:
+def _matching_key(holder: dict[str, Any], secret: str) -> str | None:
+    """The keyId of ``holder``'s secret (application or service principal) with this value, or None."""
     digest = hashlib.sha256(secret.encode()).hexdigest()
-    key_id = next(
-        (k for k, h in (app.get("_secretHashes") or {}).items() if hmac.compare_digest(str(h), digest)), None
+    return next(
+        (k for k, h in (holder.get("_secretHashes") or {}).items() if hmac.compare_digest(str(h), digest)),
+        None,
     )
-    credential = next((c for c in app.get("passwordCredentials") or [] if c.get("keyId") == key_id), None)
+
+
+def _check_secret(ctx: EmulatorContext, holder: dict[str, Any], secret: str, app: dict[str, Any]) -> str:
+    key_id = _matching_key(holder, secret)
+    credential = next((c for c in holder.get("passwordCredentials") or [] if c.get("keyId") == key_id), None)
     if key_id is None or credential is None:
         raise errors.invalid_client_secret(app["appId"])
     now = ctx.clock.now()

@@ -62,6 +62,12 @@ class GrantContext:
     used: dict[str, Any] = field(default_factory=dict)
 
 
+def _authenticate(ctx: EmulatorContext, g: GrantContext) -> str:
+    """The client's credential: one of the application's, or of its service principal in this tenant."""
+    principal = find_service_principal(ctx, g.tenant_id, g.app["appId"])
+    return authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used, principal=principal)
+
+
 def _now(ctx: EmulatorContext) -> datetime:
     return ctx.clock.now()
 
@@ -86,7 +92,7 @@ def token_shape(
 
 
 def client_credentials(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
-    method = authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used)
+    method = _authenticate(ctx, g)
     scope = " ".join(g.form.get("scope", "").split())
     if not scope:
         raise errors.missing_parameter("scope")
@@ -187,9 +193,7 @@ def authorization_code(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     if not value:
         raise errors.missing_parameter("code")
     # A wrong secret is reported before anything about the code.
-    method = (
-        authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
-    )
+    method = _authenticate(ctx, g) if g.creds.presented else None
     record = ctx.store.get(g.tenant_id, AUTH_CODES, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_code()
@@ -238,9 +242,7 @@ def refresh_token(ctx: EmulatorContext, g: GrantContext) -> TokenResult:
     value = g.form.get("refresh_token")
     if not value:
         raise errors.missing_parameter("refresh_token")
-    method = (
-        authenticate(ctx, g.app, g.creds, audiences=g.audiences, used=g.used) if g.creds.presented else None
-    )
+    method = _authenticate(ctx, g) if g.creds.presented else None
     record = ctx.store.get(g.tenant_id, REFRESH_TOKENS, hash_value(value))
     if record is None or record.get("clientId") != g.app["appId"]:
         raise errors.invalid_refresh_token()

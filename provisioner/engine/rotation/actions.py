@@ -19,7 +19,7 @@ app without its previous secret.
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -39,11 +39,12 @@ from provisioner.engine.rotation.policy import (
 )
 from provisioner.graph.batch import AdaptiveLimiter, Batcher, Request
 from provisioner.graph.retry import RetryPolicy
+from provisioner.model.connections import APPLICATION, SERVICE_PRINCIPAL
 from provisioner.sinks.holdings import read_all_holdings
 
 if TYPE_CHECKING:
     from provisioner.model.desired import Desired
-    from provisioner.model.manifest import Certificate
+    from provisioner.model.manifest import Certificate, Secret
     from provisioner.model.tenant import ExistingApp, TenantState
     from provisioner.sinks.holdings import AppHoldings
 
@@ -54,11 +55,59 @@ MINT_CERT = "mint_certificate"
 RETIRE_CERT = "retire_certificate"
 ORPHAN_CERT = "replace_orphan_certificate"
 REMOVE_CERT = "remove_certificate"
+MINT_SP = "mint_sp_secret"
+RETIRE_SP = "retire_sp_secret"
+ORPHAN_SP = "replace_orphan_sp_secret"
 CERTIFICATE = "certificate"
+#: A service principal's own client secret: the secret lifecycle on servicePrincipals/{id}.
+SP_SECRET = "service_principal_secret"
 #: Removals that run outside ``apply_plan``, in the phase the policy chose.
-LIFECYCLE_KINDS = frozenset({RETIRE, ORPHAN, RETIRE_CERT, ORPHAN_CERT})
+LIFECYCLE_KINDS = frozenset({RETIRE, ORPHAN, RETIRE_CERT, ORPHAN_CERT, RETIRE_SP, ORPHAN_SP})
 CERT_REMOVAL_KINDS = frozenset({RETIRE_CERT, ORPHAN_CERT})
-SECRET_KINDS = frozenset({MINT, RETIRE, ORPHAN, MINT_CERT, RETIRE_CERT, ORPHAN_CERT})
+SECRET_KINDS = frozenset(
+    {MINT, RETIRE, ORPHAN, MINT_CERT, RETIRE_CERT, ORPHAN_CERT, MINT_SP, RETIRE_SP, ORPHAN_SP}
+)
+
+
+@dataclass(frozen=True)
+class PasswordOwner:
+    """What differs between an application's client secrets and its service principal's: the action
+    kinds, the Graph property named in plans, the word used in summaries, and the object written to."""
+
+    kind: str  # SecretDecision.kind
+    owner: str  # MintedSecret.owner
+    mint: str
+    retire: str
+    orphan: str
+    field: str
+    noun: str
+
+
+APP_PASSWORDS = PasswordOwner("secret", APPLICATION, MINT, RETIRE, ORPHAN, "passwordCredentials", "secret")
+SP_PASSWORDS = PasswordOwner(
+    SP_SECRET,
+    SERVICE_PRINCIPAL,
+    MINT_SP,
+    RETIRE_SP,
+    ORPHAN_SP,
+    "servicePrincipal.passwordCredentials",
+    "service principal secret",
+)
+PASSWORD_OWNERS = {o.kind: o for o in (APP_PASSWORDS, SP_PASSWORDS)}
+#: Credential kind (SecretDecision.kind) of each lifecycle action kind.
+KIND_OF_ACTION: dict[str, str] = {
+    **{k: o.kind for o in (APP_PASSWORDS, SP_PASSWORDS) for k in (o.mint, o.retire, o.orphan)},
+    **dict.fromkeys((MINT_CERT, RETIRE_CERT, ORPHAN_CERT), CERTIFICATE),
+}
+
+
+def owner_object_id(kind: str, have: ExistingApp | None) -> str | None:
+    """The object a credential of ``kind`` lives on: the application, or its service principal."""
+    if have is None:
+        return None
+    if kind == SP_SECRET:
+        return have.service_principal.object_id if have.service_principal is not None else None
+    return have.object_id
 
 
 def facts_for(
@@ -97,15 +146,29 @@ def decide_all(
     """Decisions for every declared secret and certificate of every desired app, by app name."""
     out: dict[str, list[SecretDecision]] = {}
     for name, want in desired.apps.items():
-        if not want.secrets and not want.certificates:
+        if not want.secrets and not want.certificates and not want.sp_secrets:
             continue
         facts = facts_for(
             name, want.sign_in_audience, state.apps.get(name), holdings.get(name), (evidence or {}).get(name)
         )
         found = decide_app(want.secrets, facts, now, force=force) if want.secrets else []
         found += decide_certificates(want.certificates or (), facts, holdings.get(name), now, force=force)
+        found += decide_sp_secrets(want.sp_secrets, facts, state.apps.get(name), now, force=force)
         out[name] = found
     return out
+
+
+def decide_sp_secrets(
+    specs: Iterable[Secret], facts: AppFacts, have: ExistingApp | None, now: datetime, *, force: bool = False
+) -> list[SecretDecision]:
+    """The secret policy on the service principal's own secrets (no count limit; its ownership is the
+    application's ``provisioner:managed`` tag, its holdings and journal those of the app)."""
+    specs = list(specs)
+    if not specs:
+        return []
+    sp = have.service_principal if have is not None else None
+    sp_facts = replace(facts, secrets=tuple(sp.secrets) if sp is not None else (), limit=None)
+    return [replace(d, kind=SP_SECRET) for d in decide_app(specs, sp_facts, now, force=force)]
 
 
 def decide_certificates(
@@ -247,16 +310,17 @@ def _mint_action(decision: SecretDecision) -> Action:
                 "file": decision.source,
             },
         )
+    owner = PASSWORD_OWNERS[decision.kind]
     return Action(
-        MINT,
+        owner.mint,
         decision.app,
-        f"mint secret {decision.name!r} (expires in {decision.expires_in}; {decision.mint_reason})",
-        [Change(f"passwordCredentials.{decision.name}", None, f"new, expires in {decision.expires_in}")],
+        f"mint {owner.noun} {decision.name!r} (expires in {decision.expires_in}; {decision.mint_reason})",
+        [Change(f"{owner.field}.{decision.name}", None, f"new, expires in {decision.expires_in}")],
         {"name": decision.name, "expires_in": decision.expires_in, "reason": decision.mint_reason},
     )
 
 
-def _removal_action(decision: SecretDecision, removal: Removal, object_id: str) -> Action:
+def _removal_action(decision: SecretDecision, removal: Removal, object_id: str | None) -> Action:
     secret = removal.secret
     label = f"{decision.name!r} (hint {secret.hint or '?'}..., keyId {secret.key_id})"
     if decision.kind == CERTIFICATE:
@@ -268,17 +332,23 @@ def _removal_action(decision: SecretDecision, removal: Removal, object_id: str) 
             kind = RETIRE_CERT
             summary = f"retire certificate {label}: {removal.reason}"
         field = f"keyCredentials.{decision.name}"
-    elif removal.kind == "orphan":
-        kind = ORPHAN
-        if decision.mint:
-            summary = f"replace orphan secret {label}: no sink holds its value; removed after the new one is delivered"
-        else:
-            summary = f"remove orphan secret {label}: no sink holds its value; the current secret stays"
     else:
-        kind = RETIRE
-        summary = f"retire secret {label}: {removal.reason}"
-    if decision.kind != CERTIFICATE:
-        field = f"passwordCredentials.{decision.name}"
+        owner = PASSWORD_OWNERS[decision.kind]
+        field = f"{owner.field}.{decision.name}"
+        if removal.kind == "orphan":
+            kind = owner.orphan
+            if decision.mint:
+                summary = (
+                    f"replace orphan {owner.noun} {label}: no sink holds its value; removed after the new one "
+                    "is delivered"
+                )
+            else:
+                summary = (
+                    f"remove orphan {owner.noun} {label}: no sink holds its value; the current secret stays"
+                )
+        else:
+            kind = owner.retire
+            summary = f"retire {owner.noun} {label}: {removal.reason}"
     return Action(
         kind,
         decision.app,
@@ -304,7 +374,7 @@ def decision_actions(decisions: list[SecretDecision], have: ExistingApp | None) 
     for decision in decisions:
         for removal in decision.removals:
             assert have is not None, "removals only exist for existing apps"
-            actions.append(_removal_action(decision, removal, have.object_id))
+            actions.append(_removal_action(decision, removal, owner_object_id(decision.kind, have)))
     return actions
 
 
@@ -445,8 +515,11 @@ def _remove_request(client: Any, action: Action) -> Any:
         RemovePasswordPostRequestBody,
     )
 
+    from provisioner.graph.passwords import password_builder
+
+    owner = SERVICE_PRINCIPAL if KIND_OF_ACTION.get(action.kind) == SP_SECRET else APPLICATION
     body = RemovePasswordPostRequestBody(key_id=UUID(action.details["key_id"]))
-    builder = client.applications.by_application_id(action.details["object_id"]).remove_password
+    builder = password_builder(client, owner, action.details["object_id"]).remove_password
     return Request(builder.to_post_request_information(body), None, replay_ambiguous=False)
 
 

@@ -62,6 +62,20 @@ _INTENT_SLACK = timedelta(seconds=1)
 _FOREVER = datetime.max.replace(tzinfo=UTC)
 
 
+#: How reports name each credential kind (``SecretDecision.kind``).
+KIND_NOUNS = {
+    "secret": "secret",
+    "certificate": "certificate",
+    "service_principal_secret": "service principal secret",
+}
+
+
+def kind_label(kind: str, name: str | None) -> str:
+    """A declared credential as reports name it: an app secret by its name, others with their kind."""
+    text = name or "(no description)"
+    return text if kind == "secret" else f"{KIND_NOUNS.get(kind, kind)} {text}"
+
+
 def stamp(moment: datetime | None) -> str:
     """Graph's timestamp format; "never" for a secret without an end date."""
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ") if moment else "never"

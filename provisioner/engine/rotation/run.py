@@ -27,7 +27,10 @@ from provisioner.engine.delivery import check_sinks, deliver_connections, note_m
 from provisioner.engine.options import Approve, RunOptions
 from provisioner.engine.planner import Action, Plan
 from provisioner.engine.rotation.actions import (
-    CERT_REMOVAL_KINDS,
+    CERTIFICATE,
+    KIND_OF_ACTION,
+    PASSWORD_OWNERS,
+    SP_SECRET,
     blocked_errors,
     decide_all,
     decide_with_evidence,
@@ -40,9 +43,11 @@ from provisioner.engine.rotation.actions import (
 from provisioner.engine.rotation.policy import (
     AFTER_DELIVERY,
     BEFORE_MINT,
+    KIND_NOUNS,
     Evidence,
     SecretDecision,
     days_left,
+    kind_label,
     stamp,
 )
 from provisioner.engine.tenancy import enter_tenant
@@ -144,6 +149,8 @@ def _needs_repair(decisions: list[SecretDecision], holdings: AppHoldings | None)
     if holdings is None or not holdings.sinks:
         return False
     default, others = holdings.sinks[0], holdings.sinks[1:]
+    # Sinks other than JSON files report the application's secret only (not the principal's).
+    decisions = [d for d in decisions if d.kind != SP_SECRET]
     for decision in decisions:
         current = decision.current
         if current is None or current.key_id not in default.key_ids:
@@ -247,18 +254,20 @@ def _outcomes(
     for app in sorted(decisions):
         app_error = next((str(e) for e in errors if str(e).startswith(f"{app}:")), None)
         for decision in decisions[app]:
-            is_cert = decision.kind == "certificate"
             new: MintedSecret | MintedCertificate | None
-            if is_cert:
+            if decision.kind == CERTIFICATE:
                 new = next((c for c in (certificates or {}).get(app, []) if c.name == decision.name), None)
             else:
-                new = next((m for m in minted.get(app, []) if m.name == decision.name), None)
+                owner = PASSWORD_OWNERS[decision.kind].owner
+                new = next(
+                    (m for m in minted.get(app, []) if m.name == decision.name and m.owner == owner), None
+                )
             gone = [
                 {"key_id": a.details["key_id"], "hint": a.details["hint"], "reason": a.details["reason"]}
                 for a in removed
                 if a.app == app
                 and a.details["name"] == decision.name
-                and (a.kind in CERT_REMOVAL_KINDS) == is_cert
+                and KIND_OF_ACTION.get(a.kind) == decision.kind
             ]
             outcome = SecretOutcome(
                 app=app,
@@ -461,9 +470,18 @@ def _app_status(
     if have is None:
         problems.append("no such application in the tenant; run provisioner apply")
         return AppStatus(name, None, False, [], sinks, {}, problems, notes)
-    live = {s.key_id.lower(): s for s in [*have.secrets, *have.certificates] if s.end is None or s.end > now}
+    sp_secrets = have.service_principal.secrets if have.service_principal is not None else []
+    live = {
+        s.key_id.lower(): s
+        for s in [*have.secrets, *have.certificates, *sp_secrets]
+        if s.end is None or s.end > now
+    }
     rows: list[SecretRow] = []
-    for kind, creds in (("secret", have.secrets), ("certificate", have.certificates)):
+    for kind, creds in (
+        ("secret", have.secrets),
+        ("certificate", have.certificates),
+        (SP_SECRET, sp_secrets),
+    ):
         declared = {d.name: d for d in found if d.kind == kind}
         rows += _rows(kind, creds, declared, holdings, have.managed, now, evidence)
     return _finish_status(name, have, holdings, found, rows, sinks, live, problems, notes, now)
@@ -519,9 +537,12 @@ def _finish_status(
             problems.append(f"{sink.sink} holds keyId {key_id}, which is expired or no longer in Entra")
     for decision in found:
         if decision.current is None:
-            problems.append(f"{decision.kind} {decision.name!r}: no sink holds a live {decision.kind}")
+            noun = KIND_NOUNS.get(decision.kind, decision.kind)
+            problems.append(f"{noun} {decision.name!r}: no sink holds a live {noun}")
         if decision.blocked:
-            problems.append(f"{decision.kind} {decision.name!r}: {decision.blocked}")
+            problems.append(
+                f"{KIND_NOUNS.get(decision.kind, decision.kind)} {decision.name!r}: {decision.blocked}"
+            )
         for stale in decision.stale:
             notes.append(
                 f"secret {decision.name!r}: {', '.join(holdings.holders(stale.key_id))} still hold(s) "
@@ -533,7 +554,7 @@ def _finish_status(
         managed=have.managed,
         secrets=rows,
         sinks=sinks,
-        next={(d.name if d.kind == "secret" else f"certificate {d.name}"): d.next_step(now) for d in found},
+        next={kind_label(d.kind, d.name): d.next_step(now) for d in found},
         problems=problems,
         notes=notes,
     )
