@@ -61,6 +61,7 @@ from provisioner.model.dotenv_format import NAME, SKIPPED_KEYS, block_name
 from provisioner.model.dotenv_format import problem as dotenv_problem
 from provisioner.model.manifest import (
     EXPIRES_MAX,
+    KEYVAULT_SECRET_NAME,
     DotenvSink,
     GithubSecretSink,
     GithubSink,
@@ -149,6 +150,7 @@ def validate_apps(
     for item in items:
         _Checker(item, errors, warnings, base, state).run()
     _shared_destinations(items, errors, base)
+    _vault_certificate_names(items, errors)
     return errors, warnings
 
 
@@ -449,8 +451,26 @@ class _Checker:
                 self.error(
                     ("sinks", index, "vault_url"), "vault_url must be https://<vault-name>.vault.azure.net/"
                 )
+            if isinstance(sink, KeyVaultSink):
+                self.vault_certificate(index, sink)
             if isinstance(sink, GithubSecretSink):
                 self.github_secret(index, sink)
+
+    def vault_certificate(self, index: int, sink: KeyVaultSink) -> None:
+        """``certificate_name``: used only with a generated certificate; the default must be a valid name."""
+        generated = any(cert.file is None for cert in self.app.certificates or [])
+        if sink.certificate_name is not None and not generated:
+            self.warn(
+                ("sinks", index, "certificate_name"),
+                "the app declares no generated certificate, so nothing is written there: remove certificate_name",
+            )
+        name = sink.certificate_name_for(self.app.name)
+        if generated and not KEYVAULT_SECRET_NAME.match(name):
+            self.error(
+                ("sinks", index),
+                f"the default Key Vault certificate secret name {name!r} is longer than 127 characters; "
+                "set certificate_name",
+            )
 
     def assignments(self) -> None:
         """``assigned_users``/``assigned_groups``/``owners``: well-formed, no entry twice (Graph would refuse
@@ -855,6 +875,48 @@ def _shared_destinations(items: list[LoadedApp], errors: list[ManifestError], ba
                     errors.append(item.error(("sinks", index), f"{what} as {first}; {advice}"))
                     break
             seen.setdefault(key, []).append((item, index))
+
+
+def _vault_certificate_names(items: list[LoadedApp], errors: list[ManifestError]) -> None:
+    """A certificate's vault secret (``certificate_name``) meeting any other vault secret of the run.
+
+    Names compare as Key Vault compares them (without case); the secret names themselves are
+    :func:`_shared_destinations`' business. One error at the certificate name, naming the other sink.
+    """
+    from provisioner.model.sink_rules import vault_key
+
+    taken: dict[tuple[str, str], tuple[LoadedApp, int, str]] = {}
+    certificates: list[tuple[tuple[str, str], LoadedApp, int]] = []
+    for item in items:
+        generated = any(cert.file is None for cert in item.app.certificates or [])
+        for index, sink in enumerate(item.app.sinks):
+            if not isinstance(sink, KeyVaultSink):
+                continue
+            taken.setdefault(
+                vault_key(sink.vault_url, sink.name_for(item.app.name)), (item, index, "client secret")
+            )
+            if generated:
+                certificates.append(
+                    (vault_key(sink.vault_url, sink.certificate_name_for(item.app.name)), item, index)
+                )
+    for key, item, index in certificates:
+        first = taken.get(key)
+        if first is None:
+            taken[key] = (item, index, "certificate")
+            continue
+        other, other_index, role = first
+        where = other.locate(("sinks", other_index))
+        place = f"{where.path}:{where.line}" if where.line is not None else where.path
+        sink = item.app.sinks[index]
+        assert isinstance(sink, KeyVaultSink)
+        at = ("sinks", index, "certificate_name") if sink.certificate_name is not None else ("sinks", index)
+        errors.append(
+            item.error(
+                at,
+                f"the certificate's Key Vault secret ({key[1]}) is also the {role} of sinks[{other_index}] "
+                f"of app {other.app.name!r} ({place}); Key Vault names ignore case: set certificate_name",
+            )
+        )
 
 
 def _clash(item: LoadedApp, index: int, other: LoadedApp, other_index: int) -> tuple[str, str] | None:

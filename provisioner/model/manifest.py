@@ -348,8 +348,13 @@ class KeyVaultSink(_Strict):
     type: Literal["keyvault"]
     vault_url: str
     secret_name: str | None = Field(default=None, description="Defaults to '<app name>-client-secret'.")
+    certificate_name: str | None = Field(
+        default=None,
+        description="Vault secret holding the app's generated certificate (PEM: private key and certificate); "
+        "defaults to '<secret name>-certificate'.",
+    )
 
-    @field_validator("secret_name")
+    @field_validator("secret_name", "certificate_name")
     @classmethod
     def _valid_secret_name(cls, value: str | None) -> str | None:
         if value is not None and not KEYVAULT_SECRET_NAME.match(value):
@@ -361,6 +366,12 @@ class KeyVaultSink(_Strict):
         if self.secret_name is not None:
             return self.secret_name
         return re.sub(r"[^0-9A-Za-z-]", "-", f"{app_name}-client-secret")
+
+    def certificate_name_for(self, app_name: str) -> str:
+        """The vault secret name of the app's generated certificate (beside the client secret's)."""
+        if self.certificate_name is not None:
+            return self.certificate_name
+        return f"{self.name_for(app_name)}-certificate"
 
 
 class GithubSecretSink(_Strict):

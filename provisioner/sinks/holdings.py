@@ -3,9 +3,9 @@
 Graph shows a secret's value once, so "does anybody have this secret?" is
 answered by the sinks: JSON files (the default connection file included) list
 the current ``client_secret_id`` and one entry per declared secret in
-``secrets``; dotenv files, Key Vault and GitHub Actions secrets hold one keyId
-(:func:`provisioner.sinks.held_key_id`); GitHub outputs last one job and hold
-nothing. Values are never read into the result, only keyIds.
+``secrets``; dotenv files and GitHub Actions secrets hold one keyId
+(:func:`provisioner.sinks.held_key_id`); Key Vault the client secret's and the generated
+certificate's (their ``keyId`` tags); GitHub outputs last one job and hold nothing. Values are never read into the result, only keyIds.
 
 A sink that cannot be read is recorded with its error: the policy then removes
 nothing from that app (the unreadable sink might hold the secret). A GitHub
@@ -24,7 +24,7 @@ from typing import Any
 
 from provisioner.core.errors import ProvisionerError
 from provisioner.model.connections import SECRET_KEYS_BY_OWNER
-from provisioner.model.manifest import App, GithubSink, JsonSink
+from provisioner.model.manifest import App, GithubSink, JsonSink, KeyVaultSink
 from provisioner.sinks.journal import Journal, load_journal
 
 PathLike = str | os.PathLike[str]
@@ -137,7 +137,7 @@ def read_holdings(
     journal: Journal | None = None,
 ) -> AppHoldings:
     """Ask every sink of ``app`` (default connection file first) which keyIds it holds."""
-    from provisioner.sinks import all_sinks, describe, held_key_id, json_sink
+    from provisioner.sinks import all_sinks, describe, held_key_id, json_sink, keyvault_sink
 
     found: list[SinkHolding] = []
     for sink in all_sinks(app, base_dir, state_dir):
@@ -152,7 +152,9 @@ def read_holdings(
                     values, exists=lambda p: Path(p).is_file()
                 )
                 found.append(SinkHolding(where, held))
-            else:  # dotenv, Key Vault, GitHub secret: SinkError when what it holds is unknown
+            elif isinstance(sink, KeyVaultSink):  # the client secret's and the certificate's keyId tags
+                found.append(SinkHolding(where, keyvault_sink.held_key_ids(sink, app, credential=credential)))
+            else:  # dotenv, GitHub secret, template: SinkError when what it holds is unknown
                 key_id = held_key_id(sink, app, base_dir=base_dir, credential=credential, state_dir=state_dir)
                 found.append(SinkHolding(where, frozenset({key_id.lower()} if key_id else ())))
         except ProvisionerError as exc:

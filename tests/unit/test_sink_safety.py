@@ -234,6 +234,58 @@ def test_collisions_across_manifests_name_both_places(tmp_path: Path) -> None:
     ]
 
 
+def test_a_certificates_vault_secret_may_not_meet_another_vault_secret(tmp_path: Path) -> None:
+    """certificate_name (or its default '<secret name>-certificate') against every vault secret of the run."""
+    manifest = write_manifest(
+        tmp_path,
+        "m.yaml",
+        """\
+        version: 1
+        apps:
+          - name: daemon
+            display_name: Daemon
+            certificates: [{name: main}]
+            sinks:
+              - {type: keyvault, vault_url: "https://ops.vault.azure.net", certificate_name: Daemon-Client-Secret}
+          - name: other
+            display_name: Other
+            certificates: [{name: main}]
+            sinks:
+              - {type: keyvault, vault_url: "https://OPS.vault.azure.net/", secret_name: daemon-client-secret-x}
+              - {type: keyvault, vault_url: "https://ops.vault.azure.net", secret_name: other-a}
+          - name: third
+            display_name: Third
+            certificates: [{name: main}]
+            sinks:
+              - {type: keyvault, vault_url: "https://ops.vault.azure.net", certificate_name: other-a-certificate}
+              - {type: keyvault, vault_url: "https://elsewhere.vault.azure.net", certificate_name: other-a-certificate}
+        """,
+    )
+    advice = "Key Vault names ignore case: set certificate_name"
+    assert errors_of(tmp_path, manifest) == [
+        f"{manifest}:7:86: apps[0].sinks[0].certificate_name: the certificate's Key Vault secret "
+        f"(daemon-client-secret) is also the client secret of sinks[0] of app 'daemon' ({manifest}:7); {advice}",
+        f"{manifest}:18:86: apps[2].sinks[0].certificate_name: the certificate's Key Vault secret "
+        f"(other-a-certificate) is also the certificate of sinks[1] of app 'other' ({manifest}:13); {advice}",
+    ]
+    # Apart, the same sinks validate: the default name, and a name of its own.
+    fine = write_manifest(
+        tmp_path,
+        "fine.yaml",
+        """\
+        version: 1
+        apps:
+          - name: daemon
+            display_name: Daemon
+            certificates: [{name: main}]
+            sinks:
+              - {type: keyvault, vault_url: "https://ops.vault.azure.net"}
+              - {type: keyvault, vault_url: "https://ops.vault.azure.net", secret_name: b, certificate_name: b-cert}
+        """,
+    )
+    assert errors_of(tmp_path, fine) == []
+
+
 def test_sinks_inside_the_state_folder_are_refused(tmp_path: Path) -> None:
     manifest = write_manifest(
         tmp_path,
