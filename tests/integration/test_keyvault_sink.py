@@ -186,3 +186,109 @@ def test_a_vault_refusing_the_write_fails_the_rotation_and_keeps_the_old_secret(
     tags = consumer(tmp_emulator).get_secret(VAULT_SECRET).properties.tags or {}
     assert tags["keyId"] == new_id and tags["app"] == APP
     assert sorted(entra_key_ids(tmp_emulator)) == sorted([old["client_secret_id"], new_id])
+
+
+CERT_APP = "vault-cert-daemon"
+CERT_SECRET = "vault-cert-daemon-client-secret-certificate"  # default: "<secret name>-certificate"
+CERT_MANIFEST = """\
+version: 1
+apps:
+  - name: vault-cert-daemon
+    display_name: Vault certificate daemon
+    certificates:
+      - name: daemon cert
+        expires_in: 90d
+        rotate_before: 30d
+        overlap: 7d
+    sinks:
+      - type: keyvault
+        vault_url: {vault_url}
+"""
+
+
+def entra_certificates(running: RunningEmulator) -> dict[str, str]:
+    """keyId -> customKeyIdentifier (the thumbprint) of the app's key credentials, from the emulator."""
+    (app,) = running.ctx.store.find(
+        running.tenant.tenant_id, "applications", displayName="Vault certificate daemon"
+    )
+    return {c["keyId"]: c["customKeyIdentifier"] for c in app["keyCredentials"]}
+
+
+def pem_thumbprint(pem: str) -> str:
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    serialization.load_pem_private_key(pem.encode(), password=None)  # the key is there too
+    return x509.load_pem_x509_certificate(pem.encode()).fingerprint(hashes.SHA1()).hex().upper()
+
+
+@pytest.mark.slow
+def test_a_generated_certificate_goes_to_the_vault_and_rotation_counts_the_vault_as_its_holder(
+    tmp_emulator: RunningEmulator, tmp_path: Path
+) -> None:
+    (tmp_path / "m.yaml").write_text(CERT_MANIFEST.format(vault_url=tmp_emulator.base_url))
+    outputs = [ok(cli(tmp_emulator, tmp_path, "plan", "m.yaml"))]
+    assert f"/secrets/{CERT_SECRET}" in outputs[0].stdout  # plan names the certificate's vault secret
+    outputs.append(ok(cli(tmp_emulator, tmp_path, "apply", "m.yaml", "--yes", "--json")))
+    (path,) = tmp_path.glob(f".provisioner/**/connections/{CERT_APP}.json")
+    values = json.loads(path.read_text())
+    first_kid, first_thumb = values["client_certificate_key_id"], values["client_certificate_thumbprint"]
+
+    vault = consumer(tmp_emulator)
+    stored = vault.get_secret(CERT_SECRET)
+    assert stored.value is not None and "PRIVATE KEY" in stored.value
+    assert stored.value == Path(values["client_certificate_path"]).read_text()
+    assert pem_thumbprint(stored.value) == entra_certificates(tmp_emulator)[first_kid] == first_thumb
+    assert stored.properties.content_type == "application/x-pem-file"
+    assert stored.properties.tags == {
+        "keyId": first_kid,
+        "thumbprint": first_thumb,
+        "expires": values["client_certificate_expires"],
+        "app": CERT_APP,
+        "clientId": values["client_id"],
+        "tenantId": tmp_emulator.tenant.tenant_id,
+    }
+    assert stored.properties.expires_on is not None
+    assert stored.properties.expires_on.strftime("%Y-%m-%dT%H:%M:%SZ") == values["client_certificate_expires"]
+    # A re-run apply adds no vault version; the app has no client secret, so none is written.
+    outputs.append(ok(cli(tmp_emulator, tmp_path, "apply", "m.yaml", "--yes")))
+    assert [p.version for p in vault.list_properties_of_secret_versions(CERT_SECRET)] == [
+        stored.properties.version
+    ]
+    assert [p.name for p in vault.list_properties_of_secrets()] == [CERT_SECRET]
+
+    # Inside rotate_before: the new certificate goes to the vault.
+    tmp_emulator.ctx.clock.advance(61 * DAY)
+    outputs.append(ok(rotate_file(tmp_emulator, tmp_path), 3))
+    values = json.loads(path.read_text())
+    second_kid = values["client_certificate_key_id"]
+    assert second_kid != first_kid
+    vault = consumer(tmp_emulator)
+    current = vault.get_secret(CERT_SECRET)
+    assert current.properties.tags is not None and current.properties.tags["keyId"] == second_kid
+    assert (
+        current.value is not None and pem_thumbprint(current.value) == values["client_certificate_thumbprint"]
+    )
+
+    # The vault hands the old certificate out again: past the overlap it is not retired ...
+    assert stored.value is not None
+    vault.set_secret(CERT_SECRET, stored.value, tags={"keyId": first_kid})
+    tmp_emulator.ctx.clock.advance(8 * DAY)
+    kept = ok(rotate_file(tmp_emulator, tmp_path))
+    outputs.append(kept)
+    assert sorted(entra_certificates(tmp_emulator)) == sorted([first_kid, second_kid])
+    # ... and once the vault holds the new one, it is.
+    consumer(tmp_emulator).set_secret(CERT_SECRET, current.value, tags={"keyId": second_kid})
+    outputs.append(ok(rotate_file(tmp_emulator, tmp_path), 3))
+    assert list(entra_certificates(tmp_emulator)) == [second_kid]
+    status = ok(cli(tmp_emulator, tmp_path, "status", "m.yaml", "--json"))
+    (row,) = json.loads(status.stdout)["apps"][0]["secrets"]
+    assert row["kind"] == "certificate" and row["key_id"] == second_kid
+    assert f"Key Vault {tmp_emulator.base_url}/secrets/{CERT_SECRET}" in row["held_by"]
+    outputs.append(status)
+    for proc in outputs:
+        assert "PRIVATE KEY" not in proc.stdout + proc.stderr
+
+
+def rotate_file(running: RunningEmulator, workdir: Path) -> subprocess.CompletedProcess[str]:
+    return cli(running, workdir, "rotate", "m.yaml", "--yes", "--json", "--detailed-exitcode")
