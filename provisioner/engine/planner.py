@@ -15,7 +15,7 @@ declares, so removing a permission always removes access.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -27,6 +27,7 @@ from provisioner.model.tenant import (
     ALL_PRINCIPALS,
     DEFAULT_ACCESS_ROLE,
     ExistingApp,
+    ExistingSecret,
     Grant,
     ResourceSP,
     TenantState,
@@ -577,21 +578,50 @@ def _secret_actions(want: DesiredApp, have: ExistingApp | None, now: datetime) -
                 )
             )
     if have is not None and have.managed:
-        declared = {s.name for s in want.secrets}
-        for old in sorted(existing, key=lambda s: (s.display_name or "", s.key_id)):
-            if old.display_name in declared:
-                continue
-            expiry = old.end.strftime("%Y-%m-%d") if old.end else "never"
-            actions.append(
-                Action(
-                    "remove_secret",
-                    want.name,
-                    f"remove undeclared secret {old.display_name or '(no description)'!r} "
-                    f"(hint {old.hint or '?'}..., expires {expiry})",
-                    [Change(f"passwordCredentials.{old.display_name}", old.key_id, None)],
-                    {"key_id": old.key_id, "name": old.display_name},
-                )
+        actions += _remove_undeclared(
+            want,
+            existing,
+            {s.name for s in want.secrets},
+            kind="remove_secret",
+            noun="secret",
+            unnamed="(no description)",
+            collection="passwordCredentials",
+            identify=lambda old: f"hint {old.hint or '?'}...",
+        )
+    return actions
+
+
+def _remove_undeclared(
+    want: DesiredApp,
+    credentials: Iterable[ExistingSecret],
+    declared: set[str],
+    *,
+    kind: str,
+    noun: str,
+    unnamed: str,
+    collection: str,
+    identify: Callable[[ExistingSecret], str],
+    **details: str,
+) -> list[Action]:
+    """One removal per credential of a managed app whose name the manifest does not declare.
+
+    Secrets and certificates share the rule (matched by display name, oldest name first); only the
+    words and the Graph collection differ.
+    """
+    actions: list[Action] = []
+    for old in sorted(credentials, key=lambda c: (c.display_name or "", c.key_id)):
+        if old.display_name in declared:
+            continue
+        expiry = old.end.strftime("%Y-%m-%d") if old.end else "never"
+        actions.append(
+            Action(
+                kind,
+                want.name,
+                f"remove undeclared {noun} {old.display_name or unnamed!r} ({identify(old)}, expires {expiry})",
+                [Change(f"{collection}.{old.display_name}", old.key_id, None)],
+                {"key_id": old.key_id, "name": old.display_name, **details},
             )
+        )
     return actions
 
 
@@ -603,23 +633,17 @@ def _certificate_actions(want: DesiredApp, have: ExistingApp | None) -> list[Act
     """
     if want.certificates is None or have is None or not have.managed:
         return []
-    declared = {c.name for c in want.certificates}
-    actions: list[Action] = []
-    for old in sorted(have.certificates, key=lambda c: (c.display_name or "", c.key_id)):
-        if old.display_name in declared:
-            continue
-        expiry = old.end.strftime("%Y-%m-%d") if old.end else "never"
-        actions.append(
-            Action(
-                "remove_certificate",
-                want.name,
-                f"remove undeclared certificate {old.display_name or '(no name)'!r} "
-                f"(thumbprint {old.hint or '?'}, expires {expiry})",
-                [Change(f"keyCredentials.{old.display_name}", old.key_id, None)],
-                {"key_id": old.key_id, "name": old.display_name, "object_id": have.object_id},
-            )
-        )
-    return actions
+    return _remove_undeclared(
+        want,
+        have.certificates,
+        {c.name for c in want.certificates},
+        kind="remove_certificate",
+        noun="certificate",
+        unnamed="(no name)",
+        collection="keyCredentials",
+        identify=lambda old: f"thumbprint {old.hint or '?'}",
+        object_id=have.object_id,
+    )
 
 
 # ---------------------------------------------------------------- federated identity credentials

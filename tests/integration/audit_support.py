@@ -14,9 +14,10 @@ import httpx
 GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
 
-def _token(running: Any, client_id: str, secret: str) -> str:
+def _client_credentials(running: Any, client_id: str, secret: str) -> httpx.Response:
+    """A client-credentials token request for Graph with a secret (a sign-in with that secret's keyId)."""
     with httpx.Client(verify=running.ssl_context()) as client:
-        r = client.post(
+        return client.post(
             f"{running.base_url}/{running.tenant.tenant_id}/oauth2/v2.0/token",
             data={
                 "grant_type": "client_credentials",
@@ -25,23 +26,17 @@ def _token(running: Any, client_id: str, secret: str) -> str:
                 "scope": "https://graph.microsoft.com/.default",
             },
         )
+
+
+def _token(running: Any, client_id: str, secret: str) -> str:
+    r = _client_credentials(running, client_id, secret)
     r.raise_for_status()
     return str(r.json()["access_token"])
 
 
 def product_token(running: Any, client_id: str, secret: str) -> int:
     """A "product" getting a token with a secret (a sign-in with that secret's keyId); the HTTP status."""
-    with httpx.Client(verify=running.ssl_context()) as client:
-        r = client.post(
-            f"{running.base_url}/{running.tenant.tenant_id}/oauth2/v2.0/token",
-            data={
-                "grant_type": "client_credentials",
-                "client_id": client_id,
-                "client_secret": secret,
-                "scope": "https://graph.microsoft.com/.default",
-            },
-        )
-    return r.status_code
+    return _client_credentials(running, client_id, secret).status_code
 
 
 def grant_audit_log_read(running: Any) -> None:
