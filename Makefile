@@ -52,9 +52,14 @@ $(AZ_STAMP):
 # Compiling once first is what a regular install does; stale files are ignored by mtime.
 COMPILE = $(BIN)/python -m compileall -q provisioner
 
+# Two workers; an idle worker takes queued tests from the busy one (worksteal). With xdist's default
+# (load), the slow end-to-end tests, collected first, queued up behind one worker while the other
+# finished its share and sat idle: 318 s -> 253 s for the same suite on 2 cores.
+PYTEST_XDIST = -n 2 --dist worksteal
+
 test: $(STAMP) $(BROWSER_DEPS) $(AZ_STAMP)
 	$(COMPILE)
-	PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest -n 2 -q
+	PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest $(PYTEST_XDIST) -q
 
 # Quick feedback, NOT a substitute for `make test`: unit tests, the in-process integration tests and
 # the sub-second CLI subprocess tests (validate, --help, broken manifests, refused lifetimes). It skips
@@ -69,7 +74,7 @@ test-loop: $(STAMP) $(BROWSER_DEPS) $(AZ_STAMP)
 	$(COMPILE)
 	@sh -c 'yes > /dev/null & a=$$!; yes > /dev/null & b=$$!; trap "kill $$a $$b" EXIT; \
 	for i in $$(seq 1 $(RUNS)); do \
-		PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest -n 2 -q -p no:cacheprovider > .test-loop.log 2>&1 \
+		PROVISIONER_TEST_AZ=$(AZ_VENV)/bin/az $(BIN)/python -m pytest $(PYTEST_XDIST) -q -p no:cacheprovider > .test-loop.log 2>&1 \
 			|| { echo "test-loop: run $$i of $(RUNS) failed:"; tail -30 .test-loop.log; exit 1; }; \
 		echo "test-loop: run $$i of $(RUNS) green ($$(tail -1 .test-loop.log))"; \
 	done'

@@ -51,32 +51,74 @@ STOP_TIMEOUT_SECONDS = 5.0
 
 
 class _Server(uvicorn.Server):
-    """uvicorn server that signals a threading.Event once it is accepting connections."""
+    """uvicorn server that signals a threading.Event once it is accepting connections, and stops at once.
+
+    uvicorn notices ``should_exit`` on a 0.1 s tick and then sleeps another 0.1 s before
+    waiting for connections: a test suite starting hundreds of private emulators spent
+    that idle time on every stop. :meth:`request_exit` wakes the loop instead, and
+    :meth:`shutdown` polls for the last connections in milliseconds.
+    """
 
     def __init__(self, config: uvicorn.Config) -> None:
         super().__init__(config)
         self.ready = threading.Event()
         self.failure: BaseException | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._wake: asyncio.Event | None = None
 
     async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._wake = asyncio.Event()
         await super().startup(sockets=sockets)
         if self.started:
             self.ready.set()
 
+    def request_exit(self) -> None:
+        """Ask the serving thread to stop now; safe from any thread, before or after the loop runs."""
+        self.should_exit = True
+        loop, wake = self._loop, self._wake
+        if loop is not None and wake is not None:
+            with contextlib.suppress(RuntimeError):  # the loop has already closed
+                loop.call_soon_threadsafe(wake.set)
+
+    async def main_loop(self) -> None:
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 1) % 864000
+            if self._wake is None:
+                await asyncio.sleep(0.1)
+                continue
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), 0.1)
+
     async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
-        """Close idle keep-alive connections at once instead of waiting for each client's TLS close.
+        """Stop accepting, close idle keep-alive connections at once, let in-flight requests finish.
 
         uvicorn closes idle connections gracefully, which over TLS waits for the peer's
         close_notify (clients with pooled connections never send it until they are closed):
-        stop() would take the whole graceful timeout. In-flight requests still complete.
+        stop() would take the whole graceful timeout. In-flight requests still complete,
+        within ``timeout_graceful_shutdown``; tasks still running after it are cancelled.
         """
+        for server in self.servers:
+            server.close()
+        for sock in sockets or []:
+            sock.close()
         for connection in list(self.server_state.connections):
             connection.shutdown()
             transport = getattr(connection, "transport", None)
             if transport is not None and transport.is_closing():
                 transport.abort()
-        await asyncio.sleep(0)
-        await super().shutdown(sockets=sockets)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.config.timeout_graceful_shutdown
+        state = self.server_state
+        while (state.connections or state.tasks) and not self.force_exit and loop.time() < deadline:
+            await asyncio.sleep(0.002)
+        for task in list(state.tasks):
+            task.cancel()
+        for server in self.servers:
+            await server.wait_closed()
+        if not self.force_exit:
+            await self.lifespan.shutdown()
 
     def run_in_thread(self, sockets: list[socket.socket]) -> None:
         try:
@@ -186,7 +228,7 @@ class RunningEmulator:
         if self._stopped:
             return
         self._stopped = True
-        self._server.should_exit = True
+        self._server.request_exit()
         self._thread.join(STOP_TIMEOUT_SECONDS)
         if self._thread.is_alive():
             self._server.force_exit = True

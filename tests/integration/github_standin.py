@@ -356,7 +356,7 @@ class RunningStandIn:
     _sockets: list[socket.socket]
 
     def stop(self) -> None:
-        self._server.should_exit = True
+        self._server.request_exit()
         self._thread.join(5)
         for sock in self._sockets:
             sock.close()
