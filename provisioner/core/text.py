@@ -40,6 +40,12 @@ def has_unsafe(text: str) -> bool:
     return _UNSAFE_ONE_LINE.search(text) is not None
 
 
+def first_unsafe(text: str, *, multi_line: bool = False) -> str | None:
+    """The first character :func:`printable` would escape (newlines allowed if ``multi_line``), or None."""
+    match = (_UNSAFE if multi_line else _UNSAFE_ONE_LINE).search(text)
+    return None if match is None else match.group(0)
+
+
 def without_unsafe(text: str, *, multi_line: bool = False) -> str:
     """``text`` without the characters :func:`printable` would escape (newlines kept if ``multi_line``).
 

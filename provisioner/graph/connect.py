@@ -157,6 +157,10 @@ async def graph_client(
     one line per request that had to wait (throttling, 5xx, resets; stderr by
     default); ``stats`` (a :class:`~provisioner.graph.retry.RetryStats`) sums them.
     """
+    from provisioner.graph import sdk_store
+
+    sdk_store.install()  # before the first msgraph model class is defined (see sdk_store)
+
     import httpx
     from kiota_authentication_azure.azure_identity_authentication_provider import (
         AzureIdentityAuthenticationProvider,

@@ -65,7 +65,7 @@ from provisioner.model.tenant import (
     is_guid,
     resource_app_id_for_key,
 )
-from provisioner.model.x509 import normalize_thumbprint
+from provisioner.model.thumbprint import normalize_thumbprint
 
 if TYPE_CHECKING:
     from msgraph.graph_service_client import GraphServiceClient

@@ -45,7 +45,7 @@ from typing import Any
 
 from provisioner.core import settings
 from provisioner.core.errors import Location, ManifestError, ManifestErrors, ProvisionerError
-from provisioner.core.text import printable
+from provisioner.core.text import first_unsafe
 from provisioner.manifest.loader import LoadedApp, load_paths
 from provisioner.model.catalog import (
     Kind,
@@ -397,6 +397,8 @@ class _Checker:
 
     def certificates(self) -> None:
         """Lifetimes as for secrets; a ``file`` must be a readable, unexpired public X.509 certificate."""
+        if not self.app.certificates:
+            return  # (and no ~15 ms cryptography import for the apps without certificates)
         from provisioner.model.sink_rules import resolve_path
         from provisioner.model.x509 import CertificateFileError, load_public
 
@@ -848,12 +850,8 @@ class _Checker:
 
 def _unsafe_char(text: str, *, multi_line: bool = False) -> str | None:
     """``"U+001B"`` style name of the first character ``printable`` would escape, or None."""
-    for char in text:
-        if multi_line and char == "\n":
-            continue
-        if printable(char, one_line=True) != char:
-            return f"U+{ord(char):04X}"
-    return None
+    found = first_unsafe(text, multi_line=multi_line)
+    return None if found is None else f"U+{ord(found):04X}"
 
 
 def _shared_destinations(items: list[LoadedApp], errors: list[ManifestError], base: Path) -> None:

@@ -14,7 +14,6 @@ their ``x5t`` header.
 from __future__ import annotations
 
 import base64
-import binascii
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +23,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 from cryptography.x509.oid import NameOID
+
+from provisioner.model.thumbprint import normalize_thumbprint  # noqa: F401 (re-exported)
 
 
 class CertificateFileError(ValueError):
@@ -81,20 +82,6 @@ def thumbprint(cert: x509.Certificate) -> str:
 def x5t(thumbprint_hex: str) -> str:
     """The ``x5t`` JOSE header for a thumbprint: base64url of its bytes, unpadded."""
     return base64.urlsafe_b64encode(bytes.fromhex(thumbprint_hex)).decode().rstrip("=")
-
-
-def normalize_thumbprint(value: object) -> str | None:
-    """``customKeyIdentifier`` as Graph returns it (40 hex digits, or base64 of 20 bytes) -> upper hex."""
-    if not isinstance(value, str) or not value:
-        return None
-    text = value.strip()
-    if len(text) == 40 and all(c in "0123456789abcdefABCDEF" for c in text):
-        return text.upper()
-    try:
-        raw = base64.b64decode(text + "=" * (-len(text) % 4), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-    return raw.hex().upper() if len(raw) == 20 else None
 
 
 def _material(cert: x509.Certificate, private_key_pem: bytes | None = None) -> CertificateMaterial:

@@ -113,10 +113,12 @@ def certificate_key_ids(values: Mapping[str, Any] | None, *, exists: Any = None)
 
 def provided_certificates(app: App, base_dir: PathLike) -> dict[str, ProvidedCertificate]:
     """Read every ``file:`` certificate of ``app`` (thumbprint only; the file's bytes are not kept)."""
+    out: dict[str, ProvidedCertificate] = {}
+    if not any(cert.file is not None for cert in app.certificates or []):
+        return out  # and no cryptography import for the apps without a certificate file
     from provisioner.model.sink_rules import resolve_path
     from provisioner.model.x509 import CertificateFileError, load_public
 
-    out: dict[str, ProvidedCertificate] = {}
     for cert in app.certificates or []:
         if cert.file is None:
             continue

@@ -18,6 +18,7 @@ NOT_FOR_PLAN = {
     "aiohttp": "the token endpoint goes through requests (graph/connect.token_transport)",
     "azure.core.pipeline.transport._aiohttp": "azure-core's aiohttp transport (see aiohttp)",
     "azure.keyvault": "only a Key Vault sink needs it",
+    "provisioner.model.x509": "only certificates need it (and cryptography.x509 with it)",
 }
 
 MANIFEST = """\

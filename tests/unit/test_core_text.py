@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from provisioner.core.text import has_unsafe, printable, without_unsafe
+from provisioner.core.text import first_unsafe, has_unsafe, printable, without_unsafe
 
 
 def test_escapes_and_removals_on_a_hostile_name() -> None:
@@ -21,3 +21,11 @@ def test_without_unsafe_leaves_nothing_printable_would_escape(text: str) -> None
     assert not has_unsafe(cleaned)
     assert printable(cleaned, one_line=True) == cleaned
     assert (cleaned == text) == (not has_unsafe(text))
+
+
+@given(st.text(), st.booleans())
+def test_first_unsafe_is_the_first_character_printable_escapes(text: str, multi_line: bool) -> None:
+    expected = next(
+        (c for c in text if not (multi_line and c == "\n") and printable(c, one_line=True) != c), None
+    )
+    assert first_unsafe(text, multi_line=multi_line) == expected
