@@ -92,3 +92,51 @@ def test_state_survives_a_restart_frozen(tmp_path: object) -> None:
     view = again.view("t", "applications", "x")
     assert view == {"id": "x", "tags": ["a"]} and isinstance(view, FrozenDict)
     again.close()
+
+
+# -- find_views through its indexes answers exactly what a scan of every object answers ---------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+_IDS = st.sampled_from(["a", "b", "c", "d", "e"])
+_VALUES = st.one_of(st.sampled_from(["x", "y", "X"]), st.none(), st.booleans(), st.just(["x"]))
+_OPS = st.lists(
+    st.one_of(
+        st.tuples(st.just("put"), _IDS, _VALUES, _VALUES),
+        st.tuples(st.just("delete"), _IDS, st.none(), st.none()),
+        st.tuples(st.just("rollback"), _IDS, _VALUES, _VALUES),
+        st.tuples(st.just("find"), _IDS, _VALUES, _VALUES),
+    ),
+    max_size=30,
+)
+
+
+class _Abort(Exception):
+    pass
+
+
+def _scan(store: Store, **equals: object) -> list[dict[str, object]]:
+    return [o for o in store.views("t", "apps") if all(o.get(k) == v for k, v in equals.items())]
+
+
+@settings(max_examples=150, deadline=None)
+@given(_OPS)
+def test_indexed_lookups_equal_a_full_scan_through_puts_deletes_and_rollbacks(ops: list[tuple]) -> None:
+    store = Store()
+    for op, oid, first, second in ops:
+        body = {"id": oid, **({} if first is None else {"name": first}), "tier": second}
+        if op == "put":
+            store.put("t", "apps", body)
+        elif op == "delete":
+            store.delete("t", "apps", oid)
+        elif op == "rollback":
+            try:
+                with store.transaction():
+                    store.put("t", "apps", body)
+                    store.delete("t", "apps", "a")
+                    raise _Abort
+            except _Abort:
+                pass
+        for equals in ({"name": first}, {"tier": second}, {"name": first, "tier": second}, {"id": oid}):
+            assert store.find_views("t", "apps", **equals) == _scan(store, **equals), (op, equals)
