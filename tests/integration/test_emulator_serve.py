@@ -120,7 +120,9 @@ def test_served_connections_have_nagle_off(tmp_path: Path) -> None:
     from provisioner.emulator import start_emulator
 
     with start_emulator() as running, httpx.Client(verify=str(running.ca_cert_path)) as client:
-        answer = client.get(f"{running.base_url}/{running.tenant.tenant_id}/v2.0/.well-known/openid-configuration")
+        answer = client.get(
+            f"{running.base_url}/{running.tenant.tenant_id}/v2.0/.well-known/openid-configuration"
+        )
         assert answer.status_code == 200
         connections = list(running._server.server_state.connections)
         assert connections, "the keep-alive connection should still be open"
