@@ -58,6 +58,7 @@ from msgraph_core.requests.batch_response_content import BatchResponseContent
 from msgraph_core.requests.batch_response_item import BatchResponseItem
 
 from provisioner.graph.retry import RetryPolicy, describe_wait, parse_retry_after
+from provisioner.graph.urls import request_url
 
 if TYPE_CHECKING:
     from kiota_abstractions.request_information import RequestInformation
@@ -158,7 +159,7 @@ class Request:
         character by character), and a batched request is read several times (its batch item, its
         relative URL, replay decisions): a fifth of a 1,000-app apply's CPU went there.
         """
-        url = str(self.info.url)
+        url = request_url(self.info)  # = str(self.info.url), without re-expanding the template per request
         # The setter clears the path and query parameters in place, and the SDK's request builders
         # share their path-parameter dict with the RequestInformation they build (and with the
         # client): detach both first, so pinning this URL changes nothing but this request.
