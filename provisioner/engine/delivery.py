@@ -28,6 +28,7 @@ from provisioner.model.connections import (
     merge_previous,
     read_connection_file,
 )
+from provisioner.model.sink_rules import folders_remembered
 from provisioner.model.tenant import TenantState
 from provisioner.sinks import deliver_all
 from provisioner.sinks.deliver import (
@@ -85,6 +86,19 @@ async def deliver_connections(
     computed first (its default file read once), then the delivery journal records every
     app's keyIds in one write (write-ahead for the whole run), then each app is delivered.
     """
+    with folders_remembered():
+        return await _deliver(client, target, loaded, state, result, state_dir, base_dir)
+
+
+async def _deliver(
+    client: Any,
+    target: Target,
+    loaded: list[LoadedApp],
+    state: TenantState,
+    result: ApplyResult,
+    state_dir: Path,
+    base_dir: Path,
+) -> list[AppConnection]:
 
     failures: list[ProvisionerError] = []
     tenant_id = state.tenant_id or target.tenant_id or ""
@@ -310,10 +324,12 @@ def check_sinks(pending: Plan, loaded: list[LoadedApp], options: RunOptions) -> 
     problem is left unchanged by apply and rotate (its actions are dropped before anything is
     written), while the other apps carry on; ``plan`` fails where apply would.
     """
-    for item in loaded:
-        app = item.app
-        sinks = all_sinks(app, options.base, options.state_dir)
-        pending.destinations[app.name] = [describe_destination(s, app, options.base) for s in sinks]
-        found = [str(problem) for problem in preflight(app, options.base, options.state_dir)]
-        if found:
-            pending.problems[app.name] = found
+    base, state_dir = options.base, options.state_dir
+    with folders_remembered():
+        for item in loaded:
+            app = item.app
+            sinks = all_sinks(app, base, state_dir)
+            pending.destinations[app.name] = [describe_destination(s, app, base) for s in sinks]
+            found = [str(problem) for problem in preflight(app, base, state_dir)]
+            if found:
+                pending.problems[app.name] = found

@@ -77,6 +77,7 @@ from provisioner.model.sink_rules import (
     destination_key,
     dotenv_names,
     flat_values,
+    folders_remembered,
     is_within,
     offline_values,
     outside_root,
@@ -147,9 +148,10 @@ def validate_apps(
     items = list(apps)
     base = Path(base_dir) if base_dir is not None else Path.cwd()
     state = Path(state_dir) if state_dir is not None else _default_state_dir(base)
-    for item in items:
-        _Checker(item, errors, warnings, base, state).run()
-    _shared_destinations(items, errors, base)
+    with folders_remembered():
+        for item in items:
+            _Checker(item, errors, warnings, base, state).run()
+        _shared_destinations(items, errors, base)
     _vault_certificate_names(items, errors)
     return errors, warnings
 
