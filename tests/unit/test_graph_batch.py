@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 from kiota_abstractions.method import Method
 from kiota_abstractions.request_information import RequestInformation
 from kiota_serialization_json.json_serialization_writer import JsonSerializationWriter
 from msgraph_core.requests.batch_request_content import BatchRequestContent
+from msgraph_core.requests.batch_request_item import BatchRequestItem
 
 from provisioner.graph.batch import (
     MAX_BATCH,
     AdaptiveLimiter,
     Request,
+    _decode,
     _pack,
-    _RequestItem,
     _Unit,
+    envelope,
     relative_url,
 )
 
@@ -30,25 +33,63 @@ def _info(method: Method, url: str, body: dict[str, object] | None = None) -> Re
     return info
 
 
-def test_batch_items_are_written_with_graphs_dependson_name() -> None:
-    first = _RequestItem(_info(Method.PATCH, "/applications(uniqueName='a')", {"displayName": "A"}), id="0.0")
-    second = _RequestItem(
-        _info(Method.POST, "/applications/x/addPassword", {"passwordCredential": {}}),
-        id="0.1",
-        depends_on=["0.0"],
+def _steps() -> list[tuple[str, Request, str | None]]:
+    first = Request(
+        _info(Method.PATCH, "https://h/v1.0/applications(uniqueName='a')", {"displayName": "Ä \u2028"})
     )
-    content = BatchRequestContent()
-    content.add_request(first.id, first)
-    content.add_request(second.id, second)
-    writer = JsonSerializationWriter()
-    writer.write_object_value(None, content)
-    sent = json.loads(writer.get_serialized_content())
+    second = Request(
+        _info(Method.POST, "https://h/v1.0/applications/x/addPassword", {"passwordCredential": {}})
+    )
+    third = Request(_info(Method.GET, "https://h/v1.0/servicePrincipals?$filter=appId eq 'x'"))
+    return [("0.0", first, None), ("0.1", second, "0.0"), ("1.0", third, None)]
+
+
+def test_batch_items_are_written_with_graphs_dependson_name() -> None:
+    sent = json.loads(envelope(_steps()))
     steps = {step["id"]: step for step in sent["requests"]}
+    assert list(steps) == ["0.0", "0.1", "1.0"]
     assert steps["0.1"]["dependsOn"] == ["0.0"] and "depends_on" not in steps["0.1"]
     assert "dependsOn" not in steps["0.0"]
-    assert steps["0.0"]["body"] == {"displayName": "A"}
+    assert steps["0.0"]["body"] == {"displayName": "Ä \u2028"}
     assert steps["0.0"]["headers"]["content-type"] == "application/json"
+    assert steps["0.0"]["url"] == "/applications(uniqueName='a')"
     assert steps["0.1"]["method"] == "POST"
+    assert "body" not in steps["1.0"] and steps["1.0"]["method"] == "GET"
+
+
+def test_envelope_says_what_msgraph_cores_batch_content_says() -> None:
+    """Same steps, same JSON as msgraph-core's own serialisation (apart from its ``depends_on`` name)."""
+    content = BatchRequestContent()
+    for step, request, depends_on in _steps():
+        item = BatchRequestItem(request.info, id=step, depends_on=[depends_on] if depends_on else None)
+        item.url = relative_url(request.url())
+        content.add_request(step, item)
+    writer = JsonSerializationWriter()
+    writer.write_object_value(None, content)
+    theirs = json.loads(writer.get_serialized_content())
+    for item in theirs["requests"]:
+        depends = item.pop("depends_on", None)
+        if depends:
+            item["dependsOn"] = depends
+    assert json.loads(envelope(_steps())) == theirs
+
+
+def test_inner_answers_decode_to_json_models_and_errors() -> None:
+    from msgraph.generated.models.application import Application
+
+    plain = Request(_info(Method.GET, "https://h/v1.0/applications"))
+    typed = Request(_info(Method.GET, "https://h/v1.0/applications/x"), model=Application)
+    ok = {"id": "1", "status": 200, "headers": {"Content-Type": "application/json"}, "body": {"appId": "a"}}
+    assert _decode(ok, plain).value == {"appId": "a"}
+    assert _decode(ok, typed).value.app_id == "a"
+    encoded = {**ok, "body": base64.b64encode(b'{"appId": "b"}').decode()}
+    assert _decode(encoded, plain).value == {"appId": "b"}
+    error = {"id": "1", "status": 404, "headers": {}, "body": {"error": {"code": "Request_ResourceNotFound"}}}
+    failed = _decode(error, plain)
+    assert not failed.ok and failed.status == 404
+    assert failed.error is not None and failed.error.error.code == "Request_ResourceNotFound"
+    missing = _decode(None, plain)
+    assert missing.status == 599 and "no answer" in str(missing.error.error.message)
 
 
 def test_relative_urls() -> None:
