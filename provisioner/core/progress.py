@@ -28,7 +28,7 @@ def _stderr_console() -> Console:
     output) gets a console of its own, so terminal detection stays right."""
     global _console
     if _console is None or _console[0] is not sys.stderr:
-        _console = (sys.stderr, Console(stderr=True, highlight=False, soft_wrap=True))
+        _console = (sys.stderr, Console(stderr=True, highlight=False, soft_wrap=True, emoji=False))
     return _console[1]
 
 

@@ -51,7 +51,8 @@ _SYMBOL = {
 
 def console(stderr: bool = False) -> Console:
     # highlight=False: rich's auto-highlighting would colour GUIDs and URLs unpredictably.
-    return Console(stderr=stderr, highlight=False, soft_wrap=True)
+    # emoji=False: a name such as "Team :rocket:" is printed as written, not with an emoji in it.
+    return Console(stderr=stderr, highlight=False, soft_wrap=True, emoji=False)
 
 
 def print_plan(
@@ -110,10 +111,38 @@ def print_lines(out: Console, lines: list[str]) -> None:
     if out.is_terminal:
         out.print(text)
         return
-    from rich.markup import render
-
-    out.file.write(render(text).plain + "\n")
+    out.file.write(markup_plain(text) + "\n")
     out.file.flush()
+
+
+def markup_plain(markup: str) -> str:
+    """The text rich shows for ``markup`` (``rich.markup.render(markup, emoji=False).plain``).
+
+    Why not rich: ``render`` builds a styled ``Text`` (a span per tag) only for ``.plain`` to be
+    read; for a 1,000-app plan that was ~5% of ``apply``'s CPU. Same grammar as rich (its
+    own tag pattern): a tag is dropped, ``\\[`` is a literal bracket, pairs of backslashes before
+    a tag are literal backslashes. Well-formed markup only (the tool's lines close their tags).
+    """
+    if "[" not in markup:
+        return markup
+    from rich.markup import RE_TAGS
+
+    out: list[str] = []
+    position = 0
+    for match in RE_TAGS.finditer(markup):
+        full, escapes, _ = match.groups()
+        start, end = match.span()
+        if start > position:
+            out.append(markup[position:start].replace("\\[", "["))
+        position = end
+        if escapes:
+            backslashes, escaped = divmod(len(escapes), 2)
+            out.append("\\" * backslashes)
+            if escaped:  # an escaped tag is text
+                out.append(full[len(escapes) :].replace("\\[", "["))
+    if position < len(markup):
+        out.append(markup[position:].replace("\\[", "["))
+    return "".join(out)
 
 
 def print_table(out: Console, make_table: Callable[[], Table], rows: Sequence[Sequence[str]]) -> None:
@@ -130,9 +159,8 @@ def print_table(out: Console, make_table: Callable[[], Table], rows: Sequence[Se
         _rich_table(out, make_table, rows)
         return
     from rich.cells import cell_len
-    from rich.markup import render
 
-    cells = [[render(cell).plain for cell in row] for row in rows]
+    cells = [[markup_plain(cell) for cell in row] for row in rows]
     columns = len(cells[0])
     widths = [max(cell_len(row[index]) for row in cells) for index in range(columns)]
     if min(widths) == 0 or any("\n" in cell for row in cells for cell in row):
@@ -233,6 +261,8 @@ def _short(value: Any) -> str:
 
 
 def escape_markup(text: str) -> str:
+    if "[" not in text and not text.endswith("\\"):  # nothing rich would escape (most names, ids)
+        return text
     from rich.markup import escape
 
     return escape(text)

@@ -24,7 +24,7 @@ _CHECK = {
 
 
 def print_report(report: VerifyReport, console: Console | None = None) -> None:
-    out = console or Console(highlight=False, soft_wrap=True)
+    out = console or Console(highlight=False, soft_wrap=True, emoji=False)
     table = Table(show_lines=False, pad_edge=False)
     for column in ("App", "Check", "Resource", "Result", "Detail"):
         table.add_column(column, overflow="fold")

@@ -7,11 +7,15 @@ import random
 from collections.abc import Callable
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich import box
 from rich.console import Console
+from rich.errors import MarkupError
+from rich.markup import render
 from rich.table import Table
 
-from provisioner.views.render import print_lines, print_table, safe
+from provisioner.views.render import markup_plain, print_lines, print_table, safe
 
 TRICKY = ["a\\", "[bold]x[/]", "\\[red]", "end\\\\", ":smile: ok", "x\x1b[31m", "[", "]", "a\\\\[b]", "→ é"]
 
@@ -26,7 +30,9 @@ def _lines() -> list[str]:
 @pytest.mark.parametrize("terminal", [False, True])
 def test_one_block_prints_what_one_print_per_line_prints(terminal: bool) -> None:
     def make() -> Console:
-        return Console(file=io.StringIO(), highlight=False, soft_wrap=True, force_terminal=terminal)
+        return Console(
+            file=io.StringIO(), highlight=False, soft_wrap=True, emoji=False, force_terminal=terminal
+        )
 
     each, block = make(), make()
     for line in _lines():
@@ -37,7 +43,7 @@ def test_one_block_prints_what_one_print_per_line_prints(terminal: bool) -> None
 
 
 def test_nothing_printed_for_no_lines() -> None:
-    out = Console(file=io.StringIO(), highlight=False, soft_wrap=True)
+    out = Console(file=io.StringIO(), highlight=False, soft_wrap=True, emoji=False)
     print_lines(out, [])
     assert out.file.getvalue() == ""  # type: ignore[attr-defined]
 
@@ -80,7 +86,9 @@ def test_table_prints_what_rich_prints(make: Callable[[], Table], seed: int, ter
     ]
 
     def console() -> Console:
-        return Console(file=io.StringIO(), highlight=False, soft_wrap=True, force_terminal=terminal)
+        return Console(
+            file=io.StringIO(), highlight=False, soft_wrap=True, emoji=False, force_terminal=terminal
+        )
 
     expected, got = console(), console()
     table = make()
@@ -89,3 +97,33 @@ def test_table_prints_what_rich_prints(make: Callable[[], Table], seed: int, ter
     expected.print(table)
     print_table(got, make, rows)
     assert got.file.getvalue() == expected.file.getvalue()  # type: ignore[attr-defined]
+
+
+_pieces = st.one_of(
+    st.sampled_from(
+        ["[bold]", "[/]", "[/bold]", "[green]", "[dim]", "\\", "\\\\", "[", "]", "\\[", ":smile:"]
+    ),
+    st.text(alphabet="ab [\\]/:#@x", max_size=6),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(parts=st.lists(_pieces, max_size=12), values=st.lists(st.text(max_size=8), max_size=3))
+def test_markup_plain_is_richs_plain_text(parts: list[str], values: list[str]) -> None:
+    markup = "".join(parts) + "".join(f"[green]+[/] {safe(value)}" for value in values)
+    try:
+        expected = render(markup, emoji=False).plain
+    except MarkupError:  # not well formed: the tool never prints such markup
+        return
+    assert markup_plain(markup) == expected
+
+
+def test_names_are_printed_as_written_not_as_emoji() -> None:
+    from provisioner.views import render as views
+
+    for terminal in (False, True):
+        out = views.console()
+        out.file = io.StringIO()
+        out._force_terminal = terminal
+        print_lines(out, [f"[bold]{safe('Team :rocket: :smile:')}[/]"])
+        assert "Team :rocket: :smile:" in out.file.getvalue()
