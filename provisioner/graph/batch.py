@@ -306,7 +306,9 @@ class AdaptiveLimiter:
         finally:
             async with cond:
                 self.in_flight -= 1
-                cond.notify_all()
+                # Wake only as many waiters as there is room for: waking all of them per answer made
+                # every waiting batch re-check the window each time, quadratic in batches per run.
+                cond.notify(max(1, int(self.limit) - self.in_flight))
 
     def feedback(self, window: int, *, throttled: bool, retry_after: float | None = None) -> None:
         if not throttled:

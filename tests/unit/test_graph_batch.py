@@ -156,3 +156,35 @@ def test_limiter_bounds_batches_in_flight_and_honours_retry_after() -> None:
     waited = asyncio.run(main())
     assert peak == 1  # halved from 2 by the throttled answer
     assert waited >= 0.04
+
+
+def test_waiting_batches_wake_in_proportion_to_the_batches_not_their_square() -> None:
+    """Each answer wakes as many waiting batches as there is room for, not every one of them."""
+
+    class Counting(asyncio.Condition):
+        wakeups = 0
+
+        async def wait(self) -> bool:
+            result = await super().wait()
+            Counting.wakeups += 1
+            return result
+
+    def wakeups(batches: int) -> int:
+        Counting.wakeups = 0
+        limiter = AdaptiveLimiter(maximum=4, initial=4)
+
+        async def one() -> None:
+            async with limiter.slot() as window:
+                await asyncio.sleep(0)
+            limiter.feedback(window, throttled=False)
+
+        async def main() -> None:
+            limiter._cond = Counting()
+            await asyncio.gather(*(one() for _ in range(batches)))
+
+        asyncio.run(main())
+        return Counting.wakeups
+
+    small, large = wakeups(100), wakeups(400)
+    assert large <= 4 * 400  # at most one wake-up per slot of the window per answer
+    assert large <= 4.5 * small
