@@ -103,19 +103,25 @@ def folders_remembered() -> Iterator[None]:
 def _realpath(path: str) -> str:
     """``os.path.realpath(path)``; inside :func:`folders_remembered`, with the folder part remembered.
 
-    Equal to ``realpath`` because the last component is appended as is only when it is not a
-    symlink (and not ``.`` or ``..``), which is what ``realpath`` does with it too.
+    Equal to ``realpath``: it resolves a path component by component, so the folder part resolves
+    to ``realpath(head)``, and a last name that is not ``.``, ``..`` or a symlink below it is
+    appended as is; anything else takes the full ``realpath``.
     """
     folders = _FOLDERS.get()
     if folders is None:
         return os.path.realpath(path)
     head, tail = os.path.split(path)
-    if tail in ("", ".", "..") or not head or os.path.islink(path):
+    if tail in ("", ".", "..") or not head:
         return os.path.realpath(path)
     real_head = folders.get(head)
     if real_head is None:
         real_head = folders[head] = os.path.realpath(head)
-    return os.path.join(real_head, tail)
+    joined = os.path.join(real_head, tail)
+    # The name is looked at where realpath looks at it, below the resolved folder: ``path`` itself
+    # may not resolve (``missing/../link``: realpath drops ``missing`` lexically, the kernel cannot).
+    if os.path.islink(joined):
+        return os.path.realpath(path)
+    return joined
 
 
 def is_within(path: Path, root: Path) -> bool:

@@ -7,7 +7,7 @@ import tempfile
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from provisioner.model import sink_rules
@@ -38,8 +38,9 @@ link_spots = st.lists(
 paths = st.lists(st.sampled_from([*NAMES, "..", ".", "g.json", "link2", "missing"]), min_size=1, max_size=5)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=300, deadline=None)
 @given(links=link_spots, parts=st.lists(paths, min_size=1, max_size=6))
+@example(links=[("link", "a")], parts=[["b", "..", "link"]])  # a missing folder, then "..", then a link
 def test_remembered_folders_answer_as_realpath(links: list[tuple[str, str]], parts: list[list[str]]) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
@@ -85,3 +86,15 @@ def test_each_folder_is_resolved_once_per_block(tmp_path: Path, monkeypatch: pyt
     for n in range(5):  # outside a block: one full resolution per call, as before
         real_path(f"out/app-{n}.json", base)
     assert len(calls) == 5
+
+
+def test_a_link_behind_a_missing_folder_and_dotdot_is_still_followed(tmp_path: Path) -> None:
+    """``out/missing/../app.json``: realpath drops ``missing`` lexically, so the link at app.json counts."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    base = tmp_path / "base"
+    (base / "out").mkdir(parents=True)
+    (base / "out" / "app.json").symlink_to(outside / "stolen.json")
+    with folders_remembered():
+        assert outside_root("out/missing/../app.json", base)
+    assert outside_root("out/missing/../app.json", base)
