@@ -86,19 +86,6 @@ async def deliver_connections(
     computed first (its default file read once), then the delivery journal records every
     app's keyIds in one write (write-ahead for the whole run), then each app is delivered.
     """
-    with folders_remembered():
-        return await _deliver(client, target, loaded, state, result, state_dir, base_dir)
-
-
-async def _deliver(
-    client: Any,
-    target: Target,
-    loaded: list[LoadedApp],
-    state: TenantState,
-    result: ApplyResult,
-    state_dir: Path,
-    base_dir: Path,
-) -> list[AppConnection]:
 
     failures: list[ProvisionerError] = []
     tenant_id = state.tenant_id or target.tenant_id or ""

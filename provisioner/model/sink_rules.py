@@ -87,8 +87,8 @@ def folders_remembered() -> Iterator[None]:
     run's apps resolves several files per app in the same few folders: at 1,000 apps that was
     ~40,000 ``lstat`` calls. The file's own name is still looked at on every call (one
     ``lstat``), so a symlink at the file itself is always followed. A block covers one pass over
-    the apps (validation, the preflight, delivery); a folder swapped for a symlink during a pass
-    is seen by the next one.
+    the apps (validation, the preflight); a folder swapped for a symlink during a pass is seen by
+    the next one.
     """
     if _FOLDERS.get() is not None:  # nested: the outer block's memory serves
         yield
