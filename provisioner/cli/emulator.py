@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from pathlib import Path
 from typing import Annotated
 
@@ -71,6 +72,10 @@ def emulator_serve(
     ] = False,
 ) -> None:
     """Serve the emulator over HTTPS and print what a client needs to reach it."""
+    # A server lives for hours: unlike a command (see provisioner.cli), its cyclic garbage must be
+    # collected; less often than Python's default, as its heap is large and mostly long-lived.
+    gc.set_threshold(50_000, 20, 20)
+    gc.enable()
     from provisioner.emulator.errors import EmulatorError
     from provisioner.emulator.faults import FaultConfig
     from provisioner.emulator.server import serve

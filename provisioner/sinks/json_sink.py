@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from provisioner.core.errors import SinkError
+from provisioner.core.fileio import indented_json
 from provisioner.model.connections import read_connection_file
 from provisioner.model.manifest import App, JsonSink
 from provisioner.model.sink_rules import original, renamed
@@ -76,7 +77,7 @@ def deliver(
 ) -> DeliveryReceipt:
     path = resolve_path(sink.path, base_dir)
     existing = check_existing(sink, app, path)
-    text = json.dumps(renamed(values, sink.rename), indent=2, ensure_ascii=False) + "\n"
+    text = indented_json(renamed(values, sink.rename)) + "\n"
     try:
         write_file(path, text, existing)
     except OSError as exc:

@@ -69,3 +69,31 @@ def test_a_closed_stdin_is_no_terminal(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_converging_without_a_terminal_goes_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sys, "stdin", _Stdin(tty=False))
     assert _base.confirmed(False) is True
+
+
+def test_a_command_runs_without_the_cycle_collector_and_freezes_at_exit(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console script's process policy (``provisioner.cli.main``): see ``_no_cycle_collection``."""
+    import gc
+
+    import provisioner.cli as cli
+
+    seen: list[bool] = []
+
+    def command() -> None:
+        seen.append(gc.isenabled())
+        raise SystemExit(0)
+
+    monkeypatch.setattr(cli, "app", command)
+    monkeypatch.setattr(cli, "_skip_unused_imports", lambda: None)
+    was_enabled = gc.isenabled()
+    try:
+        with pytest.raises(SystemExit):
+            cli.main()
+        assert seen == [False]
+        assert gc.get_freeze_count() > 0  # the exit's collections have nothing left to walk
+    finally:
+        gc.unfreeze()
+        if was_enabled:
+            gc.enable()
