@@ -26,6 +26,7 @@ read (keyIds are unique, so their entries cannot speak for the wrong tenant).
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import re
@@ -119,17 +120,28 @@ def tenant_scope(key: TenantKey | None) -> Iterator[None]:
 
 def tenant_dir(state_dir: PathLike, key: TenantKey | None = None) -> Path:
     """``<state_dir>/tenants/<cloud>/<tenant>``; the state dir itself when no tenant is selected."""
-    root = Path(state_dir).absolute()
-    key = key or _TENANT.get()
+    return Path(_tenant_folder(os.fspath(state_dir), key or _TENANT.get(), os.getcwd()))
+
+
+@functools.lru_cache(maxsize=64)
+def _tenant_folder(state_dir: str, key: TenantKey | None, cwd: str) -> str:
+    """:func:`tenant_dir` as text, remembered: a run asks for it several times per app.
+
+    The working directory is part of the key because a relative state dir is taken from it
+    (as ``Path.absolute`` does: joined, not normalised).
+    """
+    root = state_dir if os.path.isabs(state_dir) else os.path.join(cwd, state_dir)
+    root = os.fspath(Path(root))  # the spelling Path gives it (no trailing or doubled separators)
     if key is None:
         return root
     cloud, tenant = key.parts
-    return root / TENANTS_DIR / cloud / tenant
+    return os.path.join(root, TENANTS_DIR, cloud, tenant)
 
 
 def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
     """``<state_dir>/tenants/<cloud>/<tenant>/connections/<app>.json`` (the tool's own copy of the values)."""
-    return tenant_dir(state_dir) / CONNECTIONS_DIR / f"{app_name}.json"
+    folder = _tenant_folder(os.fspath(state_dir), _TENANT.get(), os.getcwd())
+    return Path(os.path.join(folder, CONNECTIONS_DIR, f"{app_name}.json"))
 
 
 def certificate_key_path(app_name: str, cert_name: str, state_dir: PathLike, suffix: str = ".pem") -> Path:

@@ -20,11 +20,11 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from provisioner.core.errors import ProvisionerError, SinkError
@@ -76,7 +76,8 @@ def root_of(base_dir: PathLike | None) -> Path:
     return Path(_realpath(str(base_dir if base_dir is not None else Path.cwd())))
 
 
-_FOLDERS: ContextVar[dict[str, str] | None] = ContextVar("real_folders", default=None)
+_T = TypeVar("_T")
+_FOLDERS: ContextVar[dict[Any, Any] | None] = ContextVar("real_folders", default=None)
 
 
 @contextlib.contextmanager
@@ -98,6 +99,21 @@ def folders_remembered() -> Iterator[None]:
         yield
     finally:
         _FOLDERS.reset(token)
+
+
+def folder_fact(kind: str, folder: str, look: Callable[[], _T]) -> _T:
+    """What ``look()`` finds out about ``folder``; inside :func:`folders_remembered`, looked once.
+
+    For facts a pass only reads (whether a folder exists, is writable): the pass writes nothing
+    until it ends. ``kind`` names the fact, so several can be kept for one folder.
+    """
+    folders = _FOLDERS.get()
+    if folders is None:
+        return look()
+    key = (kind, folder)
+    if key not in folders:
+        folders[key] = look()
+    return folders[key]  # type: ignore[no-any-return]
 
 
 def _realpath(path: str) -> str:
@@ -260,9 +276,12 @@ def sample_values(app: App) -> dict[str, Any]:
     return values
 
 
-def offline_values(app: App) -> dict[str, str]:
-    """The flat values of a delivery that the manifest alone decides (key -> text)."""
-    flat = flat_values(sample_values(app))
+def offline_values(app: App, sample: Mapping[str, Any] | None = None) -> dict[str, str]:
+    """The flat values of a delivery that the manifest alone decides (key -> text).
+
+    ``sample``: the app's :func:`sample_values` when the caller has them already.
+    """
+    flat = flat_values(sample if sample is not None else sample_values(app))
     return {key: value for key, value in flat.items() if key in OFFLINE_KEYS or key in app.extra_values}
 
 
@@ -325,6 +344,7 @@ __all__ = [
     "destination_key",
     "dotenv_names",
     "flat_values",
+    "folder_fact",
     "folders_remembered",
     "is_within",
     "offline_values",

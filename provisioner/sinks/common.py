@@ -22,7 +22,7 @@ from typing import Any
 from provisioner.core.errors import SinkError
 from provisioner.core.fileio import PRIVATE_FILE_MODE, atomic_write_text
 from provisioner.model.connections import SECRET_KEYS
-from provisioner.model.sink_rules import flat_values, resolve_path
+from provisioner.model.sink_rules import flat_values, folder_fact, resolve_path
 
 
 @dataclass(frozen=True)
@@ -130,7 +130,12 @@ def writable_problem(path: Path) -> str | None:
     """
     if os.path.lexists(path) and os.path.exists(path) and not os.access(path, os.W_OK):
         return "the file is not writable"
-    folder = path.parent
+    # Several apps write to one folder: a pass looks at it once (see folders_remembered).
+    return folder_fact("writable", str(path.parent), lambda: _folder_problem(path.parent))
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why no file could be created in ``folder`` (created first if missing), or None."""
     while not folder.exists():
         if folder.parent == folder:
             return "no existing parent folder"

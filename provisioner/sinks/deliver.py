@@ -337,7 +337,8 @@ def preflight(
     state = resolve_state_dir(base_dir, state_dir)
     problems: list[SinkError] = []
     seen: set[str] = set()
-    sample = dict(values) if values is not None else sample_values(app)
+    # The default connection file takes any values; only the manifest's own sinks need a sample.
+    sample = dict(values) if values is not None else sample_values(app) if app.sinks else {}
     for index, sink in enumerate(all_sinks(app, base_dir, state_dir)):
         is_default = index == 0
         where = "default connection file" if is_default else f"sink {index}"
@@ -430,8 +431,8 @@ def _preflight_file(
 ) -> None:
     """The checks of one file sink; each problem goes to ``add`` (several per sink are possible)."""
     path = resolve_path(sink.path, base_dir)
-    real = real_path(sink.path, base_dir)
     if not is_default:
+        real = real_path(sink.path, base_dir)
         if not sink.allow_outside and outside_root(sink.path, base_dir):
             add(f"{real} is outside {root_of(base_dir)}; set allow_outside: true on the sink to allow it")
         if is_within(real, root_of(state)):

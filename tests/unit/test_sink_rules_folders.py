@@ -98,3 +98,30 @@ def test_a_link_behind_a_missing_folder_and_dotdot_is_still_followed(tmp_path: P
     with folders_remembered():
         assert outside_root("out/missing/../app.json", base)
     assert outside_root("out/missing/../app.json", base)
+
+
+def test_writable_problem_looks_at_each_folder_once_per_pass(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The preflight's folder walk (a missing folder climbs to an existing one) runs once per folder."""
+    from provisioner.sinks import common
+
+    looked: list[Path] = []
+    walk = common._folder_problem
+
+    def counted(folder: Path) -> str | None:
+        looked.append(folder)
+        return walk(folder)
+
+    monkeypatch.setattr(common, "_folder_problem", counted)
+    (tmp_path / "file").write_text("x")
+    paths = [tmp_path / "missing" / "deeper" / f"app{i}.json" for i in range(30)]
+    blocked = [tmp_path / "file" / f"app{i}.json" for i in range(30)]
+    outside = [common.writable_problem(p) for p in [*paths, *blocked]]
+    assert len(looked) == 60
+    looked.clear()
+    with folders_remembered():
+        inside = [common.writable_problem(p) for p in [*paths, *blocked]]
+    assert inside == outside
+    assert outside[0] is None and outside[-1] == f"{tmp_path / 'file'} is a file, not a folder"
+    assert looked == [tmp_path / "missing" / "deeper", tmp_path / "file"]
