@@ -68,6 +68,8 @@ from bench.manifests import write_manifests  # noqa: E402
 SIZES = (1, 10, 100, 1000, 5000)
 QUICK_SIZES = (1, 10, 100)
 OPS = ("plan", "apply", "rotate")
+#: The sizes the CPU-per-app target compares (above the start-up a one-app run measures).
+CPU_TARGET_SIZES = (1, 1000)
 BASELINES = {"seq": 1, "par10": 10}  # calls in flight
 #: Round trips (Graph HTTP requests + token) of main before issue 15, the level not to exceed.
 ROUND_TRIPS_BEFORE = {
@@ -88,6 +90,7 @@ class Measure:
     peak_mb: float = 0.0
     throttled: int = 0
     detail: str = ""
+    sys_s: float = 0.0  # the system (kernel) part of cpu_s
 
     @property
     def round_trips(self) -> int:
@@ -188,8 +191,8 @@ def tool_env(env: dict[str, str]) -> dict[str, str]:
     return {**env, "PYTHONPATH": TOOL_SRC} if TOOL_SRC else env
 
 
-def spawn(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str, float, float, float]:
-    """Run ``cmd``; (exit code, stdout, stderr, wall s, CPU s, peak MB) from the child's own rusage."""
+def spawn(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str, float, float, float, float]:
+    """Run ``cmd``; (exit code, stdout, stderr, wall s, CPU s, peak MB, system CPU s) from its own rusage."""
     started = time.perf_counter()
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         proc = subprocess.Popen(
@@ -203,14 +206,14 @@ def spawn(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[int, str, str
         stdout, stderr = out.read(), err.read()
     cpu = usage.ru_utime + usage.ru_stime
     peak_mb = usage.ru_maxrss / 1024  # KiB on Linux
-    return proc.returncode, stdout, stderr, wall, cpu, peak_mb
+    return proc.returncode, stdout, stderr, wall, cpu, peak_mb, usage.ru_stime
 
 
 def run(
     emulator: Emulator, cmd: list[str], env: dict[str, str], cwd: Path, ok: tuple[int, ...] = (0,)
 ) -> Measure:
     emulator.reset_counters()
-    code, stdout, stderr, wall, cpu, peak = spawn(cmd, cwd, env)
+    code, stdout, stderr, wall, cpu, peak, system = spawn(cmd, cwd, env)
     counts = emulator.counters()
     if code not in ok:
         tail = (stderr or stdout).strip().splitlines()[-3:]
@@ -222,6 +225,7 @@ def run(
         round(cpu, 3),
         round(peak, 1),
         counts.get("faults_429", 0),
+        sys_s=round(system, 3),
     )
 
 
@@ -235,7 +239,7 @@ def best_of(
     """Shortest wall time of ``times`` runs; ``cpu`` (if given) receives the lowest CPU time as ``"s"``."""
     best = float("inf")
     for _ in range(times):
-        code, _, stderr, wall, used, _ = spawn(cmd, cwd, tool_env(env or _clean_env()))
+        code, _, stderr, wall, used, _, _ = spawn(cmd, cwd, tool_env(env or _clean_env()))
         if code != 0:
             raise SystemExit(f"bench: {' '.join(cmd[-3:])} exited {code}: {stderr.strip()[-200:]}")
         best = min(best, wall)
@@ -244,9 +248,27 @@ def best_of(
     return round(best, 3)
 
 
-def measure_tool(emulator: Emulator, root: Path, n: int) -> list[Row]:
-    """The tool's apply (fresh), plan (no change) and rotate --force on a fresh tenant."""
-    tool_dir = root / f"n{n}" / "tool"
+def measure_tool(emulator: Emulator, root: Path, n: int, repeats: int = 1) -> list[Row]:
+    """The tool's apply (fresh), plan (no change) and rotate --force on a fresh tenant.
+
+    ``repeats`` > 1: the whole sequence again on as many fresh tenants and folders; each
+    command's row is its first run, with the lowest CPU time of all runs (``detail`` lists
+    them). CPU time only grows with what else the machine does (other processes, the file
+    system's own bookkeeping of earlier deletions), so the lowest is the tool's own cost.
+    """
+    runs = [_measure_tool_once(emulator, root / f"n{n}" / "tool", n)]
+    runs += [_measure_tool_once(emulator, root / f"n{n}" / f"tool{i + 1}", n) for i in range(1, repeats)]
+    rows = runs[0]
+    if repeats > 1:
+        for index, row in enumerate(rows):
+            each = [r[index].tool for r in runs]
+            best = min(each, key=lambda m: m.cpu_s)
+            row.tool.cpu_s, row.tool.sys_s = best.cpu_s, best.sys_s
+            row.tool.detail = "CPU s of each run: " + ", ".join(f"{m.cpu_s:.3f}" for m in each)
+    return rows
+
+
+def _measure_tool_once(emulator: Emulator, tool_dir: Path, n: int) -> list[Row]:
     write_manifests(tool_dir / "manifests", n)
     env = tool_env(emulator.env(emulator.tenant()))
     cli = provisioner_cmd()
@@ -415,6 +437,8 @@ def verdicts(
         if (op, 1000) in by and (op, 1) in by:
             per_app = (by[op, 1000].tool.cpu_s - by[op, 1].tool.cpu_s) / 999 * 1000
             check(f"{op}_cpu_ms_per_app_above_startup", round(per_app, 2), 1.5)
+            system = (by[op, 1000].tool.sys_s - by[op, 1].tool.sys_s) / 999 * 1000
+            out[f"{op}_cpu_ms_per_app_system_part"] = {"value": round(system, 2), "target": None, "met": True}
     if any(r.n == 5000 for r in rows):
         check("n5000_peak_mb", max(r.tool.peak_mb for r in rows if r.n == 5000), 400)
     if tenants is not None:
@@ -457,6 +481,12 @@ def main() -> None:
     parser.add_argument("--tool-src", default=None, help="run the tool from this checkout (PYTHONPATH)")
     parser.add_argument("--out", default=str(REPO / "bench-results.json"))
     parser.add_argument("--keep", action="store_true", help="keep the temporary work directory")
+    parser.add_argument(
+        "--cpu-repeats",
+        type=int,
+        default=3,
+        help="runs at N = 1 and 1000 (the CPU-per-app target), each on a fresh tenant; the lowest CPU counts",
+    )
     args = parser.parse_args()
     TOOL_SRC = args.tool_src
     sizes = [
@@ -480,7 +510,10 @@ def main() -> None:
             startup = measure_startup(emulator, root, args.latency_ms)
             progress(f"start-up: {startup}")
             # The tool first (every size), then the extra cases, then the slow baselines.
-            by_size = {n: measure_tool(emulator, root, n) for n in sizes}
+            by_size = {
+                n: measure_tool(emulator, root, n, args.cpu_repeats if n in CPU_TARGET_SIZES else 1)
+                for n in sizes
+            }
             if tenants_spec != "0":
                 count, apps = (int(x) for x in tenants_spec.split("x"))
                 tenants = measure_tenants(emulator, root, count, apps)
@@ -522,6 +555,13 @@ def main() -> None:
         f" {os.cpu_count()} cores: above the core count, wall times are inflated; compare CPU times"
     )
     print()
+    for op in OPS:
+        if f"{op}_cpu_ms_per_app_above_startup" in checks:
+            print(
+                f"{op}: CPU per app above start-up {checks[f'{op}_cpu_ms_per_app_above_startup']['value']} ms,"
+                f" of which system (kernel: file creation, fsync, sockets)"
+                f" {checks[f'{op}_cpu_ms_per_app_system_part']['value']} ms"
+            )
     for name, check in checks.items():
         if check["target"] is None:
             continue
