@@ -50,6 +50,7 @@ _Loader: type = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _CORE = "tag:yaml.org,2002:"
 _SCALAR_TAGS = frozenset(_CORE + t for t in ("null", "bool", "int", "float", "str", "timestamp"))
+_STR_TAG = _CORE + "str"
 _MAP_TAG = _CORE + "map"
 _SEQ_TAG = _CORE + "seq"
 
@@ -202,6 +203,8 @@ class _Builder:
             # Merged keys would be missing from the result; stop rather than report phantom errors.
             self.fail(event.start_mark, path, "YAML merge keys (<<) are not supported; write the keys out")
             raise _Abort
+        if tag == _STR_TAG:  # most scalars: the constructor would return the text as it is
+            return event.value
         if tag not in _SCALAR_TAGS:
             self.fail(event.start_mark, path, f"unsupported YAML tag {tag!r}", poison=poison)
             return _REJECTED

@@ -309,6 +309,21 @@ _app_keys = st.sampled_from([*App.model_fields, "redirect_uri", "secret", "sink"
 
 @settings(max_examples=200, deadline=None)
 @given(
+    _json,
+    st.sampled_from([None, False, True]),
+    st.sampled_from([None, "'", '"']),
+)
+def test_values_are_what_yaml_safe_load_reads(data: object, flow: bool | None, quote: str | None) -> None:
+    """The event-level builder (with its shortcut for text scalars) reads what PyYAML's loader reads."""
+    text = yaml.safe_dump(data, default_flow_style=flow, default_style=quote, allow_unicode=True)
+    errors: list[ManifestError] = []
+    value, _, _, complete = loader.parse_text(text, "same.yaml", errors)
+    assert complete and not errors
+    assert value == yaml.safe_load(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
     st.lists(st.dictionaries(_app_keys, _json, max_size=6), max_size=3), st.sampled_from([1, 2, "1", None])
 )
 def test_structured_garbage_only_yields_manifest_errors(apps: list[dict], version: object) -> None:
