@@ -7,6 +7,7 @@ lifetime is a policy number, and users compare it with the portal's choices
 
 from __future__ import annotations
 
+import functools
 import re
 from datetime import timedelta
 
@@ -43,8 +44,20 @@ def parse_duration(text: str) -> timedelta:
     """``text`` as a ``timedelta``; a :class:`DurationError` (a ``ValueError``) otherwise.
 
     Bounded on both sides (more than zero, at most :data:`MAX_DURATION`), so the result
-    can be added to any date of this millennium without overflowing.
+    can be added to any date of this millennium without overflowing. Text is parsed once
+    per process: a run reads each app's few durations about ten times (checks, policy, plan).
     """
+    if isinstance(text, str):
+        return _parse_text(text)
+    return _parse(text)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_text(text: str) -> timedelta:
+    return _parse(text)  # a DurationError is raised again on every call (lru_cache keeps results only)
+
+
+def _parse(text: str) -> timedelta:
     match = _PATTERN.match(str(text))
     if not match:
         raise DurationError(

@@ -16,6 +16,7 @@ that nobody would then hold; :func:`describe_destination` is the sink's place as
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable, Collection, Mapping
 from pathlib import Path
@@ -23,7 +24,7 @@ from typing import Any
 
 from provisioner.core import settings
 from provisioner.core.errors import SinkError
-from provisioner.core.layout import default_sink_path, resolve_state_dir
+from provisioner.core.layout import TenantKey, current_tenant, default_sink_path, resolve_state_dir
 from provisioner.model.connections import APPLICATION, SECRET_KEYS_BY_OWNER, SERVICE_PRINCIPAL
 from provisioner.model.manifest import (
     App,
@@ -72,9 +73,18 @@ class PartialDeliveryError(SinkError):
 
 
 def default_sink(app: App, base_dir: PathLike, state_dir: PathLike | None = None) -> JsonSink:
-    return JsonSink(
-        type="json", path=str(default_sink_path(app.name, resolve_state_dir(base_dir, state_dir)))
-    )
+    state = None if state_dir is None else os.fspath(state_dir)
+    return _default_sink(app.name, os.fspath(base_dir), state, current_tenant(), os.getcwd())
+
+
+@functools.lru_cache(maxsize=8192)
+def _default_sink(
+    name: str, base_dir: str, state_dir: str | None, tenant: TenantKey | None, cwd: str
+) -> JsonSink:
+    """One app's default sink, remembered: a run asks for it in every pass (checks, holdings,
+    delivery). The key holds all it depends on, the selected tenant and the working directory
+    included; the sink is a frozen model, so one instance serves every caller."""
+    return JsonSink(type="json", path=str(default_sink_path(name, resolve_state_dir(base_dir, state_dir))))
 
 
 def all_sinks(app: App, base_dir: PathLike, state_dir: PathLike | None = None) -> list[Sink]:

@@ -59,3 +59,13 @@ def test_any_accepted_duration_can_be_added_to_now_and_back(value: int, unit: st
     now = datetime.now(UTC)
     assert now + delta + delta > now  # end date plus an overlap: no OverflowError
     assert parse_duration(format_duration(delta)) == delta
+
+
+def test_parsed_once_and_refused_every_time() -> None:
+    """Text is remembered, a refusal is not: the same bad text fails on each call, any input type."""
+    assert parse_duration("90d") is parse_duration("90d")
+    for _ in range(2):
+        with pytest.raises(DurationError, match="invalid duration '0d': must be greater than zero"):
+            parse_duration("0d")
+    with pytest.raises(DurationError, match="invalid duration '12'"):
+        parse_duration(12)  # type: ignore[arg-type]

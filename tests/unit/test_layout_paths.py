@@ -63,3 +63,33 @@ def test_a_relative_state_dir_follows_the_working_directory(
     second = tenant_dir(".provisioner", key)
     assert first == tmp_path / "one" / ".provisioner" / TENANTS_DIR / "emulator" / "t"
     assert second == tmp_path / "two" / ".provisioner" / TENANTS_DIR / "emulator" / "t"
+
+
+def test_the_default_sink_follows_the_tenant_state_dir_and_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Remembered per key: each input that decides the path changes the sink it answers."""
+    from provisioner.model.manifest import App
+    from provisioner.sinks.deliver import default_sink
+
+    app = App.model_validate({"name": "app", "display_name": "App", "audience": "single-tenant"})
+    one, two = TenantKey("emulator", "t1"), TenantKey("emulator", "t2")
+    monkeypatch.chdir(tmp_path)
+    with tenant_scope(one):
+        first = default_sink(app, tmp_path)
+        assert default_sink(app, tmp_path) is first  # remembered
+        other_state = default_sink(app, tmp_path, "elsewhere")
+    with tenant_scope(two):
+        second = default_sink(app, tmp_path)
+    (tmp_path / "sub").mkdir()
+    monkeypatch.chdir(tmp_path / "sub")
+    with tenant_scope(one):
+        relative = default_sink(app, tmp_path, "rel")
+    assert first.path == str(
+        tmp_path / ".provisioner" / TENANTS_DIR / "emulator" / "t1" / CONNECTIONS_DIR / "app.json"
+    )
+    assert second.path == first.path.replace("/t1/", "/t2/")
+    assert other_state.path == str(
+        tmp_path / "elsewhere" / TENANTS_DIR / "emulator" / "t1" / CONNECTIONS_DIR / "app.json"
+    )
+    assert relative.path.startswith(str(tmp_path / "sub" / "rel" / TENANTS_DIR))
