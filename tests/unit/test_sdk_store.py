@@ -98,3 +98,20 @@ def test_install_is_idempotent_and_keeps_the_plain_factory() -> None:
         assert store.return_only_changed_values is False
     finally:
         singleton.backing_store_factory = before
+
+
+def test_the_store_is_a_dict_inside_and_an_object_outside() -> None:
+    """Fast calls, the old object semantics: truthy when empty, identity equality, no values in repr."""
+    from provisioner.graph.sdk_store import PlainBackingStore
+
+    store, other = PlainBackingStore(), PlainBackingStore()
+    assert store and store != other and store == store
+    store.set("secret_text", "s3cr3t-value")
+    other.set("secret_text", "s3cr3t-value")
+    assert store.get("secret_text") == "s3cr3t-value" and store.enumerate_() == [
+        ("secret_text", "s3cr3t-value")
+    ]
+    assert store != other and hash(store) != hash(other)
+    assert "s3cr3t" not in repr(store) and "s3cr3t" not in str(store)
+    store.clear()
+    assert store.get("secret_text") is None and bool(store)
