@@ -6,9 +6,11 @@ and its parameters. Reading ``RequestInformation.url`` expands the template with
 five requests per app. The templates are few and the values (object ids, the base
 URL, unique names) almost always need no percent-encoding, so :func:`expand` asks
 ``std-uritemplate`` once per (template, which variables are set) with a marker in
-place of each value, and then puts the values where the markers landed. A value
-that the expansion would encode or treat specially (reserved characters in a
-simple expansion, ``%``, an empty string, a list, a number), a template with
+place of each value, and then puts the values where the markers landed; a value that
+simple or query expansion must percent-encode (a ``$filter``) is encoded with
+``urllib.parse.quote``, the same rule. A value that the expansion would treat
+specially (reserved or ``%`` characters in a ``{+var}``/``{#var}`` or ``;`` expansion,
+an empty string, a list, a number), a template with
 prefix or explode modifiers, or a template containing the marker text falls back
 to ``std-uritemplate`` itself, so the result is the library's in every case
 (``tests/unit/test_graph_urls.py`` compares the two).
@@ -19,6 +21,7 @@ from __future__ import annotations
 import re
 from functools import lru_cache
 from typing import Any
+from urllib.parse import quote
 
 from stduritemplate import StdUriTemplate
 
@@ -57,18 +60,24 @@ def expand(template: str, values: dict[str, Any]) -> str:
     operators = _operators(template)
     if operators is None:
         return StdUriTemplate.expand(template, values)
-    names: list[str] = []
+    texts: dict[str, str] = {}
     for name, value in values.items():
         if value is None or name not in operators:
             continue  # undefined, or not in the template: both leave no trace in the expansion
         if not isinstance(value, str):
             return StdUriTemplate.expand(template, values)
-        plain = _RESERVED_OK if operators[name] in ("+", "#") else _UNRESERVED
-        if not plain.fullmatch(value):  # also an empty string (";name" vs ";name=...")
+        operator = operators[name]
+        plain = _RESERVED_OK if operator in ("+", "#") else _UNRESERVED
+        if plain.fullmatch(value):
+            texts[name] = value
+        elif value and operator not in ("+", "#", ";"):
+            # Every character but the unreserved ones is percent-encoded (UTF-8) by these
+            # operators, as ``quote`` does: a $filter's quotes, commas and spaces.
+            texts[name] = quote(value, safe="")
+        else:  # reserved expansion, or an empty value (";name" vs ";name=...")
             return StdUriTemplate.expand(template, values)
-        names.append(name)
-    ordered = tuple(sorted(names))
-    return _MARKED.sub(lambda m: str(values[ordered[int(m.group(1))]]), _shape(template, ordered))
+    ordered = tuple(sorted(texts))
+    return _MARKED.sub(lambda m: texts[ordered[int(m.group(1))]], _shape(template, ordered))
 
 
 def request_url(info: Any) -> str:

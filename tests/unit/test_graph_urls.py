@@ -48,7 +48,9 @@ def test_plain_values_are_expanded_from_the_cached_shape(monkeypatch: Any) -> No
     monkeypatch.setattr(urls.StdUriTemplate, "expand", lambda t, v: calls.append(t) or "")
     got = expand(template, {"baseurl": "https://h:1/v1.0", "application%2Did": "5f0c"})
     assert got == "https://h:1/v1.0/applications/5f0c/addPassword" and calls == []
-    expand(template, {"baseurl": "https://h/v1.0", "application%2Did": "a b"})  # needs encoding
+    spaced = expand(template, {"baseurl": "https://h/v1.0", "application%2Did": "a b'é"})  # encoded here
+    assert spaced == "https://h/v1.0/applications/a%20b%27%C3%A9/addPassword" and calls == []
+    expand(template, {"baseurl": "https://h/v1.0 x", "application%2Did": "a"})  # reserved expansion
     assert calls == [template]
 
 
