@@ -73,7 +73,9 @@ def real_path(path: str, base_dir: PathLike | None) -> Path:
 
 
 def root_of(base_dir: PathLike | None) -> Path:
-    return Path(_realpath(str(base_dir if base_dir is not None else Path.cwd())))
+    """The base folder's real path (inside :func:`folders_remembered`, looked up once per pass)."""
+    folder = str(base_dir if base_dir is not None else Path.cwd())
+    return folder_fact("root", folder, lambda: Path(_realpath(folder)))
 
 
 _T = TypeVar("_T")
@@ -151,8 +153,11 @@ def outside_root(path: str, base_dir: PathLike | None) -> bool:
 
 def shown_path(path: str, base_dir: PathLike | None) -> str:
     """The path as ``plan`` lists it: relative to the base folder when inside it, else absolute."""
-    real = real_path(path, base_dir)
-    root = root_of(base_dir)
+    return shown_real(real_path(path, base_dir), root_of(base_dir))
+
+
+def shown_real(real: Path, root: Path) -> str:
+    """:func:`shown_path` of a path already resolved (``real``) against its base folder's ``root``."""
     return str(real.relative_to(root)) if is_within(real, root) and real != root else str(real)
 
 
@@ -356,5 +361,6 @@ __all__ = [
     "root_of",
     "sample_values",
     "shown_path",
+    "shown_real",
     "vault_key",
 ]

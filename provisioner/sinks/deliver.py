@@ -47,6 +47,7 @@ from provisioner.model.sink_rules import (
     root_of,
     sample_values,
     shown_path,
+    shown_real,
 )
 from provisioner.sinks import (
     dotenv_sink,
@@ -298,12 +299,13 @@ def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str
                     notes.append(f"dialect {sink.dialect}")
             if sink.rename:
                 notes.append(f"{len(sink.rename)} renamed")
-            if outside_root(sink.path, base_dir):
+            real, root = real_path(sink.path, base_dir), root_of(base_dir)
+            if not is_within(real, root):
                 notes.append("outside the base folder")
             if sink.overwrite:
                 notes.append("overwrite")
             more = f" ({', '.join(notes)})" if notes else ""
-            return f"{kind} {shown_path(sink.path, base_dir)}{more}"
+            return f"{kind} {shown_real(real, root)}{more}"
         case GithubSink():
             return f"GitHub Actions outputs{f' (prefix {sink.prefix})' if sink.prefix else ''}"
         case KeyVaultSink():
