@@ -120,7 +120,11 @@ def tenant_scope(key: TenantKey | None) -> Iterator[None]:
 
 def tenant_dir(state_dir: PathLike, key: TenantKey | None = None) -> Path:
     """``<state_dir>/tenants/<cloud>/<tenant>``; the state dir itself when no tenant is selected."""
-    return Path(_tenant_folder(os.fspath(state_dir), key or _TENANT.get(), os.getcwd()))
+    return Path(_tenant_text(state_dir, key))
+
+
+def _tenant_text(state_dir: PathLike, key: TenantKey | None = None) -> str:
+    return _tenant_folder(os.fspath(state_dir), key or _TENANT.get(), os.getcwd())
 
 
 @functools.lru_cache(maxsize=64)
@@ -140,8 +144,7 @@ def _tenant_folder(state_dir: str, key: TenantKey | None, cwd: str) -> str:
 
 def default_sink_path(app_name: str, state_dir: PathLike) -> Path:
     """``<state_dir>/tenants/<cloud>/<tenant>/connections/<app>.json`` (the tool's own copy of the values)."""
-    folder = _tenant_folder(os.fspath(state_dir), _TENANT.get(), os.getcwd())
-    return Path(os.path.join(folder, CONNECTIONS_DIR, f"{app_name}.json"))
+    return Path(os.path.join(_tenant_text(state_dir), CONNECTIONS_DIR, f"{app_name}.json"))
 
 
 def certificate_key_path(app_name: str, cert_name: str, state_dir: PathLike, suffix: str = ".pem") -> Path:

@@ -151,13 +151,9 @@ def outside_root(path: str, base_dir: PathLike | None) -> bool:
     return not is_within(real_path(path, base_dir), root_of(base_dir))
 
 
-def shown_path(path: str, base_dir: PathLike | None) -> str:
-    """The path as ``plan`` lists it: relative to the base folder when inside it, else absolute."""
-    return shown_real(real_path(path, base_dir), root_of(base_dir))
-
-
 def shown_real(real: Path, root: Path) -> str:
-    """:func:`shown_path` of a path already resolved (``real``) against its base folder's ``root``."""
+    """A resolved path (``real``) as ``plan`` lists it: relative to the base folder's real path
+    (``root``) when inside it, else absolute."""
     return str(real.relative_to(root)) if is_within(real, root) and real != root else str(real)
 
 
@@ -360,7 +356,6 @@ __all__ = [
     "resolve_path",
     "root_of",
     "sample_values",
-    "shown_path",
     "shown_real",
     "vault_key",
 ]

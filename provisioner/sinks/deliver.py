@@ -41,12 +41,10 @@ from provisioner.model.sink_rules import (
     dotenv_names,
     flat_values,
     is_within,
-    outside_root,
     real_path,
     renamed,
     root_of,
     sample_values,
-    shown_path,
     shown_real,
 )
 from provisioner.sinks import (
@@ -299,13 +297,13 @@ def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str
                     notes.append(f"dialect {sink.dialect}")
             if sink.rename:
                 notes.append(f"{len(sink.rename)} renamed")
-            real, root = real_path(sink.path, base_dir), root_of(base_dir)
-            if not is_within(real, root):
+            shown, outside = _place(sink.path, base_dir)
+            if outside:
                 notes.append("outside the base folder")
             if sink.overwrite:
                 notes.append("overwrite")
             more = f" ({', '.join(notes)})" if notes else ""
-            return f"{kind} {shown_real(real, root)}{more}"
+            return f"{kind} {shown}{more}"
         case GithubSink():
             return f"GitHub Actions outputs{f' (prefix {sink.prefix})' if sink.prefix else ''}"
         case KeyVaultSink():
@@ -313,17 +311,34 @@ def describe_destination(sink: Sink, app: App, base_dir: PathLike | None) -> str
         case GithubSecretSink():
             return github_secret_sink.describe_destination(sink, app)
         case TemplateSink():
+            shown, outside = _place(sink.path, base_dir)
             notes = [
-                n
-                for n, on in (
-                    ("outside the base folder", outside_root(sink.path, base_dir)),
-                    ("overwrite", sink.overwrite),
-                )
-                if on
+                n for n, on in (("outside the base folder", outside), ("overwrite", sink.overwrite)) if on
             ]
             more = f" ({', '.join(notes)})" if notes else ""
-            return f"template file {shown_path(sink.path, base_dir)}{more}"
+            return f"template file {shown}{more}"
     raise TypeError(f"unknown sink {sink!r}")  # pragma: no cover
+
+
+def _place(path: str, base_dir: PathLike | None) -> tuple[str, bool]:
+    """A file sink's path as ``plan`` shows it, and whether it is outside the base folder.
+
+    Both from one resolution of the path and of the base folder.
+    """
+    real, root = real_path(path, base_dir), root_of(base_dir)
+    return shown_real(real, root), not is_within(real, root)
+
+
+def _path_rules(
+    sink: JsonSink | DotenvSink | TemplateSink, base_dir: Path, state: Path, add: Callable[[str], None]
+) -> None:
+    """Where a file sink of the manifest may write: inside the base folder (unless it says
+    ``allow_outside``), never inside the state folder."""
+    real, root = real_path(sink.path, base_dir), root_of(base_dir)
+    if not sink.allow_outside and not is_within(real, root):
+        add(f"{real} is outside {root}; set allow_outside: true on the sink to allow it")
+    if is_within(real, root_of(state)):
+        add(f"the path is inside the state folder {state}, which holds the tool's own files")
 
 
 def preflight(
@@ -405,11 +420,7 @@ def _preflight_template(
 ) -> None:
     """The template sink's checks: path rules, a readable template naming known values, the file ours."""
     path = resolve_path(sink.path, base_dir)
-    real = real_path(sink.path, base_dir)
-    if not sink.allow_outside and outside_root(sink.path, base_dir):
-        add(f"{real} is outside {root_of(base_dir)}; set allow_outside: true on the sink to allow it")
-    if is_within(real, root_of(state)):
-        add(f"the path is inside the state folder {state}, which holds the tool's own files")
+    _path_rules(sink, base_dir, state, add)
     try:
         text = template_sink.template_text(sink, base_dir)
         known = dict(flat_values(values))
@@ -444,11 +455,7 @@ def _preflight_file(
     """The checks of one file sink; each problem goes to ``add`` (several per sink are possible)."""
     path = resolve_path(sink.path, base_dir)
     if not is_default:
-        real = real_path(sink.path, base_dir)
-        if not sink.allow_outside and outside_root(sink.path, base_dir):
-            add(f"{real} is outside {root_of(base_dir)}; set allow_outside: true on the sink to allow it")
-        if is_within(real, root_of(state)):
-            add(f"the path is inside the state folder {state}, which holds the tool's own files")
+        _path_rules(sink, base_dir, state, add)
     trouble = writable_problem(path)
     if trouble and any(parent.exists() and not parent.is_dir() for parent in path.parents):
         add(f"cannot write {path}: {trouble}")  # a file where a folder must be: nothing more to read
